@@ -1,0 +1,22 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Config } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Storage } from './storage.ts';
+
+export interface AppDependencies {
+  config: Config;
+  logger: Logger;
+  storage: Storage;
+}
+
+/** Builds the HTTP and WebSocket application. It never listens: src/server.ts does, tests inject. */
+export async function buildApp({ logger, storage }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
+
+  app.get('/health', async () => {
+    const status = storage.status();
+    return { status: 'ok', ...status };
+  });
+
+  return app;
+}

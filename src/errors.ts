@@ -1,0 +1,61 @@
+/**
+ * The error catalogue: every error lakechat reports to a client, an operator or a script has a
+ * stable code, an HTTP status and a message here. Clients branch on `code`, never on `message`.
+ * docs/errors.md documents each code; a test keeps the two in step.
+ */
+
+export interface ErrorSpec {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const errorCatalogue = {
+  // Configuration (start-up)
+  LAKECHAT_ERR_CONFIG_INVALID: { status: 500, message: 'Invalid configuration' },
+
+  // Event store
+  LAKECHAT_ERR_STORE_WRONG_EXPECTED_VERSION: {
+    status: 409,
+    message: 'The stream is not at the expected version',
+  },
+  LAKECHAT_ERR_STORE_EVENT_ID_CONFLICT: {
+    status: 409,
+    message: 'An event id of this append is already stored with different content or stream',
+  },
+  LAKECHAT_ERR_STORE_INVALID_CURSOR: { status: 400, message: 'The cursor is not one this store issued' },
+  LAKECHAT_ERR_STORE_INVALID_APPEND: { status: 400, message: 'The append is malformed' },
+  LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
+  LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+/** The root of every error lakechat raises on purpose. `cause` keeps the driver's error, if any. */
+export class LakechatError extends Error {
+  readonly code: ErrorCode;
+  readonly statusCode: number;
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message?: string,
+    options: { details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(message ?? errorCatalogue[code].message, options.cause === undefined ? {} : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.statusCode = errorCatalogue[code].status;
+    this.details = options.details;
+  }
+
+  /** The client-facing body; never includes `cause` or a stack. */
+  toJSON(): { code: ErrorCode; message: string; details?: Readonly<Record<string, unknown>> } {
+    return this.details === undefined
+      ? { code: this.code, message: this.message }
+      : { code: this.code, message: this.message, details: this.details };
+  }
+}
+
+export function isLakechatError(error: unknown, code?: ErrorCode): error is LakechatError {
+  return error instanceof LakechatError && (code === undefined || error.code === code);
+}

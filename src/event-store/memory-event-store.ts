@@ -1,0 +1,181 @@
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { LakechatError } from '../errors.ts';
+import { decodeCursor, encodeCursor } from './cursor.ts';
+import { checkExpectedVersion } from './errors.ts';
+import { matchesFilter, pickFilter } from './filter.ts';
+import { LiveTail } from './live-tail.ts';
+import { subscribeToStore } from './subscribe.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  ReadStreamResult,
+  RecordedEvent,
+  SubscribeOptions,
+} from './types.ts';
+import { prepareAppend, type PreparedAppend } from './validate-append.ts';
+import { findDuplicateAppend } from './idempotency.ts';
+
+export interface MemoryEventStoreOptions {
+  logger?: Logger;
+  newId?: () => string;
+  now?: () => Date;
+  pollIntervalMs?: number;
+  maxQueuedPerSubscriber?: number;
+}
+
+const defaultPageSize = 1_000;
+const maxPageSize = 10_000;
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+export function clampLimit(limit: number | undefined, fallback = defaultPageSize): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', 'limit must be a whole number >= 1');
+  }
+  return Math.min(limit, maxPageSize);
+}
+
+/**
+ * The event log in this process's memory: the same contract as the PostgreSQL store, for local
+ * development and as the fallback when no database can be reached. Each append is its own
+ * "transaction", so positions and cursors increase together and nothing is ever held back.
+ */
+export class MemoryEventStore implements EventStore {
+  readonly kind = 'memory' as const;
+  private readonly log: RecordedEvent[] = [];
+  private readonly streams = new Map<string, RecordedEvent[]>();
+  private readonly byEventId = new Map<string, RecordedEvent>();
+  private nextTx = 1n;
+  private readonly tail: LiveTail;
+  private closed = false;
+  private readonly newId: () => string;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: MemoryEventStoreOptions = {}) {
+    this.newId = options.newId ?? randomUUID;
+    this.now = options.now ?? (() => new Date());
+    this.tail = new LiveTail(this, {
+      pageSize: defaultPageSize,
+      pollIntervalMs: options.pollIntervalMs ?? 1_000,
+      maxQueuedPerMember: options.maxQueuedPerSubscriber ?? 10_000,
+      logger: options.logger,
+    });
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+    this.assertOpen();
+    const prepared = prepareAppend(streamId, events, options, this.newId);
+    const result = this.appendPrepared(prepared);
+    if (!result.duplicate) this.tail.wake(result.cursor);
+    return result;
+  }
+
+  private appendPrepared(prepared: PreparedAppend): AppendResult {
+    const { streamId } = prepared;
+    const stream = this.streams.get(streamId) ?? [];
+    const duplicate = findDuplicateAppend(prepared, (id) => this.byEventId.get(id));
+    if (duplicate !== null) return duplicate;
+    checkExpectedVersion(streamId, prepared.expectedVersion, stream.length);
+
+    const tx = this.nextTx++;
+    const recordedAt = this.now();
+    const appended = prepared.events.map((event, index): RecordedEvent => {
+      const position = this.log.length + 1 + index;
+      return deepFreeze({
+        position,
+        cursor: encodeCursor({ tx, position: BigInt(position) }),
+        streamId,
+        version: stream.length + 1 + index,
+        eventId: event.eventId,
+        type: event.type,
+        schemaVersion: event.schemaVersion,
+        data: structuredClone(event.data),
+        metadata: structuredClone(event.metadata),
+        owner: prepared.owner,
+        recordedAt,
+      });
+    });
+    for (const event of appended) {
+      this.log.push(event);
+      stream.push(event);
+      this.byEventId.set(event.eventId, event);
+    }
+    this.streams.set(streamId, stream);
+    const last = appended[appended.length - 1]!;
+    return {
+      streamId,
+      nextExpectedVersion: last.version,
+      events: appended.map(({ eventId, position, version, cursor }) => ({ eventId, position, version, cursor })),
+      cursor: last.cursor,
+      duplicate: false,
+    };
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
+    this.assertOpen();
+    const stream = this.streams.get(streamId) ?? [];
+    const limit = clampLimit(options.limit, maxPageSize);
+    const backwards = options.direction === 'backwards';
+    let events: RecordedEvent[];
+    if (backwards) {
+      const last = Math.min(options.fromVersion ?? stream.length, stream.length);
+      events = stream.slice(Math.max(0, last - limit), Math.max(0, last)).reverse();
+    } else {
+      const first = Math.max(options.fromVersion ?? 1, 1);
+      events = stream.slice(first - 1, first - 1 + limit);
+    }
+    return { streamId, version: stream.length, events };
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    this.assertOpen();
+    const limit = clampLimit(options.limit);
+    const filter = pickFilter(options);
+    // Positions equal the index + 1 here, so a cursor's position is where to start scanning.
+    let index = options.after == null ? 0 : Number(decodeCursor(options.after).position);
+    const events: RecordedEvent[] = [];
+    while (index < this.log.length && events.length < limit) {
+      const event = this.log[index++]!;
+      if (matchesFilter(event, filter)) events.push(event);
+    }
+    if (events.length >= limit) return { events, cursor: events[events.length - 1]!.cursor };
+    return { events, cursor: this.boundary() };
+  }
+
+  async headCursor(): Promise<string | null> {
+    this.assertOpen();
+    return this.boundary();
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterableIterator<RecordedEvent> {
+    this.assertOpen();
+    return subscribeToStore(this, this.tail, options, defaultPageSize, this.options.logger);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.tail.close();
+  }
+
+  /** Everything before the next transaction has been read: the cursor of "the head, now". */
+  private boundary(): string {
+    return encodeCursor({ tx: this.nextTx, position: BigInt(this.log.length) });
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LakechatError('LAKECHAT_ERR_STORE_CLOSED');
+  }
+}

@@ -1,0 +1,76 @@
+import type { Logger } from 'pino';
+import type { LiveTail, TailReader } from './live-tail.ts';
+import type { RecordedEvent, SubscribeOptions } from './types.ts';
+
+export interface SubscriptionSource extends TailReader {
+  headCursor(): Promise<string | null>;
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * Catch up by reading the store page by page, then join the shared live tail. A member that falls
+ * too far behind is detached by the tail and comes back here to read from its cursor: a slow
+ * consumer costs the server a bounded queue, never a lost or repeated event.
+ */
+export async function* subscribeToStore(
+  source: SubscriptionSource,
+  tail: LiveTail,
+  options: SubscribeOptions,
+  pageSize: number,
+  logger?: Logger,
+): AsyncGenerator<RecordedEvent, void, undefined> {
+  const { filter, signal, onCaughtUp } = options;
+  let cursor: string | null = options.after === undefined || options.after === 'end' ? await source.headCursor() : options.after;
+  let caughtUp = false;
+  let failures = 0;
+  const aborted = (): boolean => signal?.aborted === true;
+
+  while (!aborted()) {
+    let page;
+    try {
+      page = await source.readAll({ ...filter, after: cursor, limit: pageSize });
+      failures = 0;
+    } catch (error) {
+      failures++;
+      logger?.warn({ err: error, failures }, 'subscription read failed; retrying');
+      await sleep(Math.min(50 * 2 ** failures, 5_000), signal);
+      continue;
+    }
+    for (const event of page.events) yield event;
+    cursor = page.cursor;
+    if (page.events.length >= pageSize || cursor === null || aborted()) continue;
+
+    const member = tail.join(cursor, filter);
+    if (member === null) continue; // the tail is ahead of us: read the gap from the store first
+    if (!caughtUp) {
+      caughtUp = true;
+      onCaughtUp?.(cursor);
+    }
+    const onAbort = (): void => member.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      for (;;) {
+        const pulled = member.next();
+        const item = pulled instanceof Promise ? await pulled : pulled;
+        if (item === 'closed') return;
+        if (item === 'detached') break;
+        yield item;
+      }
+      cursor = member.cursor;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      tail.leave(member);
+    }
+  }
+}

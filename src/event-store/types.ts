@@ -1,0 +1,139 @@
+/**
+ * The event store contract. Two implementations honour it identically (PostgreSQL and memory);
+ * test/event-store/contract.ts is the specification both run.
+ */
+
+/** The version a stream must be at for an append to proceed. */
+export type ExpectedVersion =
+  | number // exactly this version (0 means the stream does not exist yet)
+  | 'any'
+  | 'no_stream'
+  | 'stream_exists';
+
+export interface EventMetadata {
+  correlationId?: string;
+  causationId?: string;
+  /** Who acted: a user's email or a service principal's id. */
+  actor?: string;
+  /** The client that sent the command (user agent, script name...). */
+  client?: string;
+  [key: string]: unknown;
+}
+
+/** An event to append. */
+export interface NewEvent {
+  /** Unique across the store; appending an id already stored is idempotent. Generated when absent. */
+  eventId?: string;
+  type: string;
+  /** Version of the `data` schema, so readers can upcast old events. Defaults to 1. */
+  schemaVersion?: number;
+  data: Record<string, unknown>;
+  metadata?: EventMetadata;
+}
+
+/** An event as stored. */
+export interface RecordedEvent {
+  /** Global position: unique and increasing in commit order of its transaction's id, not gap-free. */
+  position: number;
+  /** Opaque resume token; pass it as `after` to continue right after this event. */
+  cursor: string;
+  streamId: string;
+  /** 1, 2, 3... within the stream. */
+  version: number;
+  eventId: string;
+  type: string;
+  schemaVersion: number;
+  data: Record<string, unknown>;
+  metadata: EventMetadata;
+  /** The user the stream belongs to, if any. */
+  owner: string | null;
+  recordedAt: Date;
+}
+
+export interface AppendOptions {
+  expectedVersion?: ExpectedVersion;
+  /** The user the stream belongs to; stored on every event so per-user reads are index scans. */
+  owner?: string | null;
+}
+
+export interface AppendedEvent {
+  eventId: string;
+  position: number;
+  version: number;
+  cursor: string;
+}
+
+export interface AppendResult {
+  streamId: string;
+  /** The stream's version after the append: the version to expect next time. */
+  nextExpectedVersion: number;
+  /** The appended events, in order; on an idempotent retry, the originals. */
+  events: AppendedEvent[];
+  /** The cursor of the last event appended. */
+  cursor: string;
+  /** True when every event id was already stored and nothing was written. */
+  duplicate: boolean;
+}
+
+export interface ReadStreamOptions {
+  /** First version to return (forwards) or last (backwards). */
+  fromVersion?: number;
+  limit?: number;
+  direction?: 'forwards' | 'backwards';
+}
+
+export interface ReadStreamResult {
+  streamId: string;
+  /** The stream's current version, 0 when it does not exist. */
+  version: number;
+  events: RecordedEvent[];
+}
+
+/** Narrows a read of the whole log. All given criteria must hold. */
+export interface EventFilter {
+  types?: readonly string[];
+  owner?: string;
+  streamId?: string;
+  /** Streams whose id starts with this prefix (e.g. "chat-"). */
+  streamPrefix?: string;
+}
+
+export interface ReadAllOptions extends EventFilter {
+  /** Resume after this cursor; null or absent reads from the beginning. */
+  after?: string | null;
+  limit?: number;
+}
+
+export interface ReadAllResult {
+  events: RecordedEvent[];
+  /** Where the next read resumes: the last event's cursor, or `after` when nothing was read. */
+  cursor: string | null;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Where to start: a cursor, null for the very beginning, or 'end' (the default) for live only:
+   * events appended after the subscription started.
+   */
+  after?: string | null | 'end';
+  filter?: EventFilter;
+  /**
+   * Called once, between the last event of the catch-up and the first live one, with the cursor
+   * reached. Runs inside the iterator's `next()`, so it is ordered with the events.
+   */
+  onCaughtUp?: (cursor: string | null) => void;
+  /** Aborting ends the iteration; the iterator returns normally. */
+  signal?: AbortSignal;
+}
+
+export interface EventStore {
+  readonly kind: 'postgres' | 'memory';
+  append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
+  readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
+  /** The cursor of the newest event any reader can see now (null on an empty log). */
+  headCursor(): Promise<string | null>;
+  /** Catch up from `after`, then follow live: no gap and no duplicate between the two. */
+  subscribe(options?: SubscribeOptions): AsyncIterableIterator<RecordedEvent>;
+  close(): Promise<void>;
+}

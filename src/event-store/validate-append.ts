@@ -1,0 +1,77 @@
+import { randomUUID } from 'node:crypto';
+import { LakechatError } from '../errors.ts';
+import type { AppendOptions, ExpectedVersion, NewEvent } from './types.ts';
+
+const uuidPattern = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** An append whose input has been checked and completed (ids generated, defaults applied). */
+export interface PreparedAppend {
+  streamId: string;
+  expectedVersion: ExpectedVersion;
+  owner: string | null;
+  events: PreparedEvent[];
+}
+
+export interface PreparedEvent {
+  eventId: string;
+  type: string;
+  schemaVersion: number;
+  data: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+}
+
+function invalid(reason: string): LakechatError {
+  return new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', `Invalid append: ${reason}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function prepareAppend(
+  streamId: string,
+  events: readonly NewEvent[],
+  options: AppendOptions = {},
+  newId: () => string = randomUUID,
+): PreparedAppend {
+  if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
+    throw invalid('the stream id must be a string of 1 to 200 characters');
+  }
+  if (!Array.isArray(events) || events.length === 0) throw invalid('at least one event is required');
+  const expectedVersion = options.expectedVersion ?? 'any';
+  if (
+    typeof expectedVersion === 'number'
+      ? !Number.isSafeInteger(expectedVersion) || expectedVersion < 0
+      : !['any', 'no_stream', 'stream_exists'].includes(expectedVersion)
+  ) {
+    throw invalid('expectedVersion must be a version >= 0, "any", "no_stream" or "stream_exists"');
+  }
+  const seen = new Set<string>();
+  const prepared = events.map((event, index): PreparedEvent => {
+    if (!isPlainObject(event)) throw invalid(`event ${index} is not an object`);
+    if (typeof event.type !== 'string' || event.type.length === 0 || event.type.length > 200) {
+      throw invalid(`event ${index} needs a type of 1 to 200 characters`);
+    }
+    if (!isPlainObject(event.data)) throw invalid(`event ${index} needs an object as data`);
+    if (event.metadata !== undefined && !isPlainObject(event.metadata)) {
+      throw invalid(`event ${index} has metadata that is not an object`);
+    }
+    const eventId = event.eventId ?? newId();
+    if (typeof eventId !== 'string' || !uuidPattern.test(eventId)) throw invalid(`event ${index} has an event id that is not a uuid`);
+    const normalizedId = eventId.toLowerCase();
+    if (seen.has(normalizedId)) throw invalid(`event id ${normalizedId} appears twice in one append`);
+    seen.add(normalizedId);
+    const schemaVersion: unknown = event.schemaVersion ?? 1;
+    if (typeof schemaVersion !== 'number' || !Number.isSafeInteger(schemaVersion) || schemaVersion < 1) {
+      throw invalid(`event ${index} has a bad schema version`);
+    }
+    return {
+      eventId: normalizedId,
+      type: event.type,
+      schemaVersion,
+      data: event.data,
+      metadata: event.metadata ?? {},
+    };
+  });
+  return { streamId, expectedVersion, owner: options.owner ?? null, events: prepared };
+}

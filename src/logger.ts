@@ -1,0 +1,74 @@
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+/** Paths whose values are secrets wherever they appear in a log object. */
+const redactedPaths = [
+  'password',
+  'token',
+  'secret',
+  'authorization',
+  'connectionString',
+  '*.password',
+  '*.token',
+  '*.secret',
+  '*.authorization',
+  '*.connectionString',
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-forwarded-access-token"]',
+  'headers.authorization',
+];
+
+const urlPassword = /(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]*:)[^@\s/]+@/gi;
+const bearer = /\b(Bearer\s+)[A-Za-z0-9._~+/=-]+/g;
+const databricksToken = /\bdapi[a-f0-9]{20,}\b/gi;
+const jwt = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/g;
+
+/** Masks secrets that can hide inside free text: URL passwords, bearer tokens, PATs, JWTs. */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(urlPassword, '$1***@')
+    .replace(bearer, '$1***')
+    .replace(databricksToken, 'dapi***')
+    .replace(jwt, '***');
+}
+
+export interface LoggerOptions {
+  level?: string;
+  /** Where lines go; stdout by default. Tests pass a stream to assert on what was logged. */
+  destination?: DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions = {}): Logger {
+  return pino(
+    {
+      level: options.level ?? 'info',
+      redact: { paths: redactedPaths, censor: '***' },
+      formatters: {
+        log(object) {
+          // Error messages and free-text fields can quote a connection string or a header.
+          for (const [key, value] of Object.entries(object)) {
+            if (typeof value === 'string') object[key] = redactSecrets(value);
+          }
+          return object;
+        },
+      },
+      serializers: {
+        err(error: unknown) {
+          const serialized = pino.stdSerializers.err(error as Error);
+          serialized.message = redactSecrets(serialized.message ?? '');
+          if (typeof serialized.stack === 'string') serialized.stack = redactSecrets(serialized.stack);
+          return serialized;
+        },
+      },
+      hooks: {
+        logMethod(args, method) {
+          const redacted = args.map((arg) => (typeof arg === 'string' ? redactSecrets(arg) : arg));
+          return method.apply(this, redacted as Parameters<typeof method>);
+        },
+      },
+    },
+    options.destination,
+  );
+}
+
+export type { Logger };
