@@ -18,6 +18,7 @@ const optionalString = z
 
 const port = z.coerce.number().int().min(1).max(65_535);
 const positiveInt = z.coerce.number().int().min(1);
+const nonNegativeInt = z.coerce.number().int().min(0);
 
 const emailList = z
   .string()
@@ -56,6 +57,16 @@ const environmentSchema = z.object({
 
   // Event store tuning.
   EVENT_POLL_INTERVAL_MS: positiveInt.max(60_000).default(1_000),
+
+  // HTTP API, identity and projections.
+  ALLOW_DEMO_USER: booleanFlag.optional(),
+  ANALYST_EMAILS: emailList,
+  MAX_MESSAGE_BYTES: positiveInt.max(16 * 1024 * 1024).default(32 * 1024),
+  HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(256 * 1024),
+  RATE_LIMIT_PER_SECOND: nonNegativeInt.default(50),
+  RATE_LIMIT_BURST: positiveInt.default(200),
+  PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
+  PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;
@@ -66,6 +77,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: Environment['LOG_LEVEL'];
+  /** `X-Demo-User` is trusted as the identity: by default only outside production. */
+  readonly allowDemoUser: boolean;
 }
 
 export class ConfigError extends LakechatError {
@@ -96,6 +109,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     host: values.HOST,
     port: values.DATABRICKS_APP_PORT ?? values.PORT ?? 8000,
     logLevel: values.LOG_LEVEL,
+    allowDemoUser: values.ALLOW_DEMO_USER ?? !production,
   });
 }
 

@@ -26,6 +26,37 @@ export const errorCatalogue = {
   LAKECHAT_ERR_STORE_INVALID_APPEND: { status: 400, message: 'The append is malformed' },
   LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
   LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
+
+  // Identity
+  LAKECHAT_ERR_AUTH_MISSING_IDENTITY: { status: 401, message: 'No user identity on the request' },
+  LAKECHAT_ERR_AUTH_INVALID_IDENTITY: { status: 401, message: 'The user identity on the request is malformed' },
+
+  // HTTP
+  LAKECHAT_ERR_HTTP_VALIDATION: { status: 400, message: 'The request is invalid' },
+  LAKECHAT_ERR_HTTP_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
+  LAKECHAT_ERR_HTTP_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
+  LAKECHAT_ERR_HTTP_ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  LAKECHAT_ERR_HTTP_PRECONDITION_FAILED: { status: 412, message: 'The resource has changed since the version in If-Match' },
+  LAKECHAT_ERR_HTTP_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
+  LAKECHAT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
+  LAKECHAT_ERR_HTTP_RATE_LIMITED: { status: 429, message: 'Too many requests; slow down' },
+  LAKECHAT_ERR_INTERNAL: { status: 500, message: 'Internal server error' },
+
+  // Chats
+  LAKECHAT_ERR_CHAT_NOT_FOUND: { status: 404, message: 'No such chat' },
+  LAKECHAT_ERR_CHAT_ALREADY_EXISTS: { status: 409, message: 'A chat with this id already exists' },
+  LAKECHAT_ERR_CHAT_DELETED: { status: 409, message: 'The chat is deleted and accepts nothing more' },
+  LAKECHAT_ERR_CHAT_MESSAGE_TOO_LARGE: { status: 413, message: 'The message content is too large' },
+
+  // Profiles
+  LAKECHAT_ERR_PROFILE_NOT_FOUND: { status: 404, message: 'No profile' },
+
+  // Projections
+  LAKECHAT_ERR_PROJECTION_TIMEOUT: {
+    status: 503,
+    message: 'The change was stored, but the read models did not catch up in time; retry the read shortly',
+  },
+  LAKECHAT_ERR_PROJECTION_STOPPED: { status: 503, message: 'The projections are not running' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,0 +1,234 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
+import type { Projection } from '../src/projections/projection.ts';
+import type { TableNames } from '../src/projections/tables.ts';
+
+/**
+ * Read model "chats": one row per chat, listed per user by last activity (newest first), with the
+ * message count and a preview of the last message. A deleted chat keeps a tombstone row, so an event
+ * applied again can never bring it back.
+ */
+
+export interface ChatRow {
+  streamId: string;
+  owner: string;
+  chatId: string;
+  title: string;
+  agentId: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+  messageCount: number;
+  lastMessage: { role: MessageRole; preview: string; at: Date } | null;
+  /** The chat stream's version this row reflects: the ETag of the chat. */
+  version: number;
+}
+
+/** Where a page of the list continues: after this chat, in the list's order. */
+export interface ChatListKey {
+  updatedAt: Date;
+  chatId: string;
+}
+
+export interface ChatsQueries {
+  /** The user's chat, or null when it does not exist, is deleted, or is someone else's. */
+  get(owner: string, chatId: string): Promise<ChatRow | null>;
+  /** The user's chats, most recently active first. */
+  list(owner: string, options: { limit: number; after?: ChatListKey | undefined }): Promise<ChatRow[]>;
+}
+
+export const previewLength = 200;
+
+/** The first characters of a message, never ending in half a surrogate pair. */
+export function previewOf(content: string): string {
+  if (content.length <= previewLength) return content;
+  const cut = content.slice(0, previewLength);
+  const last = cut.charCodeAt(cut.length - 1);
+  return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
+}
+
+function compareForList(a: ChatRow, b: ChatRow): number {
+  const byTime = b.updatedAt.getTime() - a.updatedAt.getTime();
+  if (byTime !== 0) return byTime;
+  return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
+}
+
+// ---- in memory -------------------------------------------------------------------------------
+
+interface StoredChat extends ChatRow {
+  deleted: boolean;
+}
+
+interface ChatsModel {
+  byStream: Map<string, StoredChat>;
+  byOwner: Map<string, Map<string, StoredChat>>;
+}
+
+function update(model: ChatsModel, event: { streamId: string; version: number }, change: (row: StoredChat) => void): void {
+  const row = model.byStream.get(event.streamId);
+  if (row === undefined || row.version >= event.version) return;
+  change(row);
+  row.version = event.version;
+}
+
+const visible = (row: StoredChat | undefined): ChatRow | null => {
+  if (row === undefined || row.deleted) return null;
+  const { deleted: _deleted, ...chat } = row;
+  return { ...chat, lastMessage: chat.lastMessage === null ? null : { ...chat.lastMessage } };
+};
+
+// ---- PostgreSQL -------------------------------------------------------------------------------
+
+const chatRowSchema = z
+  .object({
+    stream_id: z.string(),
+    owner: z.string(),
+    chat_id: z.string(),
+    title: z.string(),
+    agent_id: z.string().nullable(),
+    created_at: z.coerce.date(),
+    updated_at: z.coerce.date(),
+    message_count: z.number(),
+    last_message_role: z.enum(['user', 'assistant', 'system', 'tool']).nullable(),
+    last_message_preview: z.string().nullable(),
+    last_message_at: z.coerce.date().nullable(),
+    version: z.number(),
+  })
+  .transform(
+    (row): ChatRow => ({
+      streamId: row.stream_id,
+      owner: row.owner,
+      chatId: row.chat_id,
+      title: row.title,
+      agentId: row.agent_id,
+      createdAt: row.created_at,
+      updatedAt: row.updated_at,
+      messageCount: row.message_count,
+      lastMessage:
+        row.last_message_role === null || row.last_message_at === null
+          ? null
+          : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
+      version: row.version,
+    }),
+  );
+
+const columns = sql.fragment`stream_id, owner, chat_id, title, agent_id, created_at, updated_at, message_count,
+  last_message_role, last_message_preview, last_message_at, version`;
+
+async function updateRow(db: CommonQueryMethods, tables: TableNames, event: { streamId: string; version: number; recordedAt: Date }, set: ReturnType<typeof sql.fragment>): Promise<void> {
+  await db.query(sql.unsafe`
+    UPDATE ${tables('chats')}
+    SET ${set}, updated_at = ${sql.timestamp(event.recordedAt)}, version = ${event.version}
+    WHERE stream_id = ${event.streamId} AND version < ${event.version}`);
+}
+
+export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = {
+  name: 'chats',
+  parse: parseChatEvent,
+  memory: {
+    create: () => ({ byStream: new Map(), byOwner: new Map() }),
+    handlers: {
+      ChatStarted(model, data, event) {
+        if (model.byStream.has(event.streamId)) return;
+        const row: StoredChat = {
+          streamId: event.streamId,
+          owner: data.userEmail,
+          chatId: data.chatId,
+          title: data.title,
+          agentId: data.agentId,
+          createdAt: event.recordedAt,
+          updatedAt: event.recordedAt,
+          messageCount: 0,
+          lastMessage: null,
+          version: event.version,
+          deleted: false,
+        };
+        model.byStream.set(event.streamId, row);
+        let owned = model.byOwner.get(row.owner);
+        if (owned === undefined) model.byOwner.set(row.owner, (owned = new Map()));
+        owned.set(row.chatId, row);
+      },
+      ChatRenamed(model, data, event) {
+        update(model, event, (row) => {
+          row.title = data.title;
+          row.updatedAt = event.recordedAt;
+        });
+      },
+      MessagePosted(model, data, event) {
+        update(model, event, (row) => {
+          row.messageCount = Math.max(row.messageCount, data.position);
+          row.lastMessage = { role: data.role, preview: previewOf(data.content), at: event.recordedAt };
+          row.updatedAt = event.recordedAt;
+        });
+      },
+      ChatDeleted(model, _data, event) {
+        update(model, event, (row) => {
+          row.deleted = true;
+          row.updatedAt = event.recordedAt;
+        });
+      },
+    },
+    queries: (model) => ({
+      async get(owner, chatId) {
+        return visible(model.byOwner.get(owner)?.get(chatId));
+      },
+      async list(owner, { limit, after }) {
+        const rows = [...(model.byOwner.get(owner)?.values() ?? [])].filter((row) => !row.deleted).sort(compareForList);
+        const start =
+          after === undefined
+            ? 0
+            : rows.findIndex((row) => compareForList(row, { updatedAt: after.updatedAt, chatId: after.chatId } as ChatRow) > 0);
+        return (start < 0 ? [] : rows.slice(start, start + limit)).map((row) => visible(row)!);
+      },
+    }),
+  },
+  postgres: {
+    tables: ['chats'],
+    migration: '011.do.sql',
+    handlers: {
+      async ChatStarted(db, tables, data, event) {
+        await db.query(sql.unsafe`
+          INSERT INTO ${tables('chats')} (stream_id, owner, chat_id, title, agent_id, created_at, updated_at, version)
+          VALUES (${event.streamId}, ${data.userEmail}, ${data.chatId}, ${data.title}, ${data.agentId},
+                  ${sql.timestamp(event.recordedAt)}, ${sql.timestamp(event.recordedAt)}, ${event.version})
+          ON CONFLICT (stream_id) DO NOTHING`);
+      },
+      async ChatRenamed(db, tables, data, event) {
+        await updateRow(db, tables, event, sql.fragment`title = ${data.title}`);
+      },
+      async MessagePosted(db, tables, data, event) {
+        await updateRow(
+          db,
+          tables,
+          event,
+          sql.fragment`message_count = GREATEST(message_count, ${data.position}),
+            last_message_role = ${data.role},
+            last_message_preview = ${previewOf(data.content)},
+            last_message_at = ${sql.timestamp(event.recordedAt)}`,
+        );
+      },
+      async ChatDeleted(db, tables, _data, event) {
+        await updateRow(db, tables, event, sql.fragment`deleted = true`);
+      },
+    },
+    queries: (db, tables) => ({
+      async get(owner, chatId) {
+        return db.maybeOne(sql.type(chatRowSchema)`
+          SELECT ${columns} FROM ${tables('chats')}
+          WHERE owner = ${owner} AND chat_id = ${chatId} AND NOT deleted`);
+      },
+      async list(owner, { limit, after }) {
+        const page =
+          after === undefined
+            ? sql.fragment`TRUE`
+            : sql.fragment`(updated_at, chat_id) < (${sql.timestamp(after.updatedAt)}, ${after.chatId})`;
+        const rows = await db.any(sql.type(chatRowSchema)`
+          SELECT ${columns} FROM ${tables('chats')}
+          WHERE owner = ${owner} AND NOT deleted AND ${page}
+          ORDER BY updated_at DESC, chat_id DESC
+          LIMIT ${limit}`);
+        return [...rows];
+      },
+    }),
+  },
+};

@@ -1,0 +1,147 @@
+import { sql } from 'slonik';
+import { z } from 'zod';
+import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
+import type { Projection } from '../src/projections/projection.ts';
+
+/** Read model "messages": every message of every chat, in order, keyed by (chat stream, position). */
+
+export interface MessageRow {
+  streamId: string;
+  owner: string;
+  chatId: string;
+  messageId: string;
+  /** 1, 2, 3... within the chat. */
+  position: number;
+  role: MessageRole;
+  content: string;
+  clientMessageId: string | null;
+  traceId: string | null;
+  traceSummary: Record<string, unknown> | null;
+  createdAt: Date;
+  /** The cursor of the event that posted it: where a live subscription can resume. */
+  cursor: string;
+}
+
+export interface MessagesQueries {
+  /** The chat's messages after position `after`, in order. */
+  list(streamId: string, options: { after: number; limit: number }): Promise<MessageRow[]>;
+  get(streamId: string, position: number): Promise<MessageRow | null>;
+}
+
+// ---- in memory -------------------------------------------------------------------------------
+
+/** Per chat stream, its messages in order: index i holds position i + 1. */
+type MessagesModel = Map<string, MessageRow[]>;
+
+const copy = (row: MessageRow): MessageRow => ({ ...row, traceSummary: row.traceSummary === null ? null : structuredClone(row.traceSummary) });
+
+// ---- PostgreSQL -------------------------------------------------------------------------------
+
+const messageRowSchema = z
+  .object({
+    stream_id: z.string(),
+    owner: z.string(),
+    chat_id: z.string(),
+    message_id: z.string(),
+    position: z.number(),
+    role: z.enum(['user', 'assistant', 'system', 'tool']),
+    content: z.string(),
+    client_message_id: z.string().nullable(),
+    trace_id: z.string().nullable(),
+    trace_summary: z.record(z.string(), z.unknown()).nullable(),
+    created_at: z.coerce.date(),
+    cursor: z.string(),
+  })
+  .transform(
+    (row): MessageRow => ({
+      streamId: row.stream_id,
+      owner: row.owner,
+      chatId: row.chat_id,
+      messageId: row.message_id,
+      position: row.position,
+      role: row.role,
+      content: row.content,
+      clientMessageId: row.client_message_id,
+      traceId: row.trace_id,
+      traceSummary: row.trace_summary,
+      createdAt: row.created_at,
+      cursor: row.cursor,
+    }),
+  );
+
+const columns = sql.fragment`stream_id, owner, chat_id, message_id::text AS message_id, position, role, content,
+  client_message_id, trace_id, trace_summary, created_at, cursor`;
+
+export const messagesProjection: Projection<ChatEvent, MessagesQueries, MessagesModel> = {
+  name: 'messages',
+  parse: parseChatEvent,
+  memory: {
+    create: () => new Map(),
+    handlers: {
+      MessagePosted(model, data, event) {
+        let messages = model.get(event.streamId);
+        if (messages === undefined) model.set(event.streamId, (messages = []));
+        if (data.position <= messages.length) return;
+        messages.push({
+          streamId: event.streamId,
+          owner: event.owner ?? '',
+          chatId: data.chatId,
+          messageId: data.messageId,
+          position: data.position,
+          role: data.role,
+          content: data.content,
+          clientMessageId: data.clientMessageId ?? null,
+          traceId: data.traceId ?? null,
+          traceSummary: data.traceSummary ?? null,
+          createdAt: event.recordedAt,
+          cursor: event.cursor,
+        });
+      },
+      ChatDeleted(model, _data, event) {
+        model.delete(event.streamId);
+      },
+    },
+    queries: (model) => ({
+      async list(streamId, { after, limit }) {
+        return (model.get(streamId) ?? []).slice(Math.max(0, after), Math.max(0, after) + limit).map(copy);
+      },
+      async get(streamId, position) {
+        const row = model.get(streamId)?.[position - 1];
+        return row === undefined ? null : copy(row);
+      },
+    }),
+  },
+  postgres: {
+    tables: ['messages'],
+    migration: '012.do.sql',
+    handlers: {
+      async MessagePosted(db, tables, data, event) {
+        await db.query(sql.unsafe`
+          INSERT INTO ${tables('messages')}
+            (stream_id, position, owner, chat_id, message_id, role, content, client_message_id, trace_id, trace_summary, created_at, cursor)
+          VALUES (${event.streamId}, ${data.position}, ${event.owner ?? ''}, ${data.chatId}, ${data.messageId}, ${data.role},
+                  ${data.content}, ${data.clientMessageId ?? null}, ${data.traceId ?? null},
+                  ${data.traceSummary === undefined ? null : sql.jsonb(data.traceSummary as never)},
+                  ${sql.timestamp(event.recordedAt)}, ${event.cursor})
+          ON CONFLICT (stream_id, position) DO NOTHING`);
+      },
+      async ChatDeleted(db, tables, _data, event) {
+        await db.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ${event.streamId}`);
+      },
+    },
+    queries: (db, tables) => ({
+      async list(streamId, { after, limit }) {
+        const rows = await db.any(sql.type(messageRowSchema)`
+          SELECT ${columns} FROM ${tables('messages')}
+          WHERE stream_id = ${streamId} AND position > ${after}
+          ORDER BY position
+          LIMIT ${limit}`);
+        return [...rows];
+      },
+      async get(streamId, position) {
+        return db.maybeOne(sql.type(messageRowSchema)`
+          SELECT ${columns} FROM ${tables('messages')} WHERE stream_id = ${streamId} AND position = ${position}`);
+      },
+    }),
+  },
+};

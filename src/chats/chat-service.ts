@@ -1,0 +1,180 @@
+import { randomUUID } from 'node:crypto';
+import type { ChatRow, ChatListKey } from '../../projections/chats.ts';
+import type { MessageRow } from '../../projections/messages.ts';
+import { LakechatError, isLakechatError } from '../errors.ts';
+import type { EventStore } from '../event-store/index.ts';
+import { CommandHandler, type CommandOutcome } from '../projections/command-handler.ts';
+import { metadataOf, type CommandContext } from '../projections/context.ts';
+import type { Projections } from '../projections/read-models.ts';
+import { StreamStates } from '../projections/stream-state.ts';
+import type { ChatCommand, ChatPolicy } from './commands.ts';
+import { decideChat } from './decide.ts';
+import { parseChatEvent, type ChatEvent, type MessageRole } from './events.ts';
+import { evolveChat } from './evolve.ts';
+import { initialChatState, type ChatState } from './state.ts';
+import { chatStreamId, clientMessageEventId } from './stream-id.ts';
+
+export interface StartChatInput {
+  id?: string | undefined;
+  title?: string | undefined;
+  agentId?: string | null | undefined;
+}
+
+export interface PostMessageInput {
+  role: MessageRole;
+  content: string;
+  /** Makes the post idempotent: the same id posted again returns the original message. */
+  clientMessageId?: string | undefined;
+  traceId?: string | undefined;
+  traceSummary?: Record<string, unknown> | undefined;
+}
+
+export interface PostedMessage {
+  message: MessageRow;
+  /** The chat stream's version after the post: the chat's new ETag. */
+  version: number;
+  cursor: string;
+  /** True when this was a retry and the original message is returned. */
+  duplicate: boolean;
+}
+
+export interface ChatServiceOptions {
+  store: EventStore;
+  projections: Projections;
+  policy: ChatPolicy;
+  newId?: () => string;
+}
+
+const deleteAllConcurrency = 8;
+
+/**
+ * Everything a client can do with chats, for any transport: the HTTP routes and the WebSocket
+ * transport both call this, so a post is the same post whichever way it arrives. Writes return once
+ * the read models show them (read your writes); reads come from the read models.
+ */
+export class ChatService {
+  private readonly handler: CommandHandler<ChatState, ChatEvent>;
+  private readonly newId: () => string;
+
+  constructor(private readonly options: ChatServiceOptions) {
+    const states = new StreamStates<ChatState, ChatEvent>(options.store, {
+      initial: initialChatState,
+      evolve: evolveChat,
+      parse: parseChatEvent,
+    });
+    this.handler = new CommandHandler(options.store, states, parseChatEvent);
+    this.newId = options.newId ?? randomUUID;
+  }
+
+  /** The stream of a user's chat, for subscribing to it. Says nothing about whether it exists. */
+  streamIdOf(owner: string, chatId: string): string {
+    return chatStreamId(owner, chatId);
+  }
+
+  /** True when the user has this chat. Another user's chat is answered exactly like a missing one. */
+  async canRead(owner: string, chatId: string): Promise<boolean> {
+    return (await this.options.projections.readModels.chats.get(owner, chatId)) !== null;
+  }
+
+  async startChat(context: CommandContext, input: StartChatInput): Promise<{ chat: ChatRow; created: boolean }> {
+    const chatId = input.id ?? this.newId();
+    const outcome = await this.execute(context, chatId, {
+      type: 'StartChat',
+      chatId,
+      owner: context.actor,
+      title: input.title,
+      agentId: input.agentId,
+    });
+    return { chat: await this.getChat(context.actor, chatId), created: outcome.events.length > 0 };
+  }
+
+  async renameChat(context: CommandContext, chatId: string, title: string, ifMatch?: number): Promise<ChatRow> {
+    await this.execute(context, chatId, { type: 'RenameChat', title }, ifMatch);
+    return this.getChat(context.actor, chatId);
+  }
+
+  async deleteChat(context: CommandContext, chatId: string, ifMatch?: number): Promise<void> {
+    await this.execute(context, chatId, { type: 'DeleteChat' }, ifMatch);
+  }
+
+  /** Deletes every chat of the user; returns how many were deleted. */
+  async deleteAllChats(context: CommandContext): Promise<number> {
+    const chatIds: string[] = [];
+    let after: ChatListKey | undefined;
+    for (;;) {
+      const page = await this.options.projections.readModels.chats.list(context.actor, { limit: 500, after });
+      chatIds.push(...page.map((chat) => chat.chatId));
+      if (page.length < 500) break;
+      const last = page[page.length - 1]!;
+      after = { updatedAt: last.updatedAt, chatId: last.chatId };
+    }
+    let deleted = 0;
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < chatIds.length) {
+        const chatId = chatIds[next++]!;
+        try {
+          await this.execute(context, chatId, { type: 'DeleteChat' });
+          deleted++;
+        } catch (error) {
+          // Deleted meanwhile, by another request: the goal is reached all the same.
+          if (!isLakechatError(error, 'LAKECHAT_ERR_CHAT_DELETED') && !isLakechatError(error, 'LAKECHAT_ERR_CHAT_NOT_FOUND')) throw error;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(deleteAllConcurrency, chatIds.length) }, worker));
+    return deleted;
+  }
+
+  async postMessage(context: CommandContext, chatId: string, input: PostMessageInput): Promise<PostedMessage> {
+    const streamId = chatStreamId(context.actor, chatId);
+    const messageId = input.clientMessageId === undefined ? this.newId() : clientMessageEventId(streamId, input.clientMessageId);
+    const outcome = await this.execute(context, chatId, {
+      type: 'PostMessage',
+      messageId,
+      role: input.role,
+      content: input.content,
+      clientMessageId: input.clientMessageId,
+      traceId: input.traceId,
+      traceSummary: input.traceSummary,
+    });
+    const posted = outcome.events.find((event) => event.type === 'MessagePosted');
+    if (posted === undefined || posted.type !== 'MessagePosted') throw new LakechatError('LAKECHAT_ERR_INTERNAL', 'a post appended no message');
+    const message = await this.options.projections.readModels.messages.get(streamId, posted.data.position);
+    if (message === null) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
+    return { message, version: posted.version, cursor: posted.cursor, duplicate: outcome.duplicate };
+  }
+
+  async getChat(owner: string, chatId: string): Promise<ChatRow> {
+    const chat = await this.options.projections.readModels.chats.get(owner, chatId);
+    if (chat === null) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
+    return chat;
+  }
+
+  async listChats(owner: string, options: { limit: number; after?: ChatListKey | undefined }): Promise<ChatRow[]> {
+    return this.options.projections.readModels.chats.list(owner, options);
+  }
+
+  async listMessages(owner: string, chatId: string, options: { after: number; limit: number }): Promise<MessageRow[]> {
+    await this.getChat(owner, chatId);
+    return this.options.projections.readModels.messages.list(chatStreamId(owner, chatId), options);
+  }
+
+  private async execute(
+    context: CommandContext,
+    chatId: string,
+    command: ChatCommand,
+    ifMatch?: number,
+  ): Promise<CommandOutcome<ChatState, ChatEvent>> {
+    const outcome = await this.handler.handle({
+      streamId: chatStreamId(context.actor, chatId),
+      owner: context.actor,
+      decide: (state) => decideChat(state, command, this.options.policy),
+      expectedVersion: ifMatch,
+      metadata: metadataOf(context),
+      eventIdOf: (event) => (event.type === 'MessagePosted' ? event.data.messageId : undefined),
+    });
+    await this.options.projections.runner.waitFor(outcome.cursor);
+    return outcome;
+  }
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { ProfileChanges } from './fields.ts';
+
+/**
+ * The events of a user's profile stream, schema version 1. `ProfileUpdated` carries only the
+ * fields that changed; the first one creates the profile, and so does the first after a deletion.
+ */
+export const ProfileUpdated = z.object({
+  userEmail: z.string(),
+  changes: ProfileChanges,
+});
+
+export const ProfileDeleted = z.object({
+  userEmail: z.string(),
+});
+
+export type ProfileUpdatedData = z.infer<typeof ProfileUpdated>;
+export type ProfileDeletedData = z.infer<typeof ProfileDeleted>;
+
+export type ProfileEvent =
+  | { type: 'ProfileUpdated'; data: ProfileUpdatedData }
+  | { type: 'ProfileDeleted'; data: ProfileDeletedData };
+
+export type ProfileEventType = ProfileEvent['type'];
+export const profileEventTypes: ProfileEventType[] = ['ProfileUpdated', 'ProfileDeleted'];
+
+/** Reads a stored event as a profile event, checking its data; null for a type that is not a profile's. */
+export function parseProfileEvent(event: { type: string; data: unknown }): ProfileEvent | null {
+  switch (event.type) {
+    case 'ProfileUpdated':
+      return { type: event.type, data: ProfileUpdated.parse(event.data) };
+    case 'ProfileDeleted':
+      return { type: event.type, data: ProfileDeleted.parse(event.data) };
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,81 @@
+import type { ProfileHistoryEntry } from '../../projections/profile-history.ts';
+import type { ProfileRow } from '../../projections/profiles.ts';
+import { LakechatError } from '../errors.ts';
+import type { EventStore } from '../event-store/index.ts';
+import { CommandHandler } from '../projections/command-handler.ts';
+import { metadataOf, type CommandContext } from '../projections/context.ts';
+import type { Projections } from '../projections/read-models.ts';
+import { StreamStates } from '../projections/stream-state.ts';
+import type { ProfileCommand } from './commands.ts';
+import { decideProfile } from './decide.ts';
+import { parseProfileEvent, type ProfileEvent } from './events.ts';
+import { evolveProfile } from './evolve.ts';
+import type { ProfileChanges } from './fields.ts';
+import { initialProfileState, type ProfileState } from './state.ts';
+import { profileStreamId } from './stream-id.ts';
+
+export interface ProfileServiceOptions {
+  store: EventStore;
+  projections: Projections;
+}
+
+/** Everything a user can do with their profile. Writes return once the read models show them. */
+export class ProfileService {
+  private readonly handler: CommandHandler<ProfileState, ProfileEvent>;
+
+  constructor(private readonly options: ProfileServiceOptions) {
+    const states = new StreamStates<ProfileState, ProfileEvent>(options.store, {
+      initial: initialProfileState,
+      evolve: evolveProfile,
+      parse: parseProfileEvent,
+    });
+    this.handler = new CommandHandler(options.store, states, parseProfileEvent);
+  }
+
+  async getProfile(owner: string): Promise<ProfileRow> {
+    const profile = await this.options.projections.readModels.profiles.get(owner);
+    if (profile === null) throw new LakechatError('LAKECHAT_ERR_PROFILE_NOT_FOUND');
+    return profile;
+  }
+
+  /** PUT: the profile becomes exactly `fields` (fields left out are cleared). */
+  replaceProfile(context: CommandContext, fields: ProfileChanges, ifMatch?: number): Promise<{ profile: ProfileRow; created: boolean }> {
+    return this.write(context, { type: 'ReplaceProfile', userEmail: context.actor, fields }, ifMatch);
+  }
+
+  /** PATCH: only these fields change; the first change creates the profile. */
+  changeProfile(context: CommandContext, changes: ProfileChanges, ifMatch?: number): Promise<{ profile: ProfileRow; created: boolean }> {
+    return this.write(context, { type: 'ChangeProfile', userEmail: context.actor, changes }, ifMatch);
+  }
+
+  async deleteProfile(context: CommandContext, ifMatch?: number): Promise<void> {
+    await this.execute(context, { type: 'DeleteProfile', userEmail: context.actor }, ifMatch);
+  }
+
+  async history(owner: string, options: { after: number; limit: number }): Promise<ProfileHistoryEntry[]> {
+    return this.options.projections.readModels.profileHistory.list(owner, options);
+  }
+
+  private async write(context: CommandContext, command: ProfileCommand, ifMatch?: number): Promise<{ profile: ProfileRow; created: boolean }> {
+    const before = await this.execute(context, command, ifMatch);
+    return { profile: await this.getProfile(context.actor), created: before };
+  }
+
+  /** Returns true when the command created the profile. */
+  private async execute(context: CommandContext, command: ProfileCommand, ifMatch?: number): Promise<boolean> {
+    let created = false;
+    const outcome = await this.handler.handle({
+      streamId: profileStreamId(context.actor),
+      owner: context.actor,
+      decide: (state) => {
+        const events = decideProfile(state, command);
+        created = state.status !== 'active' && events.length > 0;
+        return events;
+      },
+      expectedVersion: ifMatch,
+      metadata: metadataOf(context),
+    });
+    await this.options.projections.runner.waitFor(outcome.cursor);
+    return created && !outcome.duplicate;
+  }
+}

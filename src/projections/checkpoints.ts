@@ -1,0 +1,45 @@
+import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { z } from 'zod';
+import type { TableNames } from './tables.ts';
+
+const checkpointRow = z.object({ name: z.string(), cursor: z.string().nullable() });
+
+/** Makes sure every named checkpoint has a row (at the start of the log when new). */
+export async function ensureCheckpoints(db: CommonQueryMethods, tables: TableNames, names: readonly string[]): Promise<void> {
+  await db.query(sql.unsafe`
+    INSERT INTO ${tables('projection_checkpoints')} (name)
+    SELECT unnest(${sql.array(names, 'text')})
+    ON CONFLICT (name) DO NOTHING`);
+}
+
+export async function readCheckpoints(db: CommonQueryMethods, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
+  const rows = await db.any(sql.type(checkpointRow)`
+    SELECT name, cursor FROM ${tables('projection_checkpoints')} WHERE name = ANY(${sql.array(names, 'text')})`);
+  return new Map(rows.map((row) => [row.name, row.cursor]));
+}
+
+/**
+ * Takes the checkpoints for the rest of the transaction. Another instance applying the same events
+ * waits here, then sees the new cursors and skips what was applied. Locked in name order, so two
+ * runners with overlapping projections cannot deadlock.
+ */
+export async function lockCheckpoints(tx: DatabaseTransactionConnection, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
+  const rows = await tx.any(sql.type(checkpointRow)`
+    SELECT name, cursor FROM ${tables('projection_checkpoints')}
+    WHERE name = ANY(${sql.array(names, 'text')})
+    ORDER BY name
+    FOR UPDATE`);
+  return new Map(rows.map((row) => [row.name, row.cursor]));
+}
+
+export async function advanceCheckpoints(
+  tx: DatabaseTransactionConnection,
+  tables: TableNames,
+  names: readonly string[],
+  to: { cursor: string; position: number },
+): Promise<void> {
+  await tx.query(sql.unsafe`
+    UPDATE ${tables('projection_checkpoints')}
+    SET cursor = ${to.cursor}, position = ${to.position}, updated_at = now()
+    WHERE name = ANY(${sql.array(names, 'text')})`);
+}

@@ -1,0 +1,46 @@
+import type { CommonQueryMethods } from 'slonik';
+import type { RecordedEvent } from '../event-store/index.ts';
+import type { DomainEvent } from './command-handler.ts';
+import type { TableNames } from './tables.ts';
+
+type EventOf<E extends DomainEvent, T extends E['type']> = Extract<E, { type: T }>;
+
+export type MemoryHandlers<E extends DomainEvent, Model> = {
+  [T in E['type']]?: (model: Model, data: EventOf<E, T>['data'], event: RecordedEvent) => void;
+};
+
+export type PostgresHandlers<E extends DomainEvent> = {
+  [T in E['type']]?: (db: CommonQueryMethods, tables: TableNames, data: EventOf<E, T>['data'], event: RecordedEvent) => Promise<void>;
+};
+
+/**
+ * A read model: its name, the events it handles, a handler per event type and the queries that read
+ * it, once over PostgreSQL tables and once in memory, with the same behaviour. Handlers are
+ * idempotent (applying an event twice changes nothing), though the checkpoint already prevents it.
+ */
+export interface Projection<E extends DomainEvent, Queries, Model = unknown> {
+  readonly name: string;
+  /** Reads a stored event as one this projection understands; null for any other type. */
+  parse(event: RecordedEvent): E | null;
+  readonly memory: {
+    create(): Model;
+    handlers: MemoryHandlers<E, Model>;
+    queries(model: Model): Queries;
+  };
+  readonly postgres: {
+    /** The logical names of the tables it writes; the migration named here creates the live ones. */
+    tables: readonly string[];
+    migration: string;
+    handlers: PostgresHandlers<E>;
+    queries(db: CommonQueryMethods, tables: TableNames): Queries;
+  };
+}
+
+// The runner handles projections of different event and model types side by side.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyProjection = Projection<any, any, any>;
+
+/** The event types a projection handles (the same on both sides; checked by a unit test). */
+export function handledTypes(projection: AnyProjection): string[] {
+  return Object.keys(projection.postgres.handlers);
+}

@@ -1,0 +1,213 @@
+import type { Logger } from 'pino';
+import { LakechatError } from '../errors.ts';
+import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
+import type { ProjectionBackend } from './backend.ts';
+
+export interface ProjectionRunnerOptions {
+  /** Most events applied in one transaction. */
+  batchSize?: number;
+  /** How long a write waits, by default, for the projections to pass its cursor. */
+  waitTimeoutMs?: number;
+  logger?: Logger | undefined;
+}
+
+export interface ProjectionLag {
+  /** Events in the log after the projections' cursor (at most `limit`; `capped` when more). */
+  events: number;
+  capped: boolean;
+  /** Age of the oldest event not yet applied; 0 when caught up. */
+  seconds: number;
+}
+
+export interface RunnerStatus {
+  state: 'idle' | 'running' | 'stopped';
+  /** The lowest cursor every projection has applied. */
+  cursor: string | null;
+  /** True once the runner has reached the head of the log at least once since it started. */
+  reachedLiveEdge: boolean;
+  lastError: string | null;
+}
+
+interface Waiter {
+  cursor: string;
+  resolve(): void;
+  reject(error: unknown): void;
+  timer: NodeJS.Timeout;
+}
+
+const maxBuffered = 10_000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/**
+ * Follows the event log and feeds the projections. One runner per app instance: it subscribes to the
+ * store from the projections' checkpoint, buffers what arrives, and applies the buffer in batches,
+ * each batch atomically with its checkpoints. While one batch is being written the next accumulates,
+ * so under load many writes share one transaction. Writes call `waitFor(cursor)` to read their own
+ * writes: it resolves once the projections have passed the write's cursor.
+ */
+export class ProjectionRunner {
+  private applied: string | null = null;
+  private buffer: RecordedEvent[] = [];
+  private waiters: Waiter[] = [];
+  private applying = false;
+  private scheduled = false;
+  private drainedWaiters: (() => void)[] = [];
+  private controller: AbortController | undefined;
+  private pumping: Promise<void> | undefined;
+  private state: RunnerStatus['state'] = 'idle';
+  private reachedLiveEdge = false;
+  private lastError: string | null = null;
+  private readonly batchSize: number;
+  private readonly waitTimeoutMs: number;
+  private readonly logger: Logger | undefined;
+
+  constructor(
+    private readonly store: EventStore,
+    readonly backend: ProjectionBackend,
+    options: ProjectionRunnerOptions = {},
+  ) {
+    this.batchSize = options.batchSize ?? 500;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 5_000;
+    this.logger = options.logger;
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'idle') return;
+    this.applied = await this.backend.start();
+    this.state = 'running';
+    this.controller = new AbortController();
+    this.pumping = this.pump(this.controller.signal);
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    this.controller?.abort();
+    await this.pumping;
+    for (const waiter of this.waiters) {
+      clearTimeout(waiter.timer);
+      waiter.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
+    }
+    this.waiters = [];
+    for (const resolve of this.drainedWaiters) resolve();
+    this.drainedWaiters = [];
+  }
+
+  /** Resolves once every projection has applied the event at `cursor` (and all before it). */
+  waitFor(cursor: string | null, timeoutMs = this.waitTimeoutMs): Promise<void> {
+    if (cursor === null || compareCursors(this.applied, cursor) >= 0) return Promise.resolve();
+    if (this.state !== 'running') return Promise.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        cursor,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.waiters = this.waiters.filter((w) => w !== waiter);
+          reject(
+            new LakechatError('LAKECHAT_ERR_PROJECTION_TIMEOUT', undefined, {
+              details: { cursor, appliedCursor: this.applied, waitedMs: timeoutMs },
+            }),
+          );
+        }, timeoutMs),
+      };
+      waiter.timer.unref();
+      this.waiters.push(waiter);
+    });
+  }
+
+  status(): RunnerStatus {
+    return { state: this.state, cursor: this.applied, reachedLiveEdge: this.reachedLiveEdge, lastError: this.lastError };
+  }
+
+  /** How far the projections are behind the log, read from the store (bounded by `limit`). */
+  async lag(limit = 1_000): Promise<ProjectionLag> {
+    const page = await this.store.readAll({ after: this.applied, limit });
+    const oldest = page.events[0];
+    return {
+      events: page.events.length,
+      capped: page.events.length >= limit,
+      seconds: oldest === undefined ? 0 : Math.max(0, (Date.now() - oldest.recordedAt.getTime()) / 1_000),
+    };
+  }
+
+  private async pump(signal: AbortSignal): Promise<void> {
+    const events = this.store.subscribe({
+      after: this.applied,
+      signal,
+      onCaughtUp: () => {
+        this.reachedLiveEdge = true;
+      },
+    });
+    try {
+      for await (const event of events) {
+        this.buffer.push(event);
+        this.schedule();
+        if (this.buffer.length >= maxBuffered) await new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
+      }
+    } catch (error) {
+      if (this.state === 'running') {
+        this.lastError = 'the subscription to the event store failed';
+        this.logger?.error({ err: error }, 'projection runner lost its subscription');
+      }
+    }
+  }
+
+  /** Applies on the next turn, so events that arrive together are applied together. */
+  private schedule(): void {
+    if (this.applying || this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      void this.applyBuffered();
+    });
+  }
+
+  private async applyBuffered(): Promise<void> {
+    if (this.applying) return;
+    this.applying = true;
+    try {
+      while (this.buffer.length > 0 && this.state === 'running') {
+        const batch = this.buffer.length <= this.batchSize ? this.buffer : this.buffer.slice(0, this.batchSize);
+        this.buffer = this.buffer.length <= this.batchSize ? [] : this.buffer.slice(this.batchSize);
+        await this.applyWithRetry(batch);
+        if (this.buffer.length < maxBuffered / 2) {
+          for (const resolve of this.drainedWaiters.splice(0)) resolve();
+        }
+      }
+    } finally {
+      this.applying = false;
+    }
+  }
+
+  private async applyWithRetry(batch: RecordedEvent[]): Promise<void> {
+    for (let failures = 0; this.state === 'running'; failures++) {
+      try {
+        const cursor = await this.backend.applyBatch(batch);
+        this.lastError = null;
+        this.advance(cursor);
+        return;
+      } catch (error) {
+        this.lastError = 'applying a batch failed; retrying';
+        this.logger?.error({ err: error, failures, events: batch.length }, 'projection batch failed; retrying');
+        await sleep(Math.min(50 * 2 ** failures, 5_000));
+      }
+    }
+  }
+
+  private advance(cursor: string | null): void {
+    if (compareCursors(cursor, this.applied) <= 0) return;
+    this.applied = cursor;
+    if (this.waiters.length === 0) return;
+    const waiting: Waiter[] = [];
+    for (const waiter of this.waiters) {
+      if (compareCursors(cursor, waiter.cursor) >= 0) {
+        clearTimeout(waiter.timer);
+        waiter.resolve();
+      } else {
+        waiting.push(waiter);
+      }
+    }
+    this.waiters = waiting;
+  }
+}
