@@ -1,5 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
+import { registerApi, type LakechatServices } from './http/api.ts';
+import { installErrorEnvelope } from './http/error-envelope.ts';
+import { requestIdFrom } from './http/request-context.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './storage.ts';
 
@@ -7,16 +11,33 @@ export interface AppDependencies {
   config: Config;
   logger: Logger;
   storage: Storage;
+  /** The clock used for computed fields (a profile's age); tests pin it. */
+  now?: () => Date;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The services behind the routes, for other transports (WebSocket) to call the same way. */
+    lakechat: LakechatServices;
+  }
 }
 
 /** Builds the HTTP and WebSocket application. It never listens: src/server.ts does, tests inject. */
-export async function buildApp({ logger, storage }: AppDependencies): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
-
-  app.get('/health', async () => {
-    const status = storage.status();
-    return { status: 'ok', ...status };
+export async function buildApp({ config, logger, storage, now }: AppDependencies): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: config.env.HTTP_BODY_LIMIT_BYTES,
+    // The Databricks Apps proxy sends X-Request-Id: log lines and events carry it as the correlation id.
+    genReqId: (request) => requestIdFrom(request.headers['x-request-id'], randomUUID),
   });
+  app.decorateRequest('identity', null);
+  app.addHook('onSend', async (request, reply) => {
+    void reply.header('x-request-id', request.id);
+  });
+  installErrorEnvelope(app);
+
+  const services = await registerApi(app, { config, logger, storage, pool: null, now });
+  app.decorate('lakechat', services);
 
   return app;
 }

@@ -36,11 +36,12 @@ export const errorCatalogue = {
   LAKECHAT_ERR_HTTP_INVALID_JSON: { status: 400, message: 'The request body is not valid JSON' },
   LAKECHAT_ERR_HTTP_BAD_REQUEST: { status: 400, message: 'The request is malformed' },
   LAKECHAT_ERR_HTTP_ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
+  LAKECHAT_ERR_HTTP_INVALID_IF_MATCH: { status: 400, message: 'If-Match must be one strong entity tag (such as "3") or *' },
   LAKECHAT_ERR_HTTP_PRECONDITION_FAILED: { status: 412, message: 'The resource has changed since the version in If-Match' },
   LAKECHAT_ERR_HTTP_BODY_TOO_LARGE: { status: 413, message: 'The request body is too large' },
   LAKECHAT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
   LAKECHAT_ERR_HTTP_RATE_LIMITED: { status: 429, message: 'Too many requests; slow down' },
-  LAKECHAT_ERR_INTERNAL: { status: 500, message: 'Internal server error' },
+  LAKECHAT_ERR_HTTP_INTERNAL: { status: 500, message: 'Internal server error' },
 
   // Chats
   LAKECHAT_ERR_CHAT_NOT_FOUND: { status: 404, message: 'No such chat' },

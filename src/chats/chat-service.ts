@@ -139,7 +139,7 @@ export class ChatService {
       traceSummary: input.traceSummary,
     });
     const posted = outcome.events.find((event) => event.type === 'MessagePosted');
-    if (posted === undefined || posted.type !== 'MessagePosted') throw new LakechatError('LAKECHAT_ERR_INTERNAL', 'a post appended no message');
+    if (posted === undefined || posted.type !== 'MessagePosted') throw new LakechatError('LAKECHAT_ERR_HTTP_INTERNAL', 'a post appended no message');
     const message = await this.options.projections.readModels.messages.get(streamId, posted.data.position);
     if (message === null) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
     return { message, version: posted.version, cursor: posted.cursor, duplicate: outcome.duplicate };

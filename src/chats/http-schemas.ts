@@ -1,0 +1,141 @@
+import { z } from 'zod';
+import type { ChatListKey, ChatRow } from '../../projections/chats.ts';
+import type { MessageRow } from '../../projections/messages.ts';
+import { LakechatError } from '../errors.ts';
+import {
+  agentIdSchema,
+  chatIdSchema,
+  chatTitleSchema,
+  clientMessageIdSchema,
+  messageRoleSchema,
+  traceIdSchema,
+  traceSummarySchema,
+} from './events.ts';
+
+/** What the chat routes accept and return; the same schemas describe them in /openapi.json. */
+
+const timestamp = z.iso.datetime().describe('ISO 8601, UTC');
+
+export const chatView = z.object({
+  id: chatIdSchema,
+  title: z.string(),
+  agentId: z.string().nullable(),
+  createdAt: timestamp,
+  updatedAt: timestamp.describe('The last change: the list is ordered by it, newest first'),
+  messageCount: z.number().int(),
+  lastMessage: z.object({ role: messageRoleSchema, preview: z.string(), at: timestamp }).nullable(),
+  version: z.number().int().describe('The chat stream version; also the ETag'),
+});
+
+export const messageView = z.object({
+  id: z.uuid(),
+  chatId: chatIdSchema,
+  position: z.number().int().describe('1, 2, 3... within the chat'),
+  role: messageRoleSchema,
+  content: z.string(),
+  clientMessageId: z.string().nullable(),
+  traceId: z.string().nullable(),
+  traceSummary: z.record(z.string(), z.unknown()).nullable(),
+  createdAt: timestamp,
+  cursor: z.string().describe('The event cursor: resume a live subscription after this message'),
+});
+
+export const chatListView = z.object({
+  chats: z.array(chatView),
+  next: z.string().nullable().describe('Pass as `after` for the next page; null on the last page'),
+});
+
+export const chatWithMessagesView = chatView.extend({
+  messages: z.array(messageView),
+  messagesNext: z.number().int().nullable().describe('Pass as `after` to /messages for the rest; null when all are here'),
+});
+
+export const messagePageView = z.object({
+  messages: z.array(messageView),
+  next: z.number().int().nullable(),
+});
+
+export const postedMessageView = z.object({
+  message: messageView,
+  position: z.number().int(),
+  cursor: z.string(),
+  version: z.number().int().describe('The chat stream version right after this message was posted'),
+  duplicate: z.boolean().describe('True when the clientMessageId was posted before: this is the original message'),
+});
+
+export const deletedChatsView = z.object({ deleted: z.number().int() });
+
+export const chatParams = z.object({ chatId: chatIdSchema });
+
+export const createChatBody = z
+  .strictObject({ id: chatIdSchema.optional(), title: chatTitleSchema.optional(), agentId: agentIdSchema.nullable().optional() })
+  .optional()
+  .transform((body) => body ?? {});
+
+export const renameChatBody = z.strictObject({ title: chatTitleSchema });
+
+export const postMessageBody = z.strictObject({
+  role: messageRoleSchema.default('user'),
+  content: z.string().min(1),
+  clientMessageId: clientMessageIdSchema.optional(),
+  traceId: traceIdSchema.optional(),
+  traceSummary: traceSummarySchema.optional(),
+});
+
+export const listChatsQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1_000).default(100),
+  after: z.string().max(400).optional(),
+});
+
+export const listMessagesQuery = z.object({
+  after: z.coerce.number().int().min(0).default(0).describe('Messages after this position'),
+  limit: z.coerce.number().int().min(1).max(1_000).default(200),
+});
+
+export const chatMessagesInline = 500;
+
+export function toChatView(row: ChatRow): z.infer<typeof chatView> {
+  return {
+    id: row.chatId,
+    title: row.title,
+    agentId: row.agentId,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString(),
+    messageCount: row.messageCount,
+    lastMessage: row.lastMessage === null ? null : { role: row.lastMessage.role, preview: row.lastMessage.preview, at: row.lastMessage.at.toISOString() },
+    version: row.version,
+  };
+}
+
+export function toMessageView(row: MessageRow): z.infer<typeof messageView> {
+  return {
+    id: row.messageId,
+    chatId: row.chatId,
+    position: row.position,
+    role: row.role,
+    content: row.content,
+    clientMessageId: row.clientMessageId,
+    traceId: row.traceId,
+    traceSummary: row.traceSummary,
+    createdAt: row.createdAt.toISOString(),
+    cursor: row.cursor,
+  };
+}
+
+/** The list's page token: where the last chat of a page stands in the order. Opaque to clients. */
+export function encodeChatListKey(key: ChatListKey): string {
+  return Buffer.from(`${key.updatedAt.getTime()}.${key.chatId}`, 'utf8').toString('base64url');
+}
+
+export function decodeChatListKey(token: string): ChatListKey {
+  const text = Buffer.from(token, 'base64url').toString('utf8');
+  const dot = text.indexOf('.');
+  const millis = Number(text.slice(0, dot));
+  const chatId = text.slice(dot + 1);
+  if (dot < 1 || !Number.isSafeInteger(millis) || !chatIdSchema.safeParse(chatId).success) {
+    throw new LakechatError('LAKECHAT_ERR_HTTP_VALIDATION', undefined, {
+      details: { issues: [{ path: 'query.after', code: 'invalid_format', message: 'not a page token this API issued' }] },
+    });
+  }
+  return { updatedAt: new Date(millis), chatId };
+}

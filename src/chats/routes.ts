@@ -1,0 +1,224 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { etagOf } from '../http/etag.ts';
+import type { Identity } from '../http/identity.ts';
+import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
+import type { ChatService } from './chat-service.ts';
+import {
+  chatListView,
+  chatMessagesInline,
+  chatParams,
+  chatView,
+  chatWithMessagesView,
+  createChatBody,
+  decodeChatListKey,
+  deletedChatsView,
+  encodeChatListKey,
+  listChatsQuery,
+  listMessagesQuery,
+  messagePageView,
+  postedMessageView,
+  postMessageBody,
+  renameChatBody,
+  toChatView,
+  toMessageView,
+} from './http-schemas.ts';
+
+const tag = 'chats';
+
+/** The chat routes: thin translations between HTTP and the ChatService. */
+export function registerChatRoutes(
+  app: FastifyInstance,
+  registry: RouteRegistry,
+  authenticate: (request: FastifyRequest) => Identity,
+  chats: ChatService,
+): void {
+  addRoute(app, registry, authenticate, {
+    method: 'GET',
+    url: '/api/chats',
+    operationId: 'listChats',
+    summary: "The user's chats, most recently active first",
+    tag,
+    query: listChatsQuery,
+    responses: { 200: { description: 'A page of chats', schema: chatListView } },
+    errors: [...commonErrors, 'LAKECHAT_ERR_HTTP_VALIDATION'],
+    handler: async ({ identity, query }) => {
+      const after = query.after === undefined ? undefined : decodeChatListKey(query.after);
+      const rows = await chats.listChats(identity.email, { limit: query.limit + 1, after });
+      const page = rows.slice(0, query.limit);
+      const last = page[page.length - 1];
+      return {
+        chats: page.map(toChatView),
+        next: rows.length > query.limit && last !== undefined ? encodeChatListKey({ updatedAt: last.updatedAt, chatId: last.chatId }) : null,
+      };
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'POST',
+    url: '/api/chats',
+    operationId: 'createChat',
+    summary: 'Start a chat',
+    description: 'With an `id`, starting the same chat again (same title and agent) returns it with 200 instead of 201.',
+    tag,
+    body: createChatBody,
+    responses: {
+      201: { description: 'The chat was started', schema: chatView, etag: true },
+      200: { description: 'The same chat was started before; here it is', schema: chatView, etag: true },
+    },
+    errors: [
+      ...commonErrors,
+      'LAKECHAT_ERR_HTTP_VALIDATION',
+      'LAKECHAT_ERR_HTTP_INVALID_JSON',
+      'LAKECHAT_ERR_CHAT_ALREADY_EXISTS',
+      'LAKECHAT_ERR_CHAT_DELETED',
+      'LAKECHAT_ERR_PROJECTION_TIMEOUT',
+    ],
+    handler: async ({ body, context, reply }) => {
+      const { chat, created } = await chats.startChat(context, body);
+      void reply.code(created ? 201 : 200).header('etag', etagOf(chat.version)).header('location', `/api/chats/${encodeURIComponent(chat.chatId)}`);
+      return toChatView(chat);
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'GET',
+    url: '/api/chats/:chatId',
+    operationId: 'getChat',
+    summary: 'A chat with its messages',
+    description: `At most ${chatMessagesInline} messages are included; page through the rest with /messages.`,
+    tag,
+    params: chatParams,
+    responses: { 200: { description: 'The chat', schema: chatWithMessagesView, etag: true } },
+    errors: [...commonErrors, 'LAKECHAT_ERR_HTTP_VALIDATION', 'LAKECHAT_ERR_CHAT_NOT_FOUND'],
+    handler: async ({ identity, params, reply }) => {
+      const chat = await chats.getChat(identity.email, params.chatId);
+      const messages = await chats.listMessages(identity.email, params.chatId, { after: 0, limit: chatMessagesInline + 1 });
+      const inline = messages.slice(0, chatMessagesInline);
+      void reply.header('etag', etagOf(chat.version));
+      return {
+        ...toChatView(chat),
+        messages: inline.map(toMessageView),
+        messagesNext: messages.length > chatMessagesInline ? inline[inline.length - 1]!.position : null,
+      };
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'PATCH',
+    url: '/api/chats/:chatId',
+    operationId: 'renameChat',
+    summary: 'Rename a chat',
+    tag,
+    params: chatParams,
+    body: renameChatBody,
+    ifMatch: true,
+    responses: { 200: { description: 'The renamed chat', schema: chatView, etag: true } },
+    errors: [
+      ...commonErrors,
+      'LAKECHAT_ERR_HTTP_VALIDATION',
+      'LAKECHAT_ERR_HTTP_INVALID_JSON',
+      'LAKECHAT_ERR_HTTP_INVALID_IF_MATCH',
+      'LAKECHAT_ERR_CHAT_NOT_FOUND',
+      'LAKECHAT_ERR_CHAT_DELETED',
+      'LAKECHAT_ERR_HTTP_PRECONDITION_FAILED',
+      'LAKECHAT_ERR_PROJECTION_TIMEOUT',
+    ],
+    handler: async ({ params, body, context, ifMatch, reply }) => {
+      const chat = await chats.renameChat(context, params.chatId, body.title, ifMatch);
+      void reply.header('etag', etagOf(chat.version));
+      return toChatView(chat);
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'DELETE',
+    url: '/api/chats/:chatId',
+    operationId: 'deleteChat',
+    summary: 'Delete a chat',
+    tag,
+    params: chatParams,
+    ifMatch: true,
+    responses: { 204: { description: 'Deleted' } },
+    errors: [
+      ...commonErrors,
+      'LAKECHAT_ERR_HTTP_VALIDATION',
+      'LAKECHAT_ERR_HTTP_INVALID_IF_MATCH',
+      'LAKECHAT_ERR_CHAT_NOT_FOUND',
+      'LAKECHAT_ERR_CHAT_DELETED',
+      'LAKECHAT_ERR_HTTP_PRECONDITION_FAILED',
+      'LAKECHAT_ERR_PROJECTION_TIMEOUT',
+    ],
+    handler: async ({ params, context, ifMatch, reply }) => {
+      await chats.deleteChat(context, params.chatId, ifMatch);
+      void reply.code(204);
+      return null;
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'DELETE',
+    url: '/api/chats',
+    operationId: 'deleteAllChats',
+    summary: "Delete all of the user's chats",
+    tag,
+    responses: { 200: { description: 'How many chats were deleted', schema: deletedChatsView } },
+    errors: [...commonErrors, 'LAKECHAT_ERR_PROJECTION_TIMEOUT'],
+    handler: async ({ context }) => ({ deleted: await chats.deleteAllChats(context) }),
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'POST',
+    url: '/api/chats/:chatId/messages',
+    operationId: 'postMessage',
+    summary: 'Post a message to a chat',
+    description:
+      'With a `clientMessageId`, posting again returns the original message (200, `duplicate: true`) and posts nothing.',
+    tag,
+    params: chatParams,
+    body: postMessageBody,
+    responses: {
+      201: { description: 'The message was posted', schema: postedMessageView, etag: true },
+      200: { description: 'This clientMessageId was posted before: the original message', schema: postedMessageView },
+    },
+    errors: [
+      ...commonErrors,
+      'LAKECHAT_ERR_HTTP_VALIDATION',
+      'LAKECHAT_ERR_HTTP_INVALID_JSON',
+      'LAKECHAT_ERR_HTTP_BODY_TOO_LARGE',
+      'LAKECHAT_ERR_CHAT_MESSAGE_TOO_LARGE',
+      'LAKECHAT_ERR_CHAT_NOT_FOUND',
+      'LAKECHAT_ERR_CHAT_DELETED',
+      'LAKECHAT_ERR_PROJECTION_TIMEOUT',
+    ],
+    handler: async ({ params, body, context, reply }) => {
+      const posted = await chats.postMessage(context, params.chatId, body);
+      void reply.code(posted.duplicate ? 200 : 201);
+      // A replay's version is the original post's, not the chat's current one: no ETag for it.
+      if (!posted.duplicate) void reply.header('etag', etagOf(posted.version));
+      return {
+        message: toMessageView(posted.message),
+        position: posted.message.position,
+        cursor: posted.cursor,
+        version: posted.version,
+        duplicate: posted.duplicate,
+      };
+    },
+  });
+
+  addRoute(app, registry, authenticate, {
+    method: 'GET',
+    url: '/api/chats/:chatId/messages',
+    operationId: 'listMessages',
+    summary: "A page of a chat's messages, in order",
+    tag,
+    params: chatParams,
+    query: listMessagesQuery,
+    responses: { 200: { description: 'Messages after the position given', schema: messagePageView } },
+    errors: [...commonErrors, 'LAKECHAT_ERR_HTTP_VALIDATION', 'LAKECHAT_ERR_CHAT_NOT_FOUND'],
+    handler: async ({ identity, params, query }) => {
+      const rows = await chats.listMessages(identity.email, params.chatId, { after: query.after, limit: query.limit + 1 });
+      const page = rows.slice(0, query.limit);
+      return { messages: page.map(toMessageView), next: rows.length > query.limit ? page[page.length - 1]!.position : null };
+    },
+  });
+}

@@ -1,0 +1,80 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { DatabasePool } from 'slonik';
+import { ChatService } from '../chats/chat-service.ts';
+import { registerChatRoutes } from '../chats/routes.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from '../logger.ts';
+import { ProfileService } from '../profiles/profile-service.ts';
+import { registerProfileRoutes } from '../profiles/routes.ts';
+import { openProjections, type Projections } from '../projections/read-models.ts';
+import type { Storage } from '../storage.ts';
+import { registerHealthRoutes } from './health.ts';
+import { resolveIdentity, type Identity } from './identity.ts';
+import { openApiDocument } from './openapi.ts';
+import { RateLimiter } from './rate-limit.ts';
+import { RouteRegistry } from './route.ts';
+
+/** What the transports share: the WebSocket transport uses these exactly as the HTTP routes do. */
+export interface LakechatServices {
+  chats: ChatService;
+  profiles: ProfileService;
+  projections: Projections;
+  /** The caller of a request (or a WebSocket upgrade), from its headers; throws a 401 error. */
+  identify(headers: FastifyRequest['headers']): Identity;
+}
+
+export interface ApiOptions {
+  config: Config;
+  logger: Logger;
+  storage: Storage;
+  /** The PostgreSQL store's pool, for the read models; null keeps them in memory. */
+  pool: DatabasePool | null;
+  migrationsApplied?: (() => Promise<boolean>) | undefined;
+  now?: () => Date;
+}
+
+/**
+ * The REST API: starts the projections next to the event store, builds the services, and registers
+ * the routes, /openapi.json, /health and /ready. The projections stop when the app closes.
+ */
+export async function registerApi(app: FastifyInstance, options: ApiOptions): Promise<LakechatServices> {
+  const { config, logger, storage } = options;
+  const env = config.env;
+  const store = storage.eventStore;
+  const projections = await openProjections({
+    store,
+    pool: options.pool,
+    batchSize: env.PROJECTION_BATCH_SIZE,
+    waitTimeoutMs: env.PROJECTION_WAIT_TIMEOUT_MS,
+    logger,
+  });
+  app.addHook('onClose', async () => {
+    await projections.runner.stop();
+  });
+
+  const chats = new ChatService({ store, projections, policy: { maxMessageBytes: env.MAX_MESSAGE_BYTES } });
+  const profiles = new ProfileService({ store, projections });
+  const identityOptions = { allowDemoUser: config.allowDemoUser, analystEmails: env.ANALYST_EMAILS };
+  const identify = (headers: FastifyRequest['headers']): Identity => resolveIdentity(headers, identityOptions);
+  const limiter = new RateLimiter({ perSecond: env.RATE_LIMIT_PER_SECOND, burst: env.RATE_LIMIT_BURST });
+  const authenticate = (request: FastifyRequest): Identity => {
+    const identity = identify(request.headers);
+    limiter.take(identity.email);
+    return identity;
+  };
+
+  const registry = new RouteRegistry();
+  registerChatRoutes(app, registry, authenticate, chats);
+  registerProfileRoutes(app, registry, authenticate, profiles, options.now ?? (() => new Date()));
+  registerHealthRoutes(app, {
+    storage,
+    runner: projections.runner,
+    migrationsApplied: options.migrationsApplied,
+    maxReadyLagSeconds: env.PROJECTION_WAIT_TIMEOUT_MS / 1_000,
+  });
+
+  let document: Record<string, unknown> | undefined;
+  app.get('/openapi.json', async () => (document ??= openApiDocument(registry, { title: 'lakechat', version: '0.1.0' })));
+
+  return { chats, profiles, projections, identify };
+}

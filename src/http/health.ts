@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import type { ProjectionLag, ProjectionRunner } from '../projections/runner.ts';
+import type { Storage } from '../storage.ts';
+
+export interface HealthOptions {
+  storage: Storage;
+  runner: ProjectionRunner;
+  /** Whether every migration is applied; absent for the in-memory store, which has none. */
+  migrationsApplied?: (() => Promise<boolean>) | undefined;
+  /** Projections further behind than this are not "caught up" for /ready. */
+  maxReadyLagSeconds: number;
+}
+
+async function measureLag(runner: ProjectionRunner): Promise<ProjectionLag | null> {
+  try {
+    return await runner.lag();
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * `GET /health` is liveness: it answers 200 while the process runs, and says how storage and the
+ * projections are doing. `GET /ready` answers 200 only when migrations are applied and the
+ * projections have caught up with the log, so a load balancer sends no traffic before then.
+ */
+export function registerHealthRoutes(app: FastifyInstance, options: HealthOptions): void {
+  const { storage, runner } = options;
+
+  const projectionStatus = async () => {
+    const status = runner.status();
+    const lag = await measureLag(runner);
+    return {
+      state: status.state,
+      cursor: status.cursor,
+      reachedLiveEdge: status.reachedLiveEdge,
+      lagEvents: lag?.events ?? null,
+      lagCapped: lag?.capped ?? null,
+      lagSeconds: lag === null ? null : Math.round(lag.seconds * 1_000) / 1_000,
+      lastError: status.lastError,
+    };
+  };
+
+  app.get('/health', async () => {
+    const storageStatus = storage.status();
+    const projections = await projectionStatus();
+    const healthy = !storageStatus.degraded && projections.state === 'running' && projections.lastError === null && projections.lagEvents !== null;
+    return { status: healthy ? 'ok' : 'degraded', ...storageStatus, projections };
+  });
+
+  app.get('/ready', async (_request, reply) => {
+    const projections = await projectionStatus();
+    let migrations: boolean;
+    try {
+      migrations = options.migrationsApplied === undefined ? true : await options.migrationsApplied();
+    } catch {
+      migrations = false;
+    }
+    const caughtUp =
+      projections.state === 'running' &&
+      projections.reachedLiveEdge &&
+      projections.lagSeconds !== null &&
+      projections.lagSeconds <= options.maxReadyLagSeconds;
+    const ready = migrations && caughtUp;
+    void reply.code(ready ? 200 : 503);
+    return { status: ready ? 'ready' : 'not_ready', checks: { migrations, projections: caughtUp }, projections };
+  });
+}

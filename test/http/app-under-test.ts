@@ -1,0 +1,52 @@
+import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
+import { buildApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import { MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { createLogger } from '../../src/logger.ts';
+import type { Storage } from '../../src/storage.ts';
+
+export interface AppUnderTest {
+  app: FastifyInstance;
+  store: EventStore;
+  /** A request as `user` (X-Demo-User), or anonymous when user is null. */
+  as(user: string | null, method: string, url: string, options?: { body?: unknown; headers?: Record<string, string> }): Promise<LightMyRequestResponse>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  env?: Record<string, string>;
+  store?: EventStore;
+  now?: () => Date;
+}
+
+/** The whole app over an in-memory store (the PostgreSQL variant lives beside the PostgreSQL tests). */
+export async function memoryApp(options: AppOptions = {}): Promise<AppUnderTest> {
+  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
+  const logger = createLogger({ level: 'silent' });
+  const store = options.store ?? new MemoryEventStore({ pollIntervalMs: 50 });
+  const storage: Storage = {
+    eventStore: store,
+    status: () => ({ storage: 'memory', mode: 'memory', degraded: false, reason: 'test' }),
+    close: () => store.close(),
+  };
+  const app = await buildApp({ config, logger, storage, ...(options.now === undefined ? {} : { now: options.now }) });
+  return wrap(app, store, async () => {
+    await app.close();
+    await store.close();
+  });
+}
+
+export function wrap(app: FastifyInstance, store: EventStore, close: () => Promise<void>): AppUnderTest {
+  return {
+    app,
+    store,
+    as: (user, method, url, { body, headers } = {}) =>
+      app.inject({
+        method: method as 'GET',
+        url,
+        headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...headers },
+        ...(body === undefined ? {} : { payload: body as object }),
+      }),
+    close,
+  };
+}
