@@ -63,7 +63,8 @@ export function sendError(reply: FastifyReply, error: LakechatError): FastifyRep
 export function installErrorEnvelope(app: FastifyInstance): void {
   // An empty body with a JSON content type (a DELETE from many clients) is no body, not an error.
   const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
+  // The API speaks JSON only: anything else is a 415, not a string for the schema to refuse.
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     if (text.trim() === '') {

@@ -4,9 +4,17 @@ import type { AnyRouteSpec, RouteRegistry } from './route.ts';
 
 type JsonSchema = Record<string, unknown>;
 
+/** zod spells formats out as long regular expressions too; the format alone reads better. */
+function dropFormatPatterns(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(dropFormatPatterns);
+  if (typeof value !== 'object' || value === null) return value;
+  const entries = Object.entries(value).filter(([key]) => !(key === 'pattern' && 'format' in value));
+  return Object.fromEntries(entries.map(([key, child]) => [key, dropFormatPatterns(child)]));
+}
+
 function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   const { $schema: _ignored, ...rest } = z.toJSONSchema(schema, { target: 'draft-2020-12', io, unrepresentable: 'any' }) as JsonSchema;
-  return rest;
+  return dropFormatPatterns(rest) as JsonSchema;
 }
 
 function objectShape(schema: z.ZodType | undefined): Record<string, z.ZodType> {

@@ -15,6 +15,8 @@ export interface AppUnderTest {
 
 export interface AppOptions {
   env?: Record<string, string>;
+  /** Receives the app's log lines (JSON), for tests that assert on what was logged. */
+  logLines?: string[];
   store?: EventStore;
   now?: () => Date;
 }
@@ -22,7 +24,11 @@ export interface AppOptions {
 /** The whole app over an in-memory store (the PostgreSQL variant lives beside the PostgreSQL tests). */
 export async function memoryApp(options: AppOptions = {}): Promise<AppUnderTest> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
-  const logger = createLogger({ level: 'silent' });
+  const lines = options.logLines;
+  const logger =
+    lines === undefined
+      ? createLogger({ level: 'silent' })
+      : createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
   const store = options.store ?? new MemoryEventStore({ pollIntervalMs: 50 });
   const storage: Storage = {
     eventStore: store,

@@ -1,0 +1,4 @@
+import { memoryApp } from '../http/app-under-test.ts';
+import { describeChatRoutes } from './chat-routes.ts';
+
+describeChatRoutes('in memory', () => memoryApp());
