@@ -2,6 +2,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
 import type { Projection } from '../src/projections/projection.ts';
+import { selectRow, selectRows } from '../src/projections/rows.ts';
 import type { TableNames } from '../src/projections/tables.ts';
 
 /**
@@ -213,7 +214,7 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
     },
     queries: (db, tables) => ({
       async get(owner, chatId) {
-        return db.maybeOne(sql.type(chatRowSchema)`
+        return selectRow(db, chatRowSchema, sql.unsafe`
           SELECT ${columns} FROM ${tables('chats')}
           WHERE owner = ${owner} AND chat_id = ${chatId} AND NOT deleted`);
       },
@@ -222,7 +223,7 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
           after === undefined
             ? sql.fragment`TRUE`
             : sql.fragment`(updated_at, chat_id) < (${sql.timestamp(after.updatedAt)}, ${after.chatId})`;
-        const rows = await db.any(sql.type(chatRowSchema)`
+        const rows = await selectRows(db, chatRowSchema, sql.unsafe`
           SELECT ${columns} FROM ${tables('chats')}
           WHERE owner = ${owner} AND NOT deleted AND ${page}
           ORDER BY updated_at DESC, chat_id DESC

@@ -2,6 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
 import type { Projection } from '../src/projections/projection.ts';
+import { selectRow, selectRows } from '../src/projections/rows.ts';
 
 /** Read model "messages": every message of every chat, in order, keyed by (chat stream, position). */
 
@@ -131,7 +132,7 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
     },
     queries: (db, tables) => ({
       async list(streamId, { after, limit }) {
-        const rows = await db.any(sql.type(messageRowSchema)`
+        const rows = await selectRows(db, messageRowSchema, sql.unsafe`
           SELECT ${columns} FROM ${tables('messages')}
           WHERE stream_id = ${streamId} AND position > ${after}
           ORDER BY position
@@ -139,7 +140,7 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
         return [...rows];
       },
       async get(streamId, position) {
-        return db.maybeOne(sql.type(messageRowSchema)`
+        return selectRow(db, messageRowSchema, sql.unsafe`
           SELECT ${columns} FROM ${tables('messages')} WHERE stream_id = ${streamId} AND position = ${position}`);
       },
     }),

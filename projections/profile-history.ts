@@ -9,6 +9,7 @@ import {
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
 import type { Projection } from '../src/projections/projection.ts';
+import { selectRow, selectRows } from '../src/projections/rows.ts';
 import type { TableNames } from '../src/projections/tables.ts';
 
 /**
@@ -93,7 +94,7 @@ const entryRowSchema = z
   );
 
 async function latestBefore(db: CommonQueryMethods, tables: TableNames, owner: string, version: number): Promise<StoredEntry | null> {
-  return db.maybeOne(sql.type(entryRowSchema)`
+  return selectRow(db, entryRowSchema, sql.unsafe`
     SELECT version, kind, changes, snapshot, recorded_at, actor, cursor FROM ${tables('profile_history')}
     WHERE owner = ${owner} AND version < ${version}
     ORDER BY version DESC LIMIT 1`);
@@ -160,7 +161,7 @@ export const profileHistoryProjection: Projection<ProfileEvent, ProfileHistoryQu
     },
     queries: (db, tables) => ({
       async list(owner, { after, limit }) {
-        const rows = await db.any(sql.type(entryRowSchema)`
+        const rows = await selectRows(db, entryRowSchema, sql.unsafe`
           SELECT version, kind, changes, snapshot, recorded_at, actor, cursor FROM ${tables('profile_history')}
           WHERE owner = ${owner} AND version > ${after}
           ORDER BY version

@@ -9,6 +9,7 @@ import {
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
 import type { Projection } from '../src/projections/projection.ts';
+import { selectRow } from '../src/projections/rows.ts';
 
 /** Read model "profiles": each user's current profile, one column per field. */
 
@@ -147,7 +148,7 @@ export const profilesProjection: Projection<ProfileEvent, ProfilesQueries, Profi
     migration: '013.do.sql',
     handlers: {
       async ProfileUpdated(db, tables, data, event) {
-        const previous = await db.maybeOne(sql.type(profileRowSchema)`
+        const previous = await selectRow(db, profileRowSchema, sql.unsafe`
           SELECT ${selectColumns} FROM ${tables('profiles')} WHERE owner = ${data.userEmail}`);
         const row = nextRow(previous ?? undefined, data, event);
         if (row === null) return;
@@ -171,7 +172,7 @@ export const profilesProjection: Projection<ProfileEvent, ProfilesQueries, Profi
     },
     queries: (db, tables) => ({
       async get(owner) {
-        const row = await db.maybeOne(sql.type(profileRowSchema)`
+        const row = await selectRow(db, profileRowSchema, sql.unsafe`
           SELECT ${selectColumns} FROM ${tables('profiles')} WHERE owner = ${owner} AND NOT deleted`);
         return row === null ? null : withoutTombstone(row);
       },

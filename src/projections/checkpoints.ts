@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
+import { selectRows } from './rows.ts';
 import type { TableNames } from './tables.ts';
 
 const checkpointRow = z.object({ name: z.string(), cursor: z.string().nullable() });
@@ -13,7 +14,7 @@ export async function ensureCheckpoints(db: CommonQueryMethods, tables: TableNam
 }
 
 export async function readCheckpoints(db: CommonQueryMethods, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
-  const rows = await db.any(sql.type(checkpointRow)`
+  const rows = await selectRows(db, checkpointRow, sql.unsafe`
     SELECT name, cursor FROM ${tables('projection_checkpoints')} WHERE name = ANY(${sql.array(names, 'text')})`);
   return new Map(rows.map((row) => [row.name, row.cursor]));
 }
@@ -24,7 +25,7 @@ export async function readCheckpoints(db: CommonQueryMethods, tables: TableNames
  * runners with overlapping projections cannot deadlock.
  */
 export async function lockCheckpoints(tx: DatabaseTransactionConnection, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
-  const rows = await tx.any(sql.type(checkpointRow)`
+  const rows = await selectRows(tx, checkpointRow, sql.unsafe`
     SELECT name, cursor FROM ${tables('projection_checkpoints')}
     WHERE name = ANY(${sql.array(names, 'text')})
     ORDER BY name
