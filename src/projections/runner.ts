@@ -30,12 +30,14 @@ export interface RunnerStatus {
 
 interface Waiter {
   cursor: string;
+  since: number;
   resolve(): void;
   reject(error: unknown): void;
   timer: NodeJS.Timeout;
 }
 
 const maxBuffered = 10_000;
+const waitSamples = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -57,6 +59,9 @@ export class ProjectionRunner {
   private state: RunnerStatus['state'] = 'idle';
   private reachedLiveEdge = false;
   private lastError: string | null = null;
+  /** How long recent writes waited for the projections, in ms (a ring): the price of read-your-writes. */
+  private readonly waits = new Float64Array(waitSamples);
+  private waitCount = 0;
   private readonly batchSize: number;
   private readonly waitTimeoutMs: number;
   private readonly logger: Logger | undefined;
@@ -95,11 +100,15 @@ export class ProjectionRunner {
 
   /** Resolves once every projection has applied the event at `cursor` (and all before it). */
   waitFor(cursor: string | null, timeoutMs = this.waitTimeoutMs): Promise<void> {
-    if (cursor === null || compareCursors(this.applied, cursor) >= 0) return Promise.resolve();
+    if (cursor === null || compareCursors(this.applied, cursor) >= 0) {
+      this.recordWait(0);
+      return Promise.resolve();
+    }
     if (this.state !== 'running') return Promise.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         cursor,
+        since: performance.now(),
         resolve,
         reject,
         timer: setTimeout(() => {
@@ -114,6 +123,18 @@ export class ProjectionRunner {
       waiter.timer.unref();
       this.waiters.push(waiter);
     });
+  }
+
+  /** The waits of the most recent writes (up to 10,000), in milliseconds, oldest first. */
+  recentWaits(): number[] {
+    const count = Math.min(this.waitCount, waitSamples);
+    const start = this.waitCount - count;
+    return Array.from({ length: count }, (_, i) => this.waits[(start + i) % waitSamples]!);
+  }
+
+  private recordWait(ms: number): void {
+    this.waits[this.waitCount % waitSamples] = ms;
+    this.waitCount++;
   }
 
   status(): RunnerStatus {
@@ -203,6 +224,7 @@ export class ProjectionRunner {
     for (const waiter of this.waiters) {
       if (compareCursors(cursor, waiter.cursor) >= 0) {
         clearTimeout(waiter.timer);
+        this.recordWait(performance.now() - waiter.since);
         waiter.resolve();
       } else {
         waiting.push(waiter);
