@@ -125,6 +125,11 @@ export class ProjectionRunner {
     });
   }
 
+  /** How many waits have been recorded since the runner was made. */
+  get waitsRecorded(): number {
+    return this.waitCount;
+  }
+
   /** The waits of the most recent writes (up to 10,000), in milliseconds, oldest first. */
   recentWaits(): number[] {
     const count = Math.min(this.waitCount, waitSamples);
