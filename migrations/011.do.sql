@@ -1,6 +1,7 @@
 -- Read model "chats" (projections/chats.ts). `version` is the chat stream's version the row
--- reflects (the chat's ETag, and the guard that makes a re-applied event a no-op). A deleted chat
--- keeps its row as a tombstone.
+-- reflects (the chat's ETag, and the guard that makes a re-applied event a no-op); `last_position`
+-- the log position of its latest event (the list's order: unique, so pages never overlap). A deleted
+-- chat keeps its row as a tombstone.
 CREATE TABLE chats (
   stream_id text PRIMARY KEY,
   owner text NOT NULL,
@@ -14,9 +15,10 @@ CREATE TABLE chats (
   last_message_preview text,
   last_message_at timestamptz,
   version integer NOT NULL,
+  last_position bigint NOT NULL,
   deleted boolean NOT NULL DEFAULT false,
   CONSTRAINT chats_owner_chat_id UNIQUE (owner, chat_id)
 );
 
--- A user's chats, most recently active first, paged by (updated_at, chat_id).
-CREATE INDEX chats_owner_recent ON chats (owner, updated_at DESC, chat_id DESC) WHERE NOT deleted;
+-- A user's chats, most recently active first, paged by position.
+CREATE INDEX chats_owner_recent ON chats (owner, last_position DESC) WHERE NOT deleted;

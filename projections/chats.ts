@@ -7,8 +7,9 @@ import type { TableNames } from '../src/projections/tables.ts';
 
 /**
  * Read model "chats": one row per chat, listed per user by last activity (newest first), with the
- * message count and a preview of the last message. A deleted chat keeps a tombstone row, so an event
- * applied again can never bring it back.
+ * message count and a preview of the last message. "Last activity" is the log position of the chat's
+ * latest event: unique, so the order has no ties and pages never overlap, whatever the clock did. A
+ * deleted chat keeps a tombstone row, so an event applied again can never bring it back.
  */
 
 export interface ChatRow {
@@ -23,12 +24,13 @@ export interface ChatRow {
   lastMessage: { role: MessageRole; preview: string; at: Date } | null;
   /** The chat stream's version this row reflects: the ETag of the chat. */
   version: number;
+  /** The log position of the chat's latest event: the list's order. */
+  lastPosition: number;
 }
 
-/** Where a page of the list continues: after this chat, in the list's order. */
+/** Where a page of the list continues: after the chat whose latest event is at this position. */
 export interface ChatListKey {
-  updatedAt: Date;
-  chatId: string;
+  lastPosition: number;
 }
 
 export interface ChatsQueries {
@@ -48,11 +50,7 @@ export function previewOf(content: string): string {
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
-function compareForList(a: ChatRow, b: ChatRow): number {
-  const byTime = b.updatedAt.getTime() - a.updatedAt.getTime();
-  if (byTime !== 0) return byTime;
-  return a.chatId < b.chatId ? 1 : a.chatId > b.chatId ? -1 : 0;
-}
+const compareForList = (a: ChatRow, b: ChatRow): number => b.lastPosition - a.lastPosition;
 
 // ---- in memory -------------------------------------------------------------------------------
 
@@ -65,11 +63,12 @@ interface ChatsModel {
   byOwner: Map<string, Map<string, StoredChat>>;
 }
 
-function update(model: ChatsModel, event: { streamId: string; version: number }, change: (row: StoredChat) => void): void {
+function update(model: ChatsModel, event: { streamId: string; version: number; position: number }, change: (row: StoredChat) => void): void {
   const row = model.byStream.get(event.streamId);
   if (row === undefined || row.version >= event.version) return;
   change(row);
   row.version = event.version;
+  row.lastPosition = event.position;
 }
 
 const visible = (row: StoredChat | undefined): ChatRow | null => {
@@ -94,6 +93,7 @@ const chatRowSchema = z
     last_message_preview: z.string().nullable(),
     last_message_at: z.coerce.date().nullable(),
     version: z.number(),
+    last_position: z.coerce.number(),
   })
   .transform(
     (row): ChatRow => ({
@@ -110,16 +110,22 @@ const chatRowSchema = z
           ? null
           : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
       version: row.version,
+      lastPosition: row.last_position,
     }),
   );
 
 const columns = sql.fragment`stream_id, owner, chat_id, title, agent_id, created_at, updated_at, message_count,
-  last_message_role, last_message_preview, last_message_at, version`;
+  last_message_role, last_message_preview, last_message_at, version, last_position`;
 
-async function updateRow(db: CommonQueryMethods, tables: TableNames, event: { streamId: string; version: number; recordedAt: Date }, set: ReturnType<typeof sql.fragment>): Promise<void> {
+async function updateRow(
+  db: CommonQueryMethods,
+  tables: TableNames,
+  event: { streamId: string; version: number; position: number; recordedAt: Date },
+  set: ReturnType<typeof sql.fragment>,
+): Promise<void> {
   await db.query(sql.unsafe`
     UPDATE ${tables('chats')}
-    SET ${set}, updated_at = ${sql.timestamp(event.recordedAt)}, version = ${event.version}
+    SET ${set}, updated_at = ${sql.timestamp(event.recordedAt)}, version = ${event.version}, last_position = ${event.position}
     WHERE stream_id = ${event.streamId} AND version < ${event.version}`);
 }
 
@@ -142,6 +148,7 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
           messageCount: 0,
           lastMessage: null,
           version: event.version,
+          lastPosition: event.position,
           deleted: false,
         };
         model.byStream.set(event.streamId, row);
@@ -175,10 +182,7 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
       },
       async list(owner, { limit, after }) {
         const rows = [...(model.byOwner.get(owner)?.values() ?? [])].filter((row) => !row.deleted).sort(compareForList);
-        const start =
-          after === undefined
-            ? 0
-            : rows.findIndex((row) => compareForList(row, { updatedAt: after.updatedAt, chatId: after.chatId } as ChatRow) > 0);
+        const start = after === undefined ? 0 : rows.findIndex((row) => row.lastPosition < after.lastPosition);
         return (start < 0 ? [] : rows.slice(start, start + limit)).map((row) => visible(row)!);
       },
     }),
@@ -189,9 +193,9 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
     handlers: {
       async ChatStarted(db, tables, data, event) {
         await db.query(sql.unsafe`
-          INSERT INTO ${tables('chats')} (stream_id, owner, chat_id, title, agent_id, created_at, updated_at, version)
+          INSERT INTO ${tables('chats')} (stream_id, owner, chat_id, title, agent_id, created_at, updated_at, version, last_position)
           VALUES (${event.streamId}, ${data.userEmail}, ${data.chatId}, ${data.title}, ${data.agentId},
-                  ${sql.timestamp(event.recordedAt)}, ${sql.timestamp(event.recordedAt)}, ${event.version})
+                  ${sql.timestamp(event.recordedAt)}, ${sql.timestamp(event.recordedAt)}, ${event.version}, ${event.position})
           ON CONFLICT (stream_id) DO NOTHING`);
       },
       async ChatRenamed(db, tables, data, event) {
@@ -219,14 +223,11 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
           WHERE owner = ${owner} AND chat_id = ${chatId} AND NOT deleted`);
       },
       async list(owner, { limit, after }) {
-        const page =
-          after === undefined
-            ? sql.fragment`TRUE`
-            : sql.fragment`(updated_at, chat_id) < (${sql.timestamp(after.updatedAt)}, ${after.chatId})`;
+        const page = after === undefined ? sql.fragment`TRUE` : sql.fragment`last_position < ${after.lastPosition}`;
         const rows = await selectRows(db, chatRowSchema, sql.unsafe`
           SELECT ${columns} FROM ${tables('chats')}
           WHERE owner = ${owner} AND NOT deleted AND ${page}
-          ORDER BY updated_at DESC, chat_id DESC
+          ORDER BY last_position DESC
           LIMIT ${limit}`);
         return [...rows];
       },

@@ -106,7 +106,7 @@ export class ChatService {
       chatIds.push(...page.map((chat) => chat.chatId));
       if (page.length < 500) break;
       const last = page[page.length - 1]!;
-      after = { updatedAt: last.updatedAt, chatId: last.chatId };
+      after = { lastPosition: last.lastPosition };
     }
     let deleted = 0;
     let next = 0;

@@ -21,7 +21,7 @@ export const chatView = z.object({
   title: z.string(),
   agentId: z.string().nullable(),
   createdAt: timestamp,
-  updatedAt: timestamp.describe('The last change: the list is ordered by it, newest first'),
+  updatedAt: timestamp.describe('The last change; the list shows the most recently changed chat first'),
   messageCount: z.number().int(),
   lastMessage: z.object({ role: messageRoleSchema, preview: z.string(), at: timestamp }).nullable(),
   version: z.number().int().describe('The chat stream version; also the ETag'),
@@ -122,20 +122,19 @@ export function toMessageView(row: MessageRow): z.infer<typeof messageView> {
   };
 }
 
+const pageTokenPattern = /^p(\d{1,15})$/;
+
 /** The list's page token: where the last chat of a page stands in the order. Opaque to clients. */
 export function encodeChatListKey(key: ChatListKey): string {
-  return Buffer.from(`${key.updatedAt.getTime()}.${key.chatId}`, 'utf8').toString('base64url');
+  return Buffer.from(`p${key.lastPosition}`, 'utf8').toString('base64url');
 }
 
 export function decodeChatListKey(token: string): ChatListKey {
-  const text = Buffer.from(token, 'base64url').toString('utf8');
-  const dot = text.indexOf('.');
-  const millis = Number(text.slice(0, dot));
-  const chatId = text.slice(dot + 1);
-  if (dot < 1 || !Number.isSafeInteger(millis) || !chatIdSchema.safeParse(chatId).success) {
+  const match = pageTokenPattern.exec(Buffer.from(token, 'base64url').toString('utf8'));
+  if (match === null) {
     throw new LakechatError('LAKECHAT_ERR_HTTP_VALIDATION', undefined, {
       details: { issues: [{ path: 'query.after', code: 'invalid_format', message: 'not a page token this API issued' }] },
     });
   }
-  return { updatedAt: new Date(millis), chatId };
+  return { lastPosition: Number(match[1]) };
 }

@@ -48,7 +48,7 @@ export function registerChatRoutes(
       const last = page[page.length - 1];
       return {
         chats: page.map(toChatView),
-        next: rows.length > query.limit && last !== undefined ? encodeChatListKey({ updatedAt: last.updatedAt, chatId: last.chatId }) : null,
+        next: rows.length > query.limit && last !== undefined ? encodeChatListKey({ lastPosition: last.lastPosition }) : null,
       };
     },
   });

@@ -158,23 +158,31 @@ export class ProjectionRunner {
   }
 
   private async pump(signal: AbortSignal): Promise<void> {
-    const events = this.store.subscribe({
-      after: this.applied,
-      signal,
-      onCaughtUp: () => {
-        this.reachedLiveEdge = true;
-      },
-    });
-    try {
-      for await (const event of events) {
-        this.buffer.push(event);
-        this.schedule();
-        if (this.buffer.length >= maxBuffered) await new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
-      }
-    } catch (error) {
-      if (this.state === 'running') {
-        this.lastError = 'the subscription to the event store failed';
-        this.logger?.error({ err: error }, 'projection runner lost its subscription');
+    // Where the buffer ends: a subscription that fails is opened again from here, losing nothing.
+    let queued = this.applied;
+    for (let failures = 0; !signal.aborted; ) {
+      const events = this.store.subscribe({
+        after: queued,
+        signal,
+        onCaughtUp: () => {
+          this.reachedLiveEdge = true;
+        },
+      });
+      try {
+        for await (const event of events) {
+          failures = 0;
+          this.buffer.push(event);
+          queued = event.cursor;
+          this.schedule();
+          if (this.buffer.length >= maxBuffered) await new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
+        }
+        return; // the signal ended it, or the store closed
+      } catch (error) {
+        if (signal.aborted) return;
+        failures++;
+        this.lastError = 'the subscription to the event store failed; resubscribing';
+        this.logger?.error({ err: error, failures }, 'projection runner lost its subscription; resubscribing');
+        await sleep(Math.min(50 * 2 ** failures, 5_000));
       }
     }
   }

@@ -81,7 +81,7 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         expect(all.map((chat) => chat.chatId)).toEqual(['b', 'd', 'c', 'a']);
         const first = await subject.readModels.chats.list(alice, { limit: 2 });
         const last = first[first.length - 1]!;
-        const rest = await subject.readModels.chats.list(alice, { limit: 10, after: { updatedAt: last.updatedAt, chatId: last.chatId } });
+        const rest = await subject.readModels.chats.list(alice, { limit: 10, after: { lastPosition: last.lastPosition } });
         expect([...first, ...rest].map((chat) => chat.chatId)).toEqual(['b', 'd', 'c', 'a']);
         expect((await subject.readModels.chats.list(bob, { limit: 10 })).map((chat) => chat.chatId)).toEqual(['b']);
         expect(await subject.readModels.chats.get(bob, 'a')).toBeNull();
