@@ -190,6 +190,35 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
   postgres: {
     tables: ['chats'],
     migration: '011.do.sql',
+    bulk: {
+      async MessagePosted(db, tables, items) {
+        // A run of posts leaves each chat as its last post in the run says, with the highest position.
+        const last = new Map<string, (typeof items)[number]>();
+        const highest = new Map<string, number>();
+        for (const item of items) {
+          const stream = item.event.streamId;
+          if ((last.get(stream)?.event.version ?? 0) < item.event.version) last.set(stream, item);
+          highest.set(stream, Math.max(highest.get(stream) ?? 0, item.data.position));
+        }
+        const rows = [...last.values()].map(({ data, event }) => ({
+          stream_id: event.streamId,
+          message_count: highest.get(event.streamId)!,
+          role: data.role,
+          preview: previewOf(data.content),
+          at: event.recordedAt.toISOString(),
+          version: event.version,
+          last_position: event.position,
+        }));
+        await db.query(sql.unsafe`
+          UPDATE ${tables('chats')} AS chat
+          SET message_count = GREATEST(chat.message_count, r.message_count), last_message_role = r.role,
+              last_message_preview = r.preview, last_message_at = r.at, updated_at = r.at,
+              version = r.version, last_position = r.last_position
+          FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
+            stream_id text, message_count integer, role text, preview text, at timestamptz, version integer, last_position bigint)
+          WHERE chat.stream_id = r.stream_id AND chat.version < r.version`);
+      },
+    },
     handlers: {
       async ChatStarted(db, tables, data, event) {
         await db.query(sql.unsafe`

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { z } from 'zod';
 import type { ChatRow, ChatListKey } from '../../projections/chats.ts';
 import type { MessageRow } from '../../projections/messages.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
@@ -7,27 +8,18 @@ import { CommandHandler, type CommandOutcome } from '../projections/command-hand
 import { metadataOf, type CommandContext } from '../projections/context.ts';
 import type { Projections } from '../projections/read-models.ts';
 import { StreamStates } from '../projections/stream-state.ts';
-import type { ChatCommand, ChatPolicy } from './commands.ts';
+import { validInput } from '../http/validation.ts';
+import { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 import { decideChat } from './decide.ts';
-import { parseChatEvent, type ChatEvent, type MessageRole } from './events.ts';
+import { chatIdSchema, parseChatEvent, type ChatEvent } from './events.ts';
 import { evolveChat } from './evolve.ts';
 import { initialChatState, type ChatState } from './state.ts';
 import { chatStreamId, clientMessageEventId } from './stream-id.ts';
 
-export interface StartChatInput {
-  id?: string | undefined;
-  title?: string | undefined;
-  agentId?: string | null | undefined;
-}
+export type StartChatInput = z.input<typeof startChatInput>;
 
-export interface PostMessageInput {
-  role: MessageRole;
-  content: string;
-  /** Makes the post idempotent: the same id posted again returns the original message. */
-  clientMessageId?: string | undefined;
-  traceId?: string | undefined;
-  traceSummary?: Record<string, unknown> | undefined;
-}
+/** `clientMessageId` makes the post idempotent: the same id posted again returns the original message. */
+export type PostMessageInput = z.input<typeof postMessageInput>;
 
 export interface PostedMessage {
   message: MessageRow;
@@ -76,7 +68,8 @@ export class ChatService {
     return (await this.options.projections.readModels.chats.get(owner, chatId)) !== null;
   }
 
-  async startChat(context: CommandContext, input: StartChatInput): Promise<{ chat: ChatRow; created: boolean }> {
+  async startChat(context: CommandContext, raw: StartChatInput): Promise<{ chat: ChatRow; created: boolean }> {
+    const input = validInput(startChatInput, raw, 'input');
     const chatId = input.id ?? this.newId();
     const outcome = await this.execute(context, chatId, {
       type: 'StartChat',
@@ -89,7 +82,8 @@ export class ChatService {
   }
 
   async renameChat(context: CommandContext, chatId: string, title: string, ifMatch?: number): Promise<ChatRow> {
-    await this.execute(context, chatId, { type: 'RenameChat', title }, ifMatch);
+    const input = validInput(renameChatInput, { title }, 'input');
+    await this.execute(context, chatId, { type: 'RenameChat', title: input.title }, ifMatch);
     return this.getChat(context.actor, chatId);
   }
 
@@ -126,7 +120,8 @@ export class ChatService {
     return deleted;
   }
 
-  async postMessage(context: CommandContext, chatId: string, input: PostMessageInput): Promise<PostedMessage> {
+  async postMessage(context: CommandContext, chatId: string, raw: PostMessageInput): Promise<PostedMessage> {
+    const input = validInput(postMessageInput, raw, 'input');
     const streamId = chatStreamId(context.actor, chatId);
     const messageId = input.clientMessageId === undefined ? this.newId() : clientMessageEventId(streamId, input.clientMessageId);
     const outcome = await this.execute(context, chatId, {
@@ -166,6 +161,7 @@ export class ChatService {
     command: ChatCommand,
     ifMatch?: number,
   ): Promise<CommandOutcome<ChatState, ChatEvent>> {
+    validInput(chatIdSchema, chatId, 'chatId');
     const outcome = await this.handler.handle({
       streamId: chatStreamId(context.actor, chatId),
       owner: context.actor,

@@ -1,4 +1,29 @@
-import type { MessageRole } from './events.ts';
+import { z } from 'zod';
+import {
+  agentIdSchema,
+  chatIdSchema,
+  chatTitleSchema,
+  clientMessageIdSchema,
+  messageContentSchema,
+  messageRoleSchema,
+  traceIdSchema,
+  traceSummarySchema,
+  type MessageRole,
+} from './events.ts';
+
+/**
+ * What a client may send, whatever the transport: the routes and the WebSocket transport validate
+ * with these, and so does the ChatService itself, so no path reaches `decide` unchecked.
+ */
+export const startChatInput = z.strictObject({ id: chatIdSchema.optional(), title: chatTitleSchema.optional(), agentId: agentIdSchema.nullable().optional() });
+export const renameChatInput = z.strictObject({ title: chatTitleSchema });
+export const postMessageInput = z.strictObject({
+  role: messageRoleSchema.default('user'),
+  content: messageContentSchema.min(1),
+  clientMessageId: clientMessageIdSchema.optional(),
+  traceId: traceIdSchema.optional(),
+  traceSummary: traceSummarySchema.optional(),
+});
 
 /** What a user (or an agent acting for them) asks of a chat. Imperative names; events are past tense. */
 export type ChatCommand =

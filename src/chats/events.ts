@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeJsonObject, safeText } from './safe-text.ts';
 
 /**
  * The events of a chat stream, schema version 1. Every event carries the chat id the client knows,
@@ -8,18 +9,19 @@ import { z } from 'zod';
 export const chatIdSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a chat id is 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit');
-export const chatTitleSchema = z.string().trim().min(1).max(200);
-export const agentIdSchema = z.string().min(1).max(200);
+export const chatTitleSchema = safeText().trim().min(1).max(200);
+export const agentIdSchema = safeText().min(1).max(200);
 export const messageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool']);
-export const clientMessageIdSchema = z.string().min(1).max(200);
-export const traceIdSchema = z.string().min(1).max(200);
-export const traceSummarySchema = z.record(z.string(), z.unknown());
+export const clientMessageIdSchema = safeText().min(1).max(200);
+export const traceIdSchema = safeText().min(1).max(200);
+export const traceSummarySchema = safeJsonObject();
+export const messageContentSchema = safeText();
 
 export const defaultChatTitle = 'New Chat';
 
 export const ChatStarted = z.object({
   chatId: chatIdSchema,
-  userEmail: z.string(),
+  userEmail: safeText(),
   title: chatTitleSchema,
   agentId: agentIdSchema.nullable(),
 });
@@ -35,7 +37,7 @@ export const MessagePosted = z.object({
   /** 1, 2, 3... among the chat's messages; decided with the chat's state, so it has no gaps. */
   position: z.number().int().min(1),
   role: messageRoleSchema,
-  content: z.string(),
+  content: messageContentSchema,
   clientMessageId: clientMessageIdSchema.optional(),
   traceId: traceIdSchema.optional(),
   traceSummary: traceSummarySchema.optional(),

@@ -2,15 +2,8 @@ import { z } from 'zod';
 import type { ChatListKey, ChatRow } from '../../projections/chats.ts';
 import type { MessageRow } from '../../projections/messages.ts';
 import { LakechatError } from '../errors.ts';
-import {
-  agentIdSchema,
-  chatIdSchema,
-  chatTitleSchema,
-  clientMessageIdSchema,
-  messageRoleSchema,
-  traceIdSchema,
-  traceSummarySchema,
-} from './events.ts';
+import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
+import { chatIdSchema, messageRoleSchema } from './events.ts';
 
 /** What the chat routes accept and return; the same schemas describe them in /openapi.json. */
 
@@ -67,20 +60,9 @@ export const deletedChatsView = z.object({ deleted: z.number().int() });
 
 export const chatParams = z.object({ chatId: chatIdSchema });
 
-export const createChatBody = z
-  .strictObject({ id: chatIdSchema.optional(), title: chatTitleSchema.optional(), agentId: agentIdSchema.nullable().optional() })
-  .optional()
-  .transform((body) => body ?? {});
-
-export const renameChatBody = z.strictObject({ title: chatTitleSchema });
-
-export const postMessageBody = z.strictObject({
-  role: messageRoleSchema.default('user'),
-  content: z.string().min(1),
-  clientMessageId: clientMessageIdSchema.optional(),
-  traceId: traceIdSchema.optional(),
-  traceSummary: traceSummarySchema.optional(),
-});
+export const createChatBody = startChatInput.optional().transform((body) => body ?? {});
+export const renameChatBody = renameChatInput;
+export const postMessageBody = postMessageInput;
 
 export const listChatsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),

@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { LakechatError, type ErrorCode } from '../errors.ts';
+import { validInput } from './validation.ts';
+import type { ErrorCode } from '../errors.ts';
 import type { CommandContext } from '../projections/context.ts';
 import { parseIfMatch } from './etag.ts';
 import type { Identity } from './identity.ts';
@@ -56,18 +57,7 @@ export type AnyRouteSpec = RouteSpec<any, any, any>;
 const anything = z.unknown();
 
 function validate<S extends z.ZodType>(schema: S | undefined, value: unknown, where: 'params' | 'query' | 'body'): z.output<S> {
-  if (schema === undefined) return undefined as z.output<S>;
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  throw new LakechatError('LAKECHAT_ERR_HTTP_VALIDATION', undefined, {
-    details: {
-      issues: parsed.error.issues.slice(0, 20).map((issue) => ({
-        path: [where, ...issue.path.map(String)].join('.'),
-        code: issue.code,
-        message: issue.message,
-      })),
-    },
-  });
+  return schema === undefined ? (undefined as z.output<S>) : validInput(schema, value, where);
 }
 
 /** The errors every authenticated route can answer, whatever it does. */

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../chats/safe-text.ts';
 import { ProfileChanges } from './fields.ts';
 
 /**
@@ -6,12 +7,12 @@ import { ProfileChanges } from './fields.ts';
  * fields that changed; the first one creates the profile, and so does the first after a deletion.
  */
 export const ProfileUpdated = z.object({
-  userEmail: z.string(),
+  userEmail: safeText(),
   changes: ProfileChanges,
 });
 
 export const ProfileDeleted = z.object({
-  userEmail: z.string(),
+  userEmail: safeText(),
 });
 
 export type ProfileUpdatedData = z.infer<typeof ProfileUpdated>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { safeText } from '../chats/safe-text.ts';
 
 /** The profile's fields, as the original personal-finance app has them. Every one may be cleared. */
 
@@ -28,7 +29,7 @@ export const taxFilingStatusSchema = z.enum([
   'qualifying_widow',
 ]);
 
-const shortText = z.string().max(200);
+const shortText = safeText().max(200);
 
 export const profileFieldSchemas = {
   dateOfBirth: isoDate.nullable(),
@@ -41,10 +42,10 @@ export const profileFieldSchemas = {
   annualIncome: z.number().min(0).max(1e13).nullable(),
   riskTolerance: riskToleranceSchema.nullable(),
   taxFilingStatus: taxFilingStatusSchema.nullable(),
-  financialGoals: z.array(z.string().min(1).max(500)).max(50),
+  financialGoals: z.array(safeText().min(1).max(500)).max(50),
   investmentExperienceYears: z.number().int().min(0).max(100).nullable(),
   retirementAgeTarget: z.number().int().min(0).max(120).nullable(),
-  notes: z.string().max(10_000).nullable(),
+  notes: safeText().max(10_000).nullable(),
 } as const;
 
 /** A complete profile: every field present. */

@@ -28,6 +28,35 @@ interface Bound {
 }
 
 type Handler = (db: unknown, tables: TableNames, data: unknown, event: RecordedEvent) => Promise<void>;
+type BulkHandler = (db: unknown, tables: TableNames, items: readonly { data: unknown; event: RecordedEvent }[]) => Promise<void>;
+
+/**
+ * Applies the events to one projection: runs of consecutive events of a type with a bulk handler go
+ * in one call, the rest one by one. A transaction this short matters: while it holds its
+ * transaction id, readers of the log (this runner included) cannot see events committed after it.
+ */
+async function applyTo(db: unknown, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
+  const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
+  const bulk = (projection.postgres.bulk ?? {}) as Record<string, BulkHandler | undefined>;
+  let run: { type: string; items: { data: unknown; event: RecordedEvent }[] } | null = null;
+  const flush = async (): Promise<void> => {
+    if (run !== null) await bulk[run.type]!(db, tables, run.items);
+    run = null;
+  };
+  for (const event of events) {
+    const decoded = decodeFor(projection, event, logger);
+    if (decoded === null) continue;
+    if (bulk[decoded.type] !== undefined) {
+      if (run !== null && run.type !== decoded.type) await flush();
+      run ??= { type: decoded.type, items: [] };
+      run.items.push({ data: decoded.data, event });
+      continue;
+    }
+    await flush();
+    await handlers[decoded.type]?.(db, tables, decoded.data, event);
+  }
+  await flush();
+}
 
 /** Read models in PostgreSQL tables, each batch written in one transaction with its checkpoints. */
 export class PostgresProjectionBackend implements ProjectionBackend {
@@ -68,12 +97,8 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       for (const { projection, tables, checkpoint } of this.bound) {
         const from = cursors.get(checkpoint) ?? null;
         if (compareCursors(from, last.cursor) >= 0) continue;
-        const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
-        for (const event of events) {
-          if (compareCursors(event.cursor, from) <= 0) continue;
-          const decoded = decodeFor(projection, event, this.logger);
-          if (decoded !== null) await handlers[decoded.type]?.(tx, tables, decoded.data, event);
-        }
+        const fresh = from === null ? events : events.filter((event) => compareCursors(event.cursor, from) > 0);
+        await applyTo(tx, projection, tables, fresh, this.logger);
         advanced.push(checkpoint);
       }
       if (advanced.length > 0) {

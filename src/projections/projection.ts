@@ -13,6 +13,21 @@ export type PostgresHandlers<E extends DomainEvent> = {
   [T in E['type']]?: (db: CommonQueryMethods, tables: TableNames, data: EventOf<E, T>['data'], event: RecordedEvent) => Promise<void>;
 };
 
+/** One decoded event with the stored event it came from. */
+export interface Decoded<Data> {
+  data: Data;
+  event: RecordedEvent;
+}
+
+/**
+ * Handlers for a run of consecutive events of one type, in log order: one statement for the whole
+ * run instead of one per event. Each must leave the tables exactly as the per-event handler applied
+ * to each event in turn would (the read models specification checks it).
+ */
+export type PostgresBulkHandlers<E extends DomainEvent> = {
+  [T in E['type']]?: (db: CommonQueryMethods, tables: TableNames, items: readonly Decoded<EventOf<E, T>['data']>[]) => Promise<void>;
+};
+
 /**
  * A read model: its name, the events it handles, a handler per event type and the queries that read
  * it, once over PostgreSQL tables and once in memory, with the same behaviour. Handlers are
@@ -32,6 +47,8 @@ export interface Projection<E extends DomainEvent, Queries, Model = unknown> {
     tables: readonly string[];
     migration: string;
     handlers: PostgresHandlers<E>;
+    /** Optional: how to apply a run of consecutive events of one type at once (the hot types). */
+    bulk?: PostgresBulkHandlers<E>;
     queries(db: CommonQueryMethods, tables: TableNames): Queries;
   };
 }

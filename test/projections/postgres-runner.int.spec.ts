@@ -122,11 +122,15 @@ describe('the projection runner on PostgreSQL', () => {
     const before = await store.append(chatStreamId('a@x.com', 'c'), [{ type: 'ChatStarted', data: { chatId: 'c', userEmail: 'a@x.com', title: 'T', agentId: null } }], { owner: 'a@x.com' });
     await runner.waitFor(before.cursor);
     let release!: () => void;
+    let locked!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
+    const lockTaken = new Promise<void>((resolve) => (locked = resolve));
     const holding = database.pool.transaction(async (tx) => {
       await tx.query(sql.unsafe`SELECT * FROM projection_checkpoints FOR UPDATE`);
+      locked();
       await held;
     });
+    await lockTaken;
     const write = await store.append(chatStreamId('a@x.com', 'c'), [{ type: 'ChatRenamed', data: { chatId: 'c', title: 'U' } }], { owner: 'a@x.com' });
     await expect(runner.waitFor(write.cursor, 300)).rejects.toMatchObject({
       code: 'LAKECHAT_ERR_PROJECTION_TIMEOUT',
