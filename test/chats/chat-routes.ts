@@ -159,6 +159,16 @@ export function describeChatRoutes(name: string, open: () => Promise<AppUnderTes
         expect(response.json().error.details.issues.map((issue: { path: string }) => issue.path).sort()).toEqual(['body.content', 'body.role']);
       });
 
+      it('refuses the NUL character, which PostgreSQL cannot store, anywhere in a message', async () => {
+        const chat = await createChat(alice);
+        for (const body of [{ content: 'a\u0000b' }, { content: 'ok', traceSummary: { deep: [{ 'k\u0000': 1 }] } }, { content: 'ok', clientMessageId: '\u0000' }]) {
+          const response = await post(alice, chat.id, body);
+          expect(response.statusCode, JSON.stringify(body)).toBe(400);
+          expect(response.json().error.code).toBe('LAKECHAT_ERR_HTTP_VALIDATION');
+        }
+        expect((await t.as(alice, 'GET', `/api/chats/${chat.id}`)).json().messageCount).toBe(0);
+      });
+
       it('answers 404 for a chat that does not exist', async () => {
         const response = await post(alice, 'nope', { content: 'x' });
         expect(response.statusCode).toBe(404);

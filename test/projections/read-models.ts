@@ -166,15 +166,19 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
       });
 
       it('skips a stored event whose data breaks its schema, and goes on with the next', async () => {
+        const nul = await subject.store.append(chatStreamId(alice, 'c0'), [{ type: 'ChatStarted', data: { chatId: 'c0', userEmail: alice, title: 'a\u0000b', agentId: null } }], { owner: alice });
+        await subject.runner.waitFor(nul.cursor);
         const bad = await subject.store.append(chatStreamId(alice, 'c1'), [{ type: 'ChatStarted', data: { chatId: 'c1' } }], { owner: alice });
         await subject.runner.waitFor(bad.cursor);
         await appendChat(alice, 'c2', [started(alice, 'c2')]);
+        expect(await subject.readModels.chats.get(alice, 'c0')).toBeNull();
         expect(await subject.readModels.chats.get(alice, 'c1')).toBeNull();
         expect(await subject.readModels.chats.get(alice, 'c2')).not.toBeNull();
       });
 
       it('gives the same read models when every event is applied twice', async () => {
         await appendChat(alice, 'c1', [started(alice, 'c1', 'T'), posted('c1', 1), { type: 'ChatRenamed', data: { chatId: 'c1', title: 'U' } }, posted('c1', 2)]);
+        await appendChat(alice, 'c1', [posted('c1', 3), posted('c1', 4, 'x'.repeat(300)), posted('c1', 5)]);
         await appendChat(alice, 'c2', [started(alice, 'c2'), posted('c2', 1), { type: 'ChatDeleted', data: { chatId: 'c2' } }]);
         await appendProfile(alice, [{ type: 'ProfileUpdated', data: { userEmail: alice, changes: { notes: 'a' } } }]);
         await appendProfile(alice, [{ type: 'ProfileUpdated', data: { userEmail: alice, changes: { notes: 'b' } } }]);
@@ -192,7 +196,8 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         const live = await snapshot(subject.readModels);
         expect(await snapshot(once)).toEqual(live);
         expect(await snapshot(twice)).toEqual(live);
-        expect(live.messages).toHaveLength(2);
+        expect(live.messages).toHaveLength(5);
+        expect(live.chats[0]).toMatchObject({ chatId: 'c1', messageCount: 5, lastMessage: { preview: 'm5' } });
         expect(live.history).toHaveLength(2);
       });
 
