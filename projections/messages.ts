@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
-import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
+import { parseChatEvent, type ChatEvent, type MessagePostedData, type MessageRole } from '../src/chats/events.ts';
 import type { Projection } from '../src/projections/projection.ts';
 import { selectRow, selectRows } from '../src/projections/rows.ts';
 
@@ -27,6 +27,24 @@ export interface MessagesQueries {
   /** The chat's messages after position `after`, in order. */
   list(streamId: string, options: { after: number; limit: number }): Promise<MessageRow[]>;
   get(streamId: string, position: number): Promise<MessageRow | null>;
+}
+
+/** The row a posted message becomes: one definition for both sides and for answering the post. */
+export function messageRowOf(data: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }): MessageRow {
+  return {
+    streamId: event.streamId,
+    owner: event.owner ?? '',
+    chatId: data.chatId,
+    messageId: data.messageId,
+    position: data.position,
+    role: data.role,
+    content: data.content,
+    clientMessageId: data.clientMessageId ?? null,
+    traceId: data.traceId ?? null,
+    traceSummary: data.traceSummary ?? null,
+    createdAt: event.recordedAt,
+    cursor: event.cursor,
+  };
 }
 
 // ---- in memory -------------------------------------------------------------------------------
@@ -83,20 +101,7 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
         let messages = model.get(event.streamId);
         if (messages === undefined) model.set(event.streamId, (messages = []));
         if (data.position <= messages.length) return;
-        messages.push({
-          streamId: event.streamId,
-          owner: event.owner ?? '',
-          chatId: data.chatId,
-          messageId: data.messageId,
-          position: data.position,
-          role: data.role,
-          content: data.content,
-          clientMessageId: data.clientMessageId ?? null,
-          traceId: data.traceId ?? null,
-          traceSummary: data.traceSummary ?? null,
-          createdAt: event.recordedAt,
-          cursor: event.cursor,
-        });
+        messages.push(messageRowOf(data, event));
       },
       ChatDeleted(model, _data, event) {
         model.delete(event.streamId);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import type { ChatRow, ChatListKey } from '../../projections/chats.ts';
-import type { MessageRow } from '../../projections/messages.ts';
+import { messageRowOf, type MessageRow } from '../../projections/messages.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import { CommandHandler, type CommandOutcome } from '../projections/command-handler.ts';
@@ -135,7 +135,13 @@ export class ChatService {
     });
     const posted = outcome.events.find((event) => event.type === 'MessagePosted');
     if (posted === undefined || posted.type !== 'MessagePosted') throw new LakechatError('LAKECHAT_ERR_HTTP_INTERNAL', 'a post appended no message');
-    const message = await this.options.projections.readModels.messages.get(streamId, posted.data.position);
+    // The read model now holds this message, made from this very event; the runner remembers when it
+    // was recorded, so the answer needs no read. Only when it has forgotten is the row read back.
+    const recordedAt = posted.recordedAt ?? this.options.projections.runner.recordedAt(posted.eventId);
+    const message =
+      recordedAt === undefined
+        ? await this.options.projections.readModels.messages.get(streamId, posted.data.position)
+        : messageRowOf(posted.data, { streamId, owner: context.actor, recordedAt, cursor: posted.cursor });
     if (message === null) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
     return { message, version: posted.version, cursor: posted.cursor, duplicate: outcome.duplicate };
   }

@@ -13,6 +13,8 @@ export type AppendedDomainEvent<Event extends DomainEvent> = Event & {
   version: number;
   position: number;
   cursor: string;
+  /** Known when the event was read back from the store (an idempotent retry's originals). */
+  recordedAt?: Date;
 };
 
 export interface CommandRequest<State, Event extends DomainEvent> {
@@ -107,6 +109,7 @@ export class CommandHandler<State extends { readonly version: number }, Event ex
             version: recorded.version,
             position: recorded.position,
             cursor: recorded.cursor,
+            recordedAt: recorded.recordedAt,
           }));
           return { state, events: originals, cursor: result.cursor, duplicate: true };
         }

@@ -2,19 +2,39 @@ import type { Logger } from 'pino';
 import type { RecordedEvent } from '../event-store/index.ts';
 import type { AnyProjection } from './projection.ts';
 
+type Decoded = { type: string; data: unknown } | null;
+
+// Projections sharing a parser (chats and messages both read chat events) parse each event once.
+const parsed = new WeakMap<RecordedEvent, Map<AnyProjection['parse'], Decoded | { failed: unknown }>>();
+
+function parseOnce(projection: AnyProjection, event: RecordedEvent): Decoded | { failed: unknown } {
+  let byParser = parsed.get(event);
+  if (byParser === undefined) parsed.set(event, (byParser = new Map()));
+  const known = byParser.get(projection.parse);
+  if (known !== undefined) return known;
+  let result: Decoded | { failed: unknown };
+  try {
+    result = projection.parse(event);
+  } catch (error) {
+    result = { failed: error };
+  }
+  byParser.set(projection.parse, result);
+  return result;
+}
+
 /**
  * The projection's view of a stored event, or null when it does not handle it. A stored event whose
  * data does not match its schema is logged and skipped: one bad event must not stop every read model.
  */
-export function decodeFor(projection: AnyProjection, event: RecordedEvent, logger: Logger | undefined): { type: string; data: unknown } | null {
+export function decodeFor(projection: AnyProjection, event: RecordedEvent, logger: Logger | undefined): Decoded {
   if (!Object.hasOwn(projection.postgres.handlers, event.type)) return null;
-  try {
-    return projection.parse(event);
-  } catch (error) {
+  const result = parseOnce(projection, event);
+  if (result !== null && 'failed' in result) {
     logger?.error(
-      { err: error, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
+      { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
       'skipping a stored event whose data does not match its schema',
     );
     return null;
   }
+  return result;
 }

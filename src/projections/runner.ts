@@ -38,6 +38,7 @@ interface Waiter {
 
 const maxBuffered = 10_000;
 const waitSamples = 10_000;
+const rememberedTimes = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -62,6 +63,8 @@ export class ProjectionRunner {
   /** How long recent writes waited for the projections, in ms (a ring): the price of read-your-writes. */
   private readonly waits = new Float64Array(waitSamples);
   private waitCount = 0;
+  /** When recently applied events were recorded, by event id: a write answers without reading it back. */
+  private readonly recordedTimes = new Map<string, Date>();
   private readonly batchSize: number;
   private readonly waitTimeoutMs: number;
   private readonly logger: Logger | undefined;
@@ -123,6 +126,11 @@ export class ProjectionRunner {
       waiter.timer.unref();
       this.waiters.push(waiter);
     });
+  }
+
+  /** When an event this runner applied recently was recorded; undefined when it does not remember. */
+  recordedAt(eventId: string): Date | undefined {
+    return this.recordedTimes.get(eventId);
   }
 
   /** How many waits have been recorded since the runner was made. */
@@ -219,6 +227,11 @@ export class ProjectionRunner {
       try {
         const cursor = await this.backend.applyBatch(batch);
         this.lastError = null;
+        for (const event of batch) this.recordedTimes.set(event.eventId, event.recordedAt);
+        for (const oldest of this.recordedTimes.keys()) {
+          if (this.recordedTimes.size <= rememberedTimes) break;
+          this.recordedTimes.delete(oldest);
+        }
         this.advance(cursor);
         return;
       } catch (error) {
