@@ -105,6 +105,8 @@ export function describeChatRoutes(name: string, open: () => Promise<AppUnderTes
         expect(posted.message).toMatchObject({ chatId: chat.id, position: 1, role: 'user', content: 'How much should I save?', traceId: 't-1', traceSummary: { tools: 2 } });
         expect(posted.cursor).toBe(posted.message.cursor);
         expect(response.headers.etag).toBe('"2"');
+        const read = messagePageView.parse((await t.as(alice, 'GET', `/api/chats/${chat.id}/messages`)).json());
+        expect(read.messages).toEqual([posted.message]);
       });
 
       it('numbers messages 1, 2, 3 in the order they were posted', async () => {
