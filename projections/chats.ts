@@ -191,7 +191,7 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
     tables: ['chats'],
     migration: '011.do.sql',
     bulk: {
-      async MessagePosted(db, tables, items) {
+      MessagePosted(tables, items, guard) {
         // A run of posts leaves each chat as its last post in the run says, with the highest position.
         const last = new Map<string, (typeof items)[number]>();
         const highest = new Map<string, number>();
@@ -209,14 +209,14 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
           version: event.version,
           last_position: event.position,
         }));
-        await db.query(sql.unsafe`
+        return sql.fragment`
           UPDATE ${tables('chats')} AS chat
           SET message_count = GREATEST(chat.message_count, r.message_count), last_message_role = r.role,
               last_message_preview = r.preview, last_message_at = r.at, updated_at = r.at,
               version = r.version, last_position = r.last_position
           FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
             stream_id text, message_count integer, role text, preview text, at timestamptz, version integer, last_position bigint)
-          WHERE chat.stream_id = r.stream_id AND chat.version < r.version`);
+          WHERE chat.stream_id = r.stream_id AND chat.version < r.version AND ${guard}`;
       },
     },
     handlers: {

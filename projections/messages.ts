@@ -121,7 +121,7 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
     tables: ['messages'],
     migration: '012.do.sql',
     bulk: {
-      async MessagePosted(db, tables, items) {
+      MessagePosted(tables, items, guard) {
         const rows = items.map(({ data, event }) => ({
           stream_id: event.streamId,
           position: data.position,
@@ -136,13 +136,14 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
           created_at: event.recordedAt.toISOString(),
           cursor: event.cursor,
         }));
-        await db.query(sql.unsafe`
+        return sql.fragment`
           INSERT INTO ${tables('messages')}
             (stream_id, position, owner, chat_id, message_id, role, content, client_message_id, trace_id, trace_summary, created_at, cursor)
           SELECT * FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
             stream_id text, position integer, owner text, chat_id text, message_id uuid, role text, content text,
             client_message_id text, trace_id text, trace_summary jsonb, created_at timestamptz, cursor text)
-          ON CONFLICT (stream_id, position) DO NOTHING`);
+          WHERE ${guard}
+          ON CONFLICT (stream_id, position) DO NOTHING`;
       },
     },
     handlers: {

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
-import type { DatabasePool } from 'slonik';
+import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
+import { z } from 'zod';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
 import { decodeFor } from './decode.ts';
 import type { AnyProjection } from './projection.ts';
+import { selectRow } from './rows.ts';
 import { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
 
 /** A projection and where it writes: the live tables, or shadow tables / another schema for a rebuild. */
@@ -28,19 +30,25 @@ interface Bound {
 }
 
 type Handler = (db: unknown, tables: TableNames, data: unknown, event: RecordedEvent) => Promise<void>;
-type BulkHandler = (db: unknown, tables: TableNames, items: readonly { data: unknown; event: RecordedEvent }[]) => Promise<void>;
+type BulkHandler = (tables: TableNames, items: readonly { data: unknown; event: RecordedEvent }[], guard: FragmentSqlToken) => FragmentSqlToken;
+type Run = { type: string; items: { data: unknown; event: RecordedEvent }[] };
+
+const always = sql.fragment`TRUE`;
+
+function bulkOf(projection: AnyProjection): Record<string, BulkHandler | undefined> {
+  return (projection.postgres.bulk ?? {}) as Record<string, BulkHandler | undefined>;
+}
 
 /**
- * Applies the events to one projection: runs of consecutive events of a type with a bulk handler go
- * in one call, the rest one by one. A transaction this short matters: while it holds its
- * transaction id, readers of the log (this runner included) cannot see events committed after it.
+ * Applies the events to one projection inside a transaction: runs of consecutive events of a type
+ * with a bulk handler go in one statement, the rest one by one.
  */
-async function applyTo(db: unknown, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
+async function applyTo(db: CommonQueryMethods, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
   const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
-  const bulk = (projection.postgres.bulk ?? {}) as Record<string, BulkHandler | undefined>;
-  let run: { type: string; items: { data: unknown; event: RecordedEvent }[] } | null = null;
+  const bulk = bulkOf(projection);
+  let run: Run | null = null;
   const flush = async (): Promise<void> => {
-    if (run !== null) await bulk[run.type]!(db, tables, run.items);
+    if (run !== null) await db.query(sql.unsafe`${bulk[run.type]!(tables, run.items, always)}`);
     run = null;
   };
   for (const event of events) {
@@ -58,7 +66,33 @@ async function applyTo(db: unknown, projection: AnyProjection, tables: TableName
   await flush();
 }
 
-/** Read models in PostgreSQL tables, each batch written in one transaction with its checkpoints. */
+/** The one bulk run a projection makes of the batch, or null when it has nothing to do; undefined when it needs more. */
+function singleRun(projection: AnyProjection, events: readonly RecordedEvent[], logger: Logger | undefined): Run | null | undefined {
+  const bulk = bulkOf(projection);
+  let run: Run | null = null;
+  for (const event of events) {
+    const decoded = decodeFor(projection, event, logger);
+    if (decoded === null) continue;
+    if (bulk[decoded.type] === undefined || (run !== null && run.type !== decoded.type)) return undefined;
+    run ??= { type: decoded.type, items: [] };
+    run.items.push({ data: decoded.data, event });
+  }
+  return run;
+}
+
+const guardRow = z.object({ ok: z.boolean() });
+
+/**
+ * Read models in PostgreSQL tables, each batch written atomically with its checkpoints.
+ *
+ * The common batch (only new posts, say) is ONE statement: a lock on the checkpoints, each
+ * projection's bulk write, and the checkpoints moved, all guarded by "the checkpoints are where this
+ * runner last left them". One round trip, and a transaction id held for that statement alone, which
+ * matters because while a writer holds one, readers of the log cannot see events committed after it
+ * (this runner, and every live subscriber, included). Any other batch, or a guard that fails because
+ * another instance moved the checkpoints, takes the general path: a transaction that locks the
+ * checkpoints FOR UPDATE, reads them, applies what each projection has not applied, and moves them.
+ */
 export class PostgresProjectionBackend implements ProjectionBackend {
   readonly kind = 'postgres' as const;
   readonly names: readonly string[];
@@ -78,6 +112,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       checkpoint: binding.checkpoint ?? binding.projection.name,
     }));
     this.names = [...new Set(this.bound.map((b) => b.checkpoint))].sort();
+    if (this.names.length !== this.bound.length) throw new Error('each projection binding needs its own checkpoint name');
     this.checkpointTables = tableNames(options.checkpoints ?? liveTables);
     this.logger = options.logger;
   }
@@ -90,6 +125,55 @@ export class PostgresProjectionBackend implements ProjectionBackend {
 
   async applyBatch(events: readonly RecordedEvent[]): Promise<string | null> {
     if (events.length === 0) return this.lowest();
+    if (!(await this.applyInOneStatement(events))) await this.applyInTransaction(events);
+    return this.lowest();
+  }
+
+  async checkpoints(): Promise<Record<string, string | null>> {
+    return Object.fromEntries(this.known);
+  }
+
+  /** The fast path; false when the batch does not qualify or the guard failed (nothing written then). */
+  private async applyInOneStatement(events: readonly RecordedEvent[]): Promise<boolean> {
+    const first = events[0]!;
+    const last = events[events.length - 1]!;
+    const guard = sql.fragment`(SELECT ok FROM guard)`;
+    const writes: FragmentSqlToken[] = [];
+    for (const { projection, tables, checkpoint } of this.bound) {
+      // Only when every projection is exactly where the whole batch starts.
+      if (compareCursors(this.known.get(checkpoint) ?? null, first.cursor) >= 0) return false;
+      const run = singleRun(projection, events, this.logger);
+      if (run === undefined) return false;
+      if (run !== null) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${bulkOf(projection)[run.type]!(tables, run.items, guard)})`);
+    }
+    const expected = this.names.map((name) => this.known.get(name) ?? null);
+    const checkpoints = this.checkpointTables('projection_checkpoints');
+    const result = await selectRow(this.pool, guardRow, sql.unsafe`
+      WITH locked AS MATERIALIZED (
+        SELECT name, cursor FROM ${checkpoints}
+        WHERE name = ANY(${sql.array(this.names, 'text')})
+        ORDER BY name
+        FOR UPDATE
+      ),
+      guard AS MATERIALIZED (
+        SELECT count(*) FILTER (WHERE locked.cursor IS NOT DISTINCT FROM expected.cursor) = ${this.names.length}
+               AND bool_and(settings.done IS NOT NULL) AS ok
+        FROM locked
+        JOIN unnest(${sql.array(this.names, 'text')}, ${sql.array(expected, 'text')}) AS expected(name, cursor) USING (name)
+        CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true) AS done) AS settings
+      ),
+      ${writes.length === 0 ? sql.fragment`` : sql.fragment`${sql.join(writes, sql.fragment`, `)},`}
+      advanced AS (
+        UPDATE ${checkpoints} SET cursor = ${last.cursor}, position = ${last.position}, updated_at = now()
+        WHERE name = ANY(${sql.array(this.names, 'text')}) AND ${guard}
+      )
+      SELECT ok FROM guard`);
+    if (result?.ok !== true) return false;
+    for (const name of this.names) this.known.set(name, last.cursor);
+    return true;
+  }
+
+  private async applyInTransaction(events: readonly RecordedEvent[]): Promise<void> {
     const last = events[events.length - 1]!;
     this.known = await this.pool.transaction(async (tx) => {
       const cursors = await lockCheckpoints(tx, this.checkpointTables, this.names);
@@ -107,11 +191,6 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       }
       return cursors;
     });
-    return this.lowest();
-  }
-
-  async checkpoints(): Promise<Record<string, string | null>> {
-    return Object.fromEntries(this.known);
   }
 
   private lowest(): string | null {

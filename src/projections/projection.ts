@@ -1,4 +1,4 @@
-import type { CommonQueryMethods } from 'slonik';
+import type { CommonQueryMethods, FragmentSqlToken } from 'slonik';
 import type { RecordedEvent } from '../event-store/index.ts';
 import type { DomainEvent } from './command-handler.ts';
 import type { TableNames } from './tables.ts';
@@ -20,12 +20,14 @@ export interface Decoded<Data> {
 }
 
 /**
- * Handlers for a run of consecutive events of one type, in log order: one statement for the whole
- * run instead of one per event. Each must leave the tables exactly as the per-event handler applied
- * to each event in turn would (the read models specification checks it).
+ * Handlers for a run of consecutive events of one type, in log order: ONE data-modifying statement
+ * (INSERT, UPDATE or DELETE, no RETURNING) for the whole run instead of one per event, returned as a
+ * fragment so the runner can run it alone or inside a larger statement. It must write nothing unless
+ * `guard` (a boolean SQL expression) holds, and leave the tables exactly as the per-event handler
+ * applied to each event in turn would (the read models specification checks it).
  */
 export type PostgresBulkHandlers<E extends DomainEvent> = {
-  [T in E['type']]?: (db: CommonQueryMethods, tables: TableNames, items: readonly Decoded<EventOf<E, T>['data']>[]) => Promise<void>;
+  [T in E['type']]?: (tables: TableNames, items: readonly Decoded<EventOf<E, T>['data']>[], guard: FragmentSqlToken) => FragmentSqlToken;
 };
 
 /**

@@ -18,7 +18,11 @@ import { copyTables, postgresDatabase, type PostgresDatabase } from './harness.t
  * A deliberately non-idempotent projection: it adds one per "Counted" event applied, so applying
  * an event twice shows. It can be told to fail once on a given event, in the middle of a batch.
  */
-function countingProjection(failOnce: { eventId: string | null } = { eventId: null }): AnyProjection {
+function countingProjection(failOnce: { eventId: string | null } = { eventId: null }, withBulk = false): AnyProjection {
+  const bulk = {
+    Counted: (tables: ReturnType<typeof tableNames>, items: readonly unknown[], guard: ReturnType<typeof sql.fragment>) =>
+      sql.fragment`UPDATE ${tables('counter')} SET applied = applied + ${items.length} WHERE ${guard}`,
+  };
   return {
     name: 'counter',
     parse: (event: RecordedEvent) => (event.type === 'Counted' ? { type: 'Counted', data: event.eventId } : null),
@@ -26,6 +30,7 @@ function countingProjection(failOnce: { eventId: string | null } = { eventId: nu
     postgres: {
       tables: ['counter'],
       migration: '(created by this test)',
+      ...(withBulk ? { bulk } : {}),
       handlers: {
         async Counted(db: DatabasePool, tables: ReturnType<typeof tableNames>, eventId: string) {
           await db.query(sql.unsafe`UPDATE ${tables('counter')} SET applied = applied + 1`);
@@ -80,8 +85,11 @@ describe('the projection runner on PostgreSQL', () => {
     return cursor;
   };
 
-  it('applies each event exactly once with three instances following the same log', async () => {
-    const projection = countingProjection();
+  it.each([
+    ['one event at a time', false],
+    ['whole runs in one statement', true],
+  ])('applies each event exactly once with three instances following the same log (%s)', async (_, withBulk) => {
+    const projection = countingProjection({ eventId: null }, withBulk);
     const instances = await Promise.all([start([projection], { batchSize: 5 }), start([projection], { batchSize: 7 }), start([projection], { batchSize: 3 })]);
     const writers = await Promise.all(Array.from({ length: 4 }, () => appendMany(50)));
     const last = await lastEventCursor();
