@@ -49,8 +49,8 @@ export function messageRowOf(data: MessagePostedData, event: { streamId: string;
 
 // ---- in memory -------------------------------------------------------------------------------
 
-/** Per chat stream, its messages in order: index i holds position i + 1. */
-type MessagesModel = Map<string, MessageRow[]>;
+/** Per chat stream, its messages in order: index i holds position i + 1 (a hole where one was skipped). */
+type MessagesModel = Map<string, (MessageRow | undefined)[]>;
 
 const copy = (row: MessageRow): MessageRow => ({ ...row, traceSummary: row.traceSummary === null ? null : structuredClone(row.traceSummary) });
 
@@ -100,8 +100,8 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
       MessagePosted(model, data, event) {
         let messages = model.get(event.streamId);
         if (messages === undefined) model.set(event.streamId, (messages = []));
-        if (data.position <= messages.length) return;
-        messages.push(messageRowOf(data, event));
+        if (messages[data.position - 1] !== undefined) return;
+        messages[data.position - 1] = messageRowOf(data, event);
       },
       ChatDeleted(model, _data, event) {
         model.delete(event.streamId);
@@ -109,7 +109,13 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
     },
     queries: (model) => ({
       async list(streamId, { after, limit }) {
-        return (model.get(streamId) ?? []).slice(Math.max(0, after), Math.max(0, after) + limit).map(copy);
+        const messages = model.get(streamId) ?? [];
+        const page: MessageRow[] = [];
+        for (let i = Math.max(0, after); i < messages.length && page.length < limit; i++) {
+          const row = messages[i];
+          if (row !== undefined) page.push(copy(row));
+        }
+        return page;
       },
       async get(streamId, position) {
         const row = model.get(streamId)?.[position - 1];

@@ -176,6 +176,15 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         expect(await subject.readModels.chats.get(alice, 'c2')).not.toBeNull();
       });
 
+      it('keeps the positions of the messages around one it had to skip', async () => {
+        await appendChat(alice, 'c1', [started(alice, 'c1'), posted('c1', 1)]);
+        await appendChat(alice, 'c1', [posted('c1', 2, 'bad\u0000content'), posted('c1', 3)]);
+        const messages = await subject.readModels.messages.list(chatStreamId(alice, 'c1'), { after: 0, limit: 10 });
+        expect(messages.map((m) => m.position)).toEqual([1, 3]);
+        expect((await subject.readModels.messages.list(chatStreamId(alice, 'c1'), { after: 1, limit: 1 })).map((m) => m.position)).toEqual([3]);
+        expect(await subject.readModels.messages.get(chatStreamId(alice, 'c1'), 3)).toMatchObject({ content: 'm3' });
+      });
+
       it('gives the same read models when every event is applied twice', async () => {
         await appendChat(alice, 'c1', [started(alice, 'c1', 'T'), posted('c1', 1), { type: 'ChatRenamed', data: { chatId: 'c1', title: 'U' } }, posted('c1', 2)]);
         await appendChat(alice, 'c1', [posted('c1', 3), posted('c1', 4, 'x'.repeat(300)), posted('c1', 5)]);
