@@ -10,6 +10,7 @@ import { openProjections, type Projections } from '../projections/read-models.ts
 import type { Storage } from '../storage.ts';
 import { registerHealthRoutes } from './health.ts';
 import { resolveIdentity, type Identity } from './identity.ts';
+import { migrationsAppliedOn } from './migration-status.ts';
 import { openApiDocument } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { RouteRegistry } from './route.ts';
@@ -69,7 +70,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   registerHealthRoutes(app, {
     storage,
     runner: projections.runner,
-    migrationsApplied: options.migrationsApplied,
+    migrationsApplied: options.migrationsApplied ?? (options.pool === null ? undefined : migrationsAppliedOn(options.pool)),
     maxReadyLagSeconds: env.PROJECTION_WAIT_TIMEOUT_MS / 1_000,
   });
 
