@@ -11,6 +11,7 @@ import { PostgresProjectionBackend } from '../../src/projections/postgres-backen
 import type { AnyProjection } from '../../src/projections/projection.ts';
 import { allProjections, type ReadModels } from '../../src/projections/read-models.ts';
 import { ProjectionRunner } from '../../src/projections/runner.ts';
+import { createTablesLike } from '../../src/projections/tables-like.ts';
 import { liveTables, tableNames, type TableNames } from '../../src/projections/tables.ts';
 import { createTestDatabase } from '../support/database.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -122,14 +123,9 @@ export async function postgresDatabase(): Promise<PostgresDatabase> {
   };
 }
 
-/** Copies the live tables' structure (LIKE ... INCLUDING ALL) into another schema: how a rebuild makes its targets. */
+/** The live tables' structure copied into another schema: how a rebuild makes its targets. */
 export async function copyTables(db: CommonQueryMethods, schema: string, projections: readonly AnyProjection[]): Promise<TableNames> {
-  await db.query(sql.unsafe`CREATE SCHEMA IF NOT EXISTS ${sql.identifier([schema])}`);
-  for (const projection of projections) {
-    for (const table of [...projection.postgres.tables, 'projection_checkpoints']) {
-      await db.query(sql.unsafe`CREATE TABLE IF NOT EXISTS ${sql.identifier([schema, table])} (LIKE ${sql.identifier([table])} INCLUDING ALL)`);
-    }
-  }
+  await createTablesLike(db, projections, { schema, suffix: '' });
   return tableNames({ schema, suffix: '' });
 }
 
