@@ -2,7 +2,7 @@ import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
 import type { Projection } from '../src/projections/projection.ts';
-import { selectRow, selectRows } from '../src/projections/rows.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
 import type { TableNames } from '../src/projections/tables.ts';
 
 /**
@@ -18,10 +18,11 @@ export interface ChatRow {
   chatId: string;
   title: string;
   agentId: string | null;
-  createdAt: Date;
-  updatedAt: Date;
+  /** ISO 8601 times, as the API returns them. */
+  createdAt: string;
+  updatedAt: string;
   messageCount: number;
-  lastMessage: { role: MessageRole; preview: string; at: Date } | null;
+  lastMessage: { role: MessageRole; preview: string; at: string } | null;
   /** The chat stream's version this row reflects: the ETag of the chat. */
   version: number;
   /** The log position of the chat's latest event: the list's order. */
@@ -86,12 +87,12 @@ const chatRowSchema = z
     chat_id: z.string(),
     title: z.string(),
     agent_id: z.string().nullable(),
-    created_at: z.coerce.date(),
-    updated_at: z.coerce.date(),
+    created_at: z.string(),
+    updated_at: z.string(),
     message_count: z.number(),
     last_message_role: z.enum(['user', 'assistant', 'system', 'tool']).nullable(),
     last_message_preview: z.string().nullable(),
-    last_message_at: z.coerce.date().nullable(),
+    last_message_at: z.string().nullable(),
     version: z.number(),
     last_position: z.coerce.number(),
   })
@@ -114,8 +115,8 @@ const chatRowSchema = z
     }),
   );
 
-const columns = sql.fragment`stream_id, owner, chat_id, title, agent_id, created_at, updated_at, message_count,
-  last_message_role, last_message_preview, last_message_at, version, last_position`;
+const columns = sql.fragment`stream_id, owner, chat_id, title, agent_id, ${isoTimestamp('created_at')}, ${isoTimestamp('updated_at')},
+  message_count, last_message_role, last_message_preview, ${isoTimestamp('last_message_at')}, version, last_position`;
 
 async function updateRow(
   db: CommonQueryMethods,
@@ -143,8 +144,8 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
           chatId: data.chatId,
           title: data.title,
           agentId: data.agentId,
-          createdAt: event.recordedAt,
-          updatedAt: event.recordedAt,
+          createdAt: event.recordedAt.toISOString(),
+          updatedAt: event.recordedAt.toISOString(),
           messageCount: 0,
           lastMessage: null,
           version: event.version,
@@ -159,20 +160,21 @@ export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = 
       ChatRenamed(model, data, event) {
         update(model, event, (row) => {
           row.title = data.title;
-          row.updatedAt = event.recordedAt;
+          row.updatedAt = event.recordedAt.toISOString();
         });
       },
       MessagePosted(model, data, event) {
         update(model, event, (row) => {
           row.messageCount = Math.max(row.messageCount, data.position);
-          row.lastMessage = { role: data.role, preview: previewOf(data.content), at: event.recordedAt };
-          row.updatedAt = event.recordedAt;
+          const at = event.recordedAt.toISOString();
+          row.lastMessage = { role: data.role, preview: previewOf(data.content), at };
+          row.updatedAt = at;
         });
       },
       ChatDeleted(model, _data, event) {
         update(model, event, (row) => {
           row.deleted = true;
-          row.updatedAt = event.recordedAt;
+          row.updatedAt = event.recordedAt.toISOString();
         });
       },
     },

@@ -2,7 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessagePostedData, type MessageRole } from '../src/chats/events.ts';
 import type { Projection } from '../src/projections/projection.ts';
-import { selectRow, selectRows } from '../src/projections/rows.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
 
 /** Read model "messages": every message of every chat, in order, keyed by (chat stream, position). */
 
@@ -18,7 +18,8 @@ export interface MessageRow {
   clientMessageId: string | null;
   traceId: string | null;
   traceSummary: Record<string, unknown> | null;
-  createdAt: Date;
+  /** ISO 8601, as the API returns it. */
+  createdAt: string;
   /** The cursor of the event that posted it: where a live subscription can resume. */
   cursor: string;
 }
@@ -42,7 +43,7 @@ export function messageRowOf(data: MessagePostedData, event: { streamId: string;
     clientMessageId: data.clientMessageId ?? null,
     traceId: data.traceId ?? null,
     traceSummary: data.traceSummary ?? null,
-    createdAt: event.recordedAt,
+    createdAt: event.recordedAt.toISOString(),
     cursor: event.cursor,
   };
 }
@@ -68,7 +69,7 @@ const messageRowSchema = z
     client_message_id: z.string().nullable(),
     trace_id: z.string().nullable(),
     trace_summary: z.record(z.string(), z.unknown()).nullable(),
-    created_at: z.coerce.date(),
+    created_at: z.string(),
     cursor: z.string(),
   })
   .transform(
@@ -89,7 +90,7 @@ const messageRowSchema = z
   );
 
 const columns = sql.fragment`stream_id, owner, chat_id, message_id::text AS message_id, position, role, content,
-  client_message_id, trace_id, trace_summary, created_at, cursor`;
+  client_message_id, trace_id, trace_summary, ${isoTimestamp('created_at')}, cursor`;
 
 export const messagesProjection: Projection<ChatEvent, MessagesQueries, MessagesModel> = {
   name: 'messages',

@@ -9,7 +9,7 @@ import {
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
 import type { Projection } from '../src/projections/projection.ts';
-import { selectRow, selectRows } from '../src/projections/rows.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
 import type { TableNames } from '../src/projections/tables.ts';
 
 /**
@@ -29,7 +29,8 @@ export interface ProfileHistoryEntry {
   version: number;
   kind: 'created' | 'updated' | 'deleted';
   changes: ProfileFieldChange[];
-  at: Date;
+  /** ISO 8601, as the API returns it. */
+  at: string;
   actor: string | null;
   cursor: string;
 }
@@ -56,7 +57,7 @@ function updatedEntry(previous: StoredEntry | null, data: ProfileUpdatedData, ev
     version: event.version,
     kind: before === null ? 'created' : 'updated',
     changes,
-    at: event.recordedAt,
+    at: event.recordedAt.toISOString(),
     actor: actorOf(event.metadata),
     cursor: event.cursor,
     snapshot: after,
@@ -64,7 +65,7 @@ function updatedEntry(previous: StoredEntry | null, data: ProfileUpdatedData, ev
 }
 
 function deletedEntry(event: { version: number; recordedAt: Date; cursor: string; metadata: Record<string, unknown> }): StoredEntry {
-  return { version: event.version, kind: 'deleted', changes: [], at: event.recordedAt, actor: actorOf(event.metadata), cursor: event.cursor, snapshot: null };
+  return { version: event.version, kind: 'deleted', changes: [], at: event.recordedAt.toISOString(), actor: actorOf(event.metadata), cursor: event.cursor, snapshot: null };
 }
 
 const publicEntry = ({ snapshot: _snapshot, ...entry }: StoredEntry): ProfileHistoryEntry => structuredClone(entry);
@@ -77,7 +78,7 @@ const entryRowSchema = z
     kind: z.enum(['created', 'updated', 'deleted']),
     changes: z.array(z.object({ field: z.enum(profileFieldNames as [ProfileFieldName, ...ProfileFieldName[]]), from: z.unknown(), to: z.unknown() })),
     snapshot: ProfileFields.nullable(),
-    recorded_at: z.coerce.date(),
+    recorded_at: z.string(),
     actor: z.string().nullable(),
     cursor: z.string(),
   })
@@ -95,7 +96,7 @@ const entryRowSchema = z
 
 async function latestBefore(db: CommonQueryMethods, tables: TableNames, owner: string, version: number): Promise<StoredEntry | null> {
   return selectRow(db, entryRowSchema, sql.unsafe`
-    SELECT version, kind, changes, snapshot, recorded_at, actor, cursor FROM ${tables('profile_history')}
+    SELECT version, kind, changes, snapshot, ${isoTimestamp('recorded_at')}, actor, cursor FROM ${tables('profile_history')}
     WHERE owner = ${owner} AND version < ${version}
     ORDER BY version DESC LIMIT 1`);
 }
@@ -105,7 +106,7 @@ async function insertEntry(db: CommonQueryMethods, tables: TableNames, owner: st
     INSERT INTO ${tables('profile_history')} (owner, version, stream_id, kind, changes, snapshot, recorded_at, actor, cursor)
     VALUES (${owner}, ${entry.version}, ${streamId}, ${entry.kind}, ${sql.jsonb(entry.changes as never)},
             ${entry.snapshot === null ? null : sql.jsonb(entry.snapshot as never)},
-            ${sql.timestamp(entry.at)}, ${entry.actor}, ${entry.cursor})
+            ${entry.at}::timestamptz, ${entry.actor}, ${entry.cursor})
     ON CONFLICT (owner, version) DO NOTHING`);
 }
 
@@ -162,7 +163,7 @@ export const profileHistoryProjection: Projection<ProfileEvent, ProfileHistoryQu
     queries: (db, tables) => ({
       async list(owner, { after, limit }) {
         const rows = await selectRows(db, entryRowSchema, sql.unsafe`
-          SELECT version, kind, changes, snapshot, recorded_at, actor, cursor FROM ${tables('profile_history')}
+          SELECT version, kind, changes, snapshot, ${isoTimestamp('recorded_at')}, actor, cursor FROM ${tables('profile_history')}
           WHERE owner = ${owner} AND version > ${after}
           ORDER BY version
           LIMIT ${limit}`);

@@ -9,7 +9,7 @@ import {
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
 import type { Projection } from '../src/projections/projection.ts';
-import { selectRow } from '../src/projections/rows.ts';
+import { isoTimestamp, selectRow } from '../src/projections/rows.ts';
 
 /** Read model "profiles": each user's current profile, one column per field. */
 
@@ -19,8 +19,9 @@ export interface ProfileRow {
   fields: ProfileFields;
   /** The profile stream's version this row reflects: the ETag of the profile. */
   version: number;
-  createdAt: Date;
-  updatedAt: Date;
+  /** ISO 8601 times, as the API returns them. */
+  createdAt: string;
+  updatedAt: string;
 }
 
 export interface ProfilesQueries {
@@ -44,8 +45,8 @@ function nextRow(previous: StoredProfile | undefined, data: { userEmail: string;
     streamId: event.streamId,
     fields: applyProfileChanges(live ? previous.fields : emptyProfileFields, data.changes),
     version: event.version,
-    createdAt: live ? previous.createdAt : event.recordedAt,
-    updatedAt: event.recordedAt,
+    createdAt: live ? previous.createdAt : event.recordedAt.toISOString(),
+    updatedAt: event.recordedAt.toISOString(),
     deleted: false,
   };
 }
@@ -101,8 +102,8 @@ const profileRowSchema = z
     stream_id: z.string(),
     version: z.number(),
     deleted: z.boolean(),
-    created_at: z.coerce.date(),
-    updated_at: z.coerce.date(),
+    created_at: z.string(),
+    updated_at: z.string(),
   })
   .transform(
     (row): StoredProfile => ({
@@ -116,7 +117,7 @@ const profileRowSchema = z
     }),
   );
 
-const selectColumns = sql.fragment`owner, stream_id, version, deleted, created_at, updated_at, ${profileFieldSelect}`;
+const selectColumns = sql.fragment`owner, stream_id, version, deleted, ${isoTimestamp('created_at')}, ${isoTimestamp('updated_at')}, ${profileFieldSelect}`;
 
 const withoutTombstone = ({ deleted: _deleted, ...row }: StoredProfile): ProfileRow => ({ ...row, fields: structuredClone(row.fields) });
 
@@ -133,7 +134,7 @@ export const profilesProjection: Projection<ProfileEvent, ProfilesQueries, Profi
       ProfileDeleted(model, data, event) {
         const row = model.get(data.userEmail);
         if (row === undefined || row.version >= event.version) return;
-        model.set(data.userEmail, { ...row, fields: emptyProfileFields, version: event.version, updatedAt: event.recordedAt, deleted: true });
+        model.set(data.userEmail, { ...row, fields: emptyProfileFields, version: event.version, updatedAt: event.recordedAt.toISOString(), deleted: true });
       },
     },
     queries: (model) => ({
@@ -154,7 +155,7 @@ export const profilesProjection: Projection<ProfileEvent, ProfilesQueries, Profi
         if (row === null) return;
         await db.query(sql.unsafe`
           INSERT INTO ${tables('profiles')} (owner, stream_id, version, deleted, created_at, updated_at, ${profileColumnList})
-          VALUES (${row.owner}, ${row.streamId}, ${row.version}, false, ${sql.timestamp(row.createdAt)}, ${sql.timestamp(row.updatedAt)},
+          VALUES (${row.owner}, ${row.streamId}, ${row.version}, false, ${row.createdAt}::timestamptz, ${row.updatedAt}::timestamptz,
                   ${sql.join(profileFieldValues(row.fields), sql.fragment`, `)})
           ON CONFLICT (owner) DO UPDATE SET
             (stream_id, version, deleted, created_at, updated_at, ${profileColumnList}) =

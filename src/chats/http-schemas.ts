@@ -81,10 +81,10 @@ export function toChatView(row: ChatRow): z.infer<typeof chatView> {
     id: row.chatId,
     title: row.title,
     agentId: row.agentId,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
     messageCount: row.messageCount,
-    lastMessage: row.lastMessage === null ? null : { role: row.lastMessage.role, preview: row.lastMessage.preview, at: row.lastMessage.at.toISOString() },
+    lastMessage: row.lastMessage === null ? null : { role: row.lastMessage.role, preview: row.lastMessage.preview, at: row.lastMessage.at },
     version: row.version,
   };
 }
@@ -99,7 +99,7 @@ export function toMessageView(row: MessageRow): z.infer<typeof messageView> {
     clientMessageId: row.clientMessageId,
     traceId: row.traceId,
     traceSummary: row.traceSummary,
-    createdAt: row.createdAt.toISOString(),
+    createdAt: row.createdAt,
     cursor: row.cursor,
   };
 }

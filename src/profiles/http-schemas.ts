@@ -44,11 +44,11 @@ export function toProfileView(row: ProfileRow, today: Date): z.infer<typeof prof
     ...row.fields,
     age: ageOn(row.fields.dateOfBirth, today),
     version: row.version,
-    createdAt: row.createdAt.toISOString(),
-    updatedAt: row.updatedAt.toISOString(),
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
   };
 }
 
 export function toHistoryEntryView(entry: ProfileHistoryEntry): z.infer<typeof historyEntryView> {
-  return { version: entry.version, kind: entry.kind, at: entry.at.toISOString(), actor: entry.actor, changes: entry.changes, cursor: entry.cursor };
+  return { version: entry.version, kind: entry.kind, at: entry.at, actor: entry.actor, changes: entry.changes, cursor: entry.cursor };
 }

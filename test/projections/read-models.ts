@@ -55,8 +55,9 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         await appendChat(alice, 'c1', [{ type: 'ChatStarted', data: { chatId: 'c1', userEmail: alice, title: 'Budget', agentId: 'advisor' } }]);
         const chat = await subject.readModels.chats.get(alice, 'c1');
         expect(chat).toMatchObject({ owner: alice, chatId: 'c1', title: 'Budget', agentId: 'advisor', messageCount: 0, lastMessage: null, version: 1 });
-        expect(chat!.createdAt).toBeInstanceOf(Date);
-        expect(chat!.updatedAt.getTime()).toBe(chat!.createdAt.getTime());
+        const [event] = await allEvents();
+        expect(chat!.createdAt).toBe(event!.recordedAt.toISOString());
+        expect(chat!.updatedAt).toBe(chat!.createdAt);
       });
 
       it('counts messages and previews the last one in at most 200 characters', async () => {
@@ -135,7 +136,7 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
           { version: 3, kind: 'deleted', actor: alice, changes: [] },
           { version: 4, kind: 'created', actor: alice, changes: [] },
         ]);
-        expect(history[0]!.at).toBeInstanceOf(Date);
+        expect(history[0]!.at).toBe((await allEvents())[0]!.recordedAt.toISOString());
         expect((await subject.readModels.profileHistory.list(alice, { after: 2, limit: 1 })).map((e) => e.version)).toEqual([3]);
         expect(await subject.readModels.profileHistory.list(bob, { after: 0, limit: 10 })).toEqual([]);
       });
