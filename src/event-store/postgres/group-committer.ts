@@ -1,0 +1,214 @@
+import type { Logger } from 'pino';
+import type { CommonQueryMethods } from 'slonik';
+import { LakechatError } from '../../errors.ts';
+import { encodeCursor } from '../cursor.ts';
+import type { AppendResult } from '../types.ts';
+import type { PreparedAppend } from '../validate-append.ts';
+import { insertEvents, lookupAppendState, type InsertedRow } from './append-sql.ts';
+import { appendResult, decideGroup, insertColumnsFor } from './decide-group.ts';
+import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
+
+interface Pending {
+  prepared: PreparedAppend;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+export interface GroupCommitterOptions {
+  db: CommonQueryMethods;
+  /** Groups in flight at once. Two in-flight groups never touch the same stream or event id. */
+  flushers: number;
+  /** A group takes appends until it holds this many events (one append is never split). */
+  maxGroupEvents: number;
+  /** Called after every commit with the cursor of the last row it wrote. */
+  onCommitted(cursor: string, tx: bigint): void;
+  logger?: Logger | undefined;
+}
+
+/** Another writer kept winning the race for this stream; the caller may retry. */
+const maxAttemptsAlone = 20;
+
+function unavailable(error: unknown): LakechatError {
+  return error instanceof LakechatError ? error : new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', undefined, { cause: error });
+}
+
+/**
+ * Group commit. Concurrent appends on one store instance queue here and are written together: one
+ * query reads what the group must know, each append is decided in arrival order in JavaScript, and
+ * one multi-row INSERT writes every accepted event in a single transaction, so a burst of N appends
+ * costs two round trips and one WAL flush instead of N. When the INSERT loses a race with another
+ * instance (a unique key), the group's appends are redone one by one, each deciding again on what
+ * is stored by then.
+ */
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private readonly busyStreams = new Map<string, number>();
+  private readonly busyIds = new Set<string>();
+  private drained: (() => void)[] = [];
+
+  constructor(private readonly options: GroupCommitterOptions) {}
+
+  append(prepared: PreparedAppend): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ prepared, resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Resolves once every queued append has been settled. */
+  async drain(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.flushers && this.queue.length > 0) {
+      const group = this.takeGroup();
+      if (group.length === 0) return; // what is queued waits for a group in flight
+      this.inFlight++;
+      this.markBusy(group, 1);
+      void this.flush(group).finally(() => {
+        this.markBusy(group, -1);
+        this.inFlight--;
+        this.pump();
+        if (this.queue.length === 0 && this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+      });
+    }
+  }
+
+  /**
+   * Takes the next group in arrival order. An append is left for later when its stream or an event
+   * id is in a group in flight, or when its ids repeat an append already in this group (a retry:
+   * it must be decided once the first is stored); everything after it on the same stream or ids
+   * stays behind it, so per-stream order is arrival order.
+   */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    const blockedStreams = new Set<string>();
+    const blockedIds = new Set<string>();
+    const groupIds = new Set<string>();
+    let events = 0;
+    for (const pending of this.queue) {
+      const { streamId, events: batch } = pending.prepared;
+      const blocked =
+        (group.length > 0 && events + batch.length > this.options.maxGroupEvents) ||
+        this.busyStreams.has(streamId) ||
+        blockedStreams.has(streamId) ||
+        batch.some((event) => this.busyIds.has(event.eventId) || blockedIds.has(event.eventId) || groupIds.has(event.eventId));
+      if (blocked) {
+        rest.push(pending);
+        blockedStreams.add(streamId);
+        for (const event of batch) blockedIds.add(event.eventId);
+        continue;
+      }
+      group.push(pending);
+      events += batch.length;
+      for (const event of batch) groupIds.add(event.eventId);
+    }
+    this.queue = rest;
+    return group;
+  }
+
+  private markBusy(group: readonly Pending[], delta: 1 | -1): void {
+    if (this.options.flushers === 1) return;
+    for (const { prepared } of group) {
+      const count = (this.busyStreams.get(prepared.streamId) ?? 0) + delta;
+      if (count === 0) this.busyStreams.delete(prepared.streamId);
+      else this.busyStreams.set(prepared.streamId, count);
+      for (const event of prepared.events) {
+        if (delta === 1) this.busyIds.add(event.eventId);
+        else this.busyIds.delete(event.eventId);
+      }
+    }
+  }
+
+  private async flush(group: readonly Pending[]): Promise<void> {
+    const prepared = group.map((pending) => pending.prepared);
+    let decisions;
+    let inserted: Map<string, InsertedRow> | undefined;
+    try {
+      const state = await lookupAppendState(
+        this.options.db,
+        prepared.flatMap((append) => append.events.map((event) => event.eventId)),
+        [...new Set(prepared.map((append) => append.streamId))],
+      );
+      decisions = decideGroup(prepared, state);
+      const columns = insertColumnsFor(prepared, decisions);
+      if (columns.eventIds.length > 0) {
+        try {
+          inserted = await insertEvents(this.options.db, columns);
+        } catch (error) {
+          if (violatedUniqueKey(error) === undefined && !isDataException(error)) throw error;
+          // A race with another instance, or one append's unstorable value: redo each alone.
+          this.options.logger?.debug({ sqlState: (error as { code?: string }).code, appends: group.length }, 'group insert failed; appending one by one');
+          for (const pending of group) await this.settle(pending, this.appendAlone(pending.prepared));
+          return;
+        }
+      }
+    } catch (error) {
+      for (const pending of group) pending.reject(unavailable(error));
+      return;
+    }
+    let last: InsertedRow | undefined;
+    group.forEach((pending, index) => {
+      const decision = decisions[index]!;
+      if (decision.kind === 'failed') return pending.reject(decision.error);
+      if (decision.kind === 'done') return pending.resolve(decision.result);
+      try {
+        pending.resolve(appendResult(pending.prepared, decision.firstVersion, inserted!));
+      } catch (error) {
+        pending.reject(unavailable(error));
+      }
+    });
+    for (const row of inserted?.values() ?? []) if (last === undefined || row.position > last.position) last = row;
+    if (last !== undefined) this.options.onCommitted(encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
+  }
+
+  private async settle(pending: Pending, outcome: Promise<AppendResult>): Promise<void> {
+    try {
+      pending.resolve(await outcome);
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+
+  /**
+   * One append in its own transaction. This is where a unique violation becomes a typed outcome:
+   * someone else stored a version or an event id first, so decide again on what is stored now,
+   * which yields the concurrency error with the actual version, the idempotent original result,
+   * or the event id conflict.
+   */
+  private async appendAlone(prepared: PreparedAppend): Promise<AppendResult> {
+    const eventIds = prepared.events.map((event) => event.eventId);
+    for (let attempt = 1; ; attempt++) {
+      let state;
+      try {
+        state = await lookupAppendState(this.options.db, eventIds, [prepared.streamId]);
+      } catch (error) {
+        throw unavailable(error);
+      }
+      const decision = decideGroup([prepared], state)[0]!;
+      if (decision.kind === 'done') return decision.result;
+      if (decision.kind === 'failed') throw decision.error;
+      let inserted;
+      try {
+        inserted = await insertEvents(this.options.db, insertColumnsFor([prepared], [decision]));
+      } catch (error) {
+        if (violatedUniqueKey(error) !== undefined && attempt < maxAttemptsAlone) continue;
+        if (violatedUniqueKey(error) !== undefined) {
+          throw new LakechatError('LAKECHAT_ERR_STORE_CONTENDED', undefined, { cause: error, details: { streamId: prepared.streamId } });
+        }
+        if (isDataException(error)) {
+          throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', 'Invalid append: a value PostgreSQL cannot store', { cause: error });
+        }
+        throw unavailable(error);
+      }
+      const result = appendResult(prepared, decision.firstVersion, inserted);
+      const last = inserted.get(prepared.events[prepared.events.length - 1]!.eventId)!;
+      this.options.onCommitted(result.cursor, last.tx);
+      return result;
+    }
+  }
+}
