@@ -24,6 +24,13 @@ function invalid(reason: string): LakechatError {
   return new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', `Invalid append: ${reason}`);
 }
 
+/** PostgreSQL text holds neither U+0000 nor an unpaired surrogate; refuse them in both stores alike. */
+const unstorableCharacter = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+function isStorableText(value: string): boolean {
+  return !unstorableCharacter.test(value);
+}
+
 function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
@@ -36,6 +43,11 @@ export function prepareAppend(
 ): PreparedAppend {
   if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
     throw invalid('the stream id must be a string of 1 to 200 characters');
+  }
+  if (!isStorableText(streamId)) throw invalid('the stream id holds U+0000 or an unpaired surrogate');
+  const owner = options.owner ?? null;
+  if (owner !== null && (typeof owner !== 'string' || !isStorableText(owner))) {
+    throw invalid('the owner must be a string without U+0000 or unpaired surrogates');
   }
   if (!Array.isArray(events) || events.length === 0) throw invalid('at least one event is required');
   const expectedVersion = options.expectedVersion ?? 'any';
@@ -52,6 +64,7 @@ export function prepareAppend(
     if (typeof event.type !== 'string' || event.type.length === 0 || event.type.length > 200) {
       throw invalid(`event ${index} needs a type of 1 to 200 characters`);
     }
+    if (!isStorableText(event.type)) throw invalid(`event ${index} has a type holding U+0000 or an unpaired surrogate`);
     if (!isPlainObject(event.data)) throw invalid(`event ${index} needs an object as data`);
     if (event.metadata !== undefined && !isPlainObject(event.metadata)) {
       throw invalid(`event ${index} has metadata that is not an object`);
@@ -73,5 +86,5 @@ export function prepareAppend(
       metadata: event.metadata ?? {},
     };
   });
-  return { streamId, expectedVersion, owner: options.owner ?? null, events: prepared };
+  return { streamId, expectedVersion, owner, events: prepared };
 }

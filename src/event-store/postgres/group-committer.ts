@@ -46,13 +46,21 @@ export class GroupCommitter {
   private readonly busyStreams = new Map<string, number>();
   private readonly busyIds = new Set<string>();
   private drained: (() => void)[] = [];
+  private pumpScheduled = false;
 
   constructor(private readonly options: GroupCommitterOptions) {}
 
   append(prepared: PreparedAppend): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({ prepared, resolve, reject });
-      this.pump();
+      // Appends issued in the same tick (Promise.all, one request fanning out) share a group.
+      if (!this.pumpScheduled) {
+        this.pumpScheduled = true;
+        queueMicrotask(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
     });
   }
 
