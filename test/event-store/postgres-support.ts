@@ -28,6 +28,9 @@ export async function createPostgresTestBed(poolSize = 10): Promise<PostgresTest
         pool,
         listenerConfig: async () => ({ connectionString: database.url }),
         pollIntervalMs: 200,
+        // Other test files share the server; their transactions can hold this store's own commits
+        // back from its readers for a while.
+        readYourWritesMs: 10_000,
         ...options,
       });
       stores.add(store);
