@@ -1,16 +1,13 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { encodeCursor, type CursorPoint } from '../cursor.ts';
+import { compareCursors, encodeCursor, type CursorPoint } from '../cursor.ts';
 import type { EventFilter, RecordedEvent } from '../types.ts';
-import { eventRow, toRecordedEvent } from './event-row.ts';
-import { selectRows } from './select-rows.ts';
+import { readEventRow } from './event-row.ts';
 
 const eventColumns = sql.fragment`position, tx_id::text AS tx, stream_id, stream_version, event_id::text AS event_id,
   event_type, schema_version, data, metadata, owner, text_escaped, recorded_at`;
 
-// One row per event plus the snapshot's xmin; a single row of nulls when the page is empty, so an
-// empty read still learns its boundary in one round trip.
-const pageRow = z.union([eventRow.extend({ xmin: z.string() }), z.object({ xmin: z.string(), position: z.null() })]);
+const xminRow = z.object({ xmin: z.string() });
 
 export interface ReadAllPage {
   events: RecordedEvent[];
@@ -49,30 +46,32 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
       ) AS events`
     : sql.fragment`SELECT ${eventColumns} FROM events WHERE ${where} ORDER BY tx_id, position LIMIT ${limit}`;
 
-  const rows = await selectRows(db, pageRow, sql.unsafe`
+  // One row per event plus the snapshot's xmin; a single row of nulls when the page is empty, so an
+  // empty read still learns its boundary in one round trip.
+  const result = await db.query(sql.unsafe`
     SELECT snapshot.xmin::text AS xmin, page.*
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot
     LEFT JOIN LATERAL (${page}) AS page ON true`);
-
+  const rows = result.rows as readonly Record<string, unknown>[];
+  const { xmin } = xminRow.parse(rows[0]);
   const events: RecordedEvent[] = [];
-  for (const row of rows) if (row.position !== null) events.push(toRecordedEvent(row as z.infer<typeof eventRow>));
-  return { events: inReaderOrder(events), xmin: BigInt(rows[0]!.xmin) };
-}
-
-function inReaderOrder(events: RecordedEvent[]): RecordedEvent[] {
-  // The lateral join keeps the inner ORDER BY in every plan PostgreSQL makes for it; checking costs
-  // one comparison per row and keeps the order a guarantee rather than an observation.
   let sorted = true;
-  let previous: CursorPoint | undefined;
-  const points = events.map((event) => ({ tx: BigInt(event.cursor.slice(0, event.cursor.indexOf('-'))), position: BigInt(event.position) }));
-  for (const point of points) {
-    if (previous !== undefined && (point.tx < previous.tx || (point.tx === previous.tx && point.position < previous.position))) sorted = false;
-    previous = point;
+  let previousTx = '';
+  let previousPosition = -1;
+  for (const row of rows) {
+    if (row.position === null) continue;
+    const { event, tx } = readEventRow(row);
+    // Canonical decimals: a shorter one is smaller, equal lengths compare as text.
+    const order = tx.length - previousTx.length || (tx < previousTx ? -1 : tx > previousTx ? 1 : 0);
+    if (order < 0 || (order === 0 && event.position < previousPosition)) sorted = false;
+    previousTx = tx;
+    previousPosition = event.position;
+    events.push(event);
   }
-  if (sorted) return events;
-  const order = events.map((event, index) => ({ event, point: points[index]! }));
-  order.sort((a, b) => (a.point.tx !== b.point.tx ? (a.point.tx < b.point.tx ? -1 : 1) : Number(a.point.position - b.point.position)));
-  return order.map((entry) => entry.event);
+  // The lateral join keeps the inner ORDER BY in every plan PostgreSQL makes for it; the check
+  // costs one comparison per row and makes the order a guarantee rather than an observation.
+  if (!sorted) events.sort((a, b) => compareCursors(a.cursor, b.cursor));
+  return { events, xmin: BigInt(xmin) };
 }
 
 export function boundaryCursor(xmin: bigint): string {

@@ -1,10 +1,9 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { ReadStreamResult } from '../types.ts';
-import { eventRow, toRecordedEvent } from './event-row.ts';
-import { selectRows } from './select-rows.ts';
+import { readEventRow } from './event-row.ts';
 
-const streamRow = z.union([eventRow.extend({ current_version: z.number() }), z.object({ current_version: z.number(), position: z.null() })]);
+const versionRow = z.object({ current_version: z.number() });
 
 const maxVersion = 2_147_483_647;
 
@@ -22,7 +21,7 @@ export async function readStreamPage(
   const page = options.backwards
     ? sql.fragment`stream_version <= ${from} ORDER BY stream_version DESC`
     : sql.fragment`stream_version >= ${from} ORDER BY stream_version`;
-  const rows = await selectRows(db, streamRow, sql.unsafe`
+  const result = await db.query(sql.unsafe`
     SELECT current.version AS current_version, page.*
     FROM (
       SELECT coalesce((SELECT stream_version FROM events WHERE stream_id = ${streamId} ORDER BY stream_version DESC LIMIT 1), 0) AS version
@@ -32,7 +31,8 @@ export async function readStreamPage(
         data, metadata, owner, text_escaped, recorded_at
       FROM events WHERE stream_id = ${streamId} AND ${page} LIMIT ${options.limit}
     ) AS page ON true`);
+  const rows = result.rows as readonly Record<string, unknown>[];
   const events = [];
-  for (const row of rows) if (row.position !== null) events.push(toRecordedEvent(row as z.infer<typeof eventRow>));
-  return { streamId, version: rows[0]?.current_version ?? 0, events };
+  for (const row of rows) if (row.position !== null) events.push(readEventRow(row).event);
+  return { streamId, version: versionRow.parse(rows[0]).current_version, events };
 }
