@@ -5,8 +5,14 @@ import { encodeCursor } from '../cursor.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
 import { insertEvents, lookupAppendState, type InsertedRow } from './append-sql.ts';
-import { appendResult, decideGroup, insertColumnsFor } from './decide-group.ts';
+import { appendResult, decideGroup, insertColumnsFor, type Decision } from './decide-group.ts';
+import { findDuplicateAppend } from '../idempotency.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
+
+type Attempt =
+  | { kind: 'written'; decisions: Decision[]; inserted: Map<string, InsertedRow> }
+  | { kind: 'raced' }
+  | { kind: 'unstorable' };
 
 interface Pending {
   prepared: PreparedAppend;
@@ -34,11 +40,11 @@ function unavailable(error: unknown): LakechatError {
 
 /**
  * Group commit. Concurrent appends on one store instance queue here and are written together: one
- * query reads what the group must know, each append is decided in arrival order in JavaScript, and
- * one multi-row INSERT writes every accepted event in a single transaction, so a burst of N appends
- * costs two round trips and one WAL flush instead of N. When the INSERT loses a race with another
- * instance (a unique key), the group's appends are redone one by one, each deciding again on what
- * is stored by then.
+ * query reads the versions of the streams involved, each append is decided in arrival order in
+ * JavaScript, and one multi-row INSERT writes every accepted event in a single transaction, so a
+ * burst of N appends costs two round trips and one WAL flush instead of N. When the INSERT loses a
+ * race (a unique key), the group is decided again on fresh state, then, if it loses again, its
+ * appends are redone one by one, each in its own transaction.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -134,44 +140,73 @@ export class GroupCommitter {
 
   private async flush(group: readonly Pending[]): Promise<void> {
     const prepared = group.map((pending) => pending.prepared);
-    let decisions;
-    let inserted: Map<string, InsertedRow> | undefined;
+    let outcome: Attempt;
     try {
-      const state = await lookupAppendState(
-        this.options.db,
-        prepared.flatMap((append) => append.events.map((event) => event.eventId)),
-        [...new Set(prepared.map((append) => append.streamId))],
-      );
-      decisions = decideGroup(prepared, state);
-      const columns = insertColumnsFor(prepared, decisions);
-      if (columns.eventIds.length > 0) {
-        try {
-          inserted = await insertEvents(this.options.db, columns);
-        } catch (error) {
-          if (violatedUniqueKey(error) === undefined && !isDataException(error)) throw error;
-          // A race with another instance, or one append's unstorable value: redo each alone.
-          this.options.logger?.debug({ sqlState: (error as { code?: string }).code, appends: group.length }, 'group insert failed; appending one by one');
-          for (const pending of group) await this.settle(pending, this.appendAlone(pending.prepared));
-          return;
-        }
-      }
+      outcome = await this.attempt(prepared, false);
+      // Lost a race (another instance, or a retried event id): once more, checking every event id.
+      if (outcome.kind === 'raced') outcome = await this.attempt(prepared, true);
     } catch (error) {
       for (const pending of group) pending.reject(unavailable(error));
       return;
     }
-    let last: InsertedRow | undefined;
+    if (outcome.kind !== 'written') {
+      // Still racing, or one append holds a value PostgreSQL refuses: each append alone.
+      this.options.logger?.debug({ outcome: outcome.kind, appends: group.length }, 'group insert failed; appending one by one');
+      for (const pending of group) await this.settle(pending, this.appendAlone(pending.prepared));
+      return;
+    }
+    const { decisions, inserted } = outcome;
     group.forEach((pending, index) => {
       const decision = decisions[index]!;
       if (decision.kind === 'failed') return pending.reject(decision.error);
       if (decision.kind === 'done') return pending.resolve(decision.result);
       try {
-        pending.resolve(appendResult(pending.prepared, decision.firstVersion, inserted!));
+        pending.resolve(appendResult(pending.prepared, decision.firstVersion, inserted));
       } catch (error) {
         pending.reject(unavailable(error));
       }
     });
-    for (const row of inserted?.values() ?? []) if (last === undefined || row.position > last.position) last = row;
+    let last: InsertedRow | undefined;
+    for (const row of inserted.values()) if (last === undefined || row.position > last.position) last = row;
     if (last !== undefined) this.options.onCommitted(encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
+  }
+
+  /**
+   * Decides and writes a group; settles nothing. The first attempt reads only the streams'
+   * versions: new event ids are the rule, and the unique key on event_id catches a retry at insert
+   * time (the attempt then reports a race and the next one reads the ids too). An append refused on
+   * its version is checked against stored event ids before the refusal stands: it may be a retry.
+   */
+  private async attempt(prepared: readonly PreparedAppend[], checkIds: boolean): Promise<Attempt> {
+    const streams = [...new Set(prepared.map((append) => append.streamId))];
+    const ids = checkIds ? prepared.flatMap((append) => append.events.map((event) => event.eventId)) : [];
+    let decisions = decideGroup(prepared, await lookupAppendState(this.options.db, ids, streams));
+    if (!checkIds) decisions = await this.confirmRefusals(prepared, decisions);
+    const columns = insertColumnsFor(prepared, decisions);
+    if (columns.eventIds.length === 0) return { kind: 'written', decisions, inserted: new Map() };
+    try {
+      return { kind: 'written', decisions, inserted: await insertEvents(this.options.db, columns) };
+    } catch (error) {
+      if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
+      if (isDataException(error)) return { kind: 'unstorable' };
+      throw error;
+    }
+  }
+
+  private async confirmRefusals(prepared: readonly PreparedAppend[], decisions: Decision[]): Promise<Decision[]> {
+    const refused = prepared.flatMap((append, index) => (decisions[index]!.kind === 'failed' ? append.events.map((event) => event.eventId) : []));
+    if (refused.length === 0) return decisions;
+    const { stored } = await lookupAppendState(this.options.db, refused, []);
+    if (stored.size === 0) return decisions;
+    return decisions.map((decision, index): Decision => {
+      if (decision.kind !== 'failed') return decision;
+      try {
+        const duplicate = findDuplicateAppend(prepared[index]!, (eventId) => stored.get(eventId));
+        return duplicate === null ? decision : { kind: 'done', result: duplicate };
+      } catch (error) {
+        return { kind: 'failed', error };
+      }
+    });
   }
 
   private async settle(pending: Pending, outcome: Promise<AppendResult>): Promise<void> {
