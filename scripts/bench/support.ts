@@ -67,11 +67,13 @@ export function round(value: number, digits = 2): number {
   return Math.round(value * factor) / factor;
 }
 
-/**
- * Runs `workers` loops until `durationMs` has passed; each loop calls `step` and counts what it
- * returns. Returns events per second over the measured window.
- */
-export async function runFor(durationMs: number, workers: number, step: (worker: number, n: number) => Promise<number>): Promise<number> {
+export interface Measured {
+  count: number;
+  elapsedMs: number;
+}
+
+/** Runs `workers` loops until `durationMs` has passed; each loop calls `step` and counts what it returns. */
+export async function measureFor(durationMs: number, workers: number, step: (worker: number, n: number) => Promise<number>): Promise<Measured> {
   const started = performance.now();
   const deadline = started + durationMs;
   let count = 0;
@@ -84,7 +86,33 @@ export async function runFor(durationMs: number, workers: number, step: (worker:
       }
     }),
   );
-  return rate(count, performance.now() - started);
+  return { count, elapsedMs: performance.now() - started };
+}
+
+export async function runFor(durationMs: number, workers: number, step: (worker: number, n: number) => Promise<number>): Promise<number> {
+  const { count, elapsedMs } = await measureFor(durationMs, workers, step);
+  return rate(count, elapsedMs);
+}
+
+/**
+ * Measures two contenders in alternating slices (A, B, A, B...) rather than one after the other,
+ * so that a machine shared with other work slows both alike and their ratio stays meaningful.
+ * Returns events per second of each over all its slices.
+ */
+export async function alternate(
+  slices: number,
+  a: (slice: number) => Promise<Measured>,
+  b: (slice: number) => Promise<Measured>,
+): Promise<[number, number]> {
+  const totals = [{ count: 0, elapsedMs: 0 }, { count: 0, elapsedMs: 0 }];
+  for (let slice = 0; slice < slices; slice++) {
+    for (const [index, run] of [a, b].entries()) {
+      const { count, elapsedMs } = await run(slice);
+      totals[index]!.count += count;
+      totals[index]!.elapsedMs += elapsedMs;
+    }
+  }
+  return [rate(totals[0]!.count, totals[0]!.elapsedMs), rate(totals[1]!.count, totals[1]!.elapsedMs)];
 }
 
 /** Drops the secondary indexes of `events`, runs `load`, and builds them again: bulk loads go ~2x faster. */

@@ -97,3 +97,67 @@ export async function insertEvents(db: CommonQueryMethods, columns: InsertColumn
   for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx) });
   return inserted;
 }
+
+/** One append's version condition in an optimistic group insert. */
+export interface VersionCheck {
+  streamId: string;
+  /** Events of earlier appends in the group on the same stream. */
+  offset: number;
+  kind: 'any' | 'no_stream' | 'stream_exists' | 'exact';
+  expected: number;
+}
+
+export interface WrittenRow extends InsertedRow {
+  version: number;
+}
+
+const writtenRow = z.object({ event_id: z.string(), position: int8, tx: z.string(), version: z.number() });
+
+/**
+ * A whole group in ONE statement, when every append's expected version holds: reads each stream's
+ * current version, checks every condition, and inserts all rows or none (the version of each row
+ * is the stream's current version plus its place in the group). Returns null when a condition
+ * failed: nothing was written, and the caller decides each append exactly. A concurrent writer of
+ * the same version or event id makes it fail on a unique key, as the plain insert does.
+ */
+export async function insertIfVersionsHold(
+  db: CommonQueryMethods,
+  checks: readonly VersionCheck[],
+  columns: InsertColumns,
+): Promise<Map<string, WrittenRow> | null> {
+  const rows = await selectRows(db, writtenRow, sql.unsafe`
+    WITH checks AS (
+      SELECT * FROM unnest(
+        ${sql.array(checks.map((check) => check.streamId), 'text')}, ${sql.array(checks.map((check) => check.offset), 'int4')},
+        ${sql.array(checks.map((check) => check.kind), 'text')}, ${sql.array(checks.map((check) => check.expected), 'int4')}
+      ) AS check_row (stream_id, version_offset, kind, expected)
+    ), head AS (
+      SELECT wanted.stream_id,
+        coalesce((SELECT stream_version FROM events WHERE events.stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1), 0) AS version
+      FROM (SELECT DISTINCT stream_id FROM checks) AS wanted
+    ), allowed AS (
+      SELECT coalesce(bool_and(CASE checks.kind
+          WHEN 'any' THEN true
+          WHEN 'no_stream' THEN head.version + checks.version_offset = 0
+          WHEN 'stream_exists' THEN head.version + checks.version_offset > 0
+          ELSE head.version + checks.version_offset = checks.expected END), false) AS ok
+      FROM checks JOIN head USING (stream_id)
+    )
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
+    SELECT incoming.stream_id, head.version + incoming.relative_version, incoming.event_id, incoming.event_type,
+      incoming.schema_version, incoming.data, incoming.metadata, incoming.owner, incoming.text_escaped
+    FROM unnest(
+      ${sql.array(columns.streamIds, 'text')}, ${sql.array(columns.versions, 'int4')}, ${sql.array(columns.eventIds, 'uuid')},
+      ${sql.array(columns.types, 'text')}, ${sql.array(columns.schemaVersions, 'int4')}, ${sql.array(columns.data, 'jsonb')},
+      ${sql.array(columns.metadata, 'jsonb')}, ${sql.array(columns.owners, 'text')}, ${sql.array(columns.escaped, 'bool')}
+    ) WITH ORDINALITY AS incoming (stream_id, relative_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped, n)
+    JOIN head USING (stream_id)
+    CROSS JOIN allowed
+    WHERE allowed.ok
+    ORDER BY incoming.n
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`);
+  if (rows.length === 0) return null;
+  const written = new Map<string, WrittenRow>();
+  for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });
+  return written;
+}

@@ -3,7 +3,7 @@ import { checkExpectedVersion } from '../errors.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { emptyInsertColumns, type AppendState, type InsertColumns, type InsertedRow } from './append-sql.ts';
+import { emptyInsertColumns, type AppendState, type InsertColumns, type InsertedRow, type VersionCheck } from './append-sql.ts';
 import { encodeEventJson } from './json-text.ts';
 
 export type Decision =
@@ -53,6 +53,29 @@ export function insertColumnsFor(appends: readonly PreparedAppend[], decisions: 
     });
   });
   return columns;
+}
+
+/**
+ * The optimistic form of a group: every append's condition, and its rows numbered relative to the
+ * stream's current version (which only the database knows), as if every append succeeds.
+ */
+export function optimisticGroup(appends: readonly PreparedAppend[]): { checks: VersionCheck[]; columns: InsertColumns } {
+  const offsets = new Map<string, number>();
+  const checks: VersionCheck[] = [];
+  const decisions: Decision[] = appends.map((prepared) => {
+    const offset = offsets.get(prepared.streamId) ?? 0;
+    offsets.set(prepared.streamId, offset + prepared.events.length);
+    const expected = prepared.expectedVersion;
+    checks.push({
+      streamId: prepared.streamId,
+      offset,
+      kind: typeof expected === 'number' ? 'exact' : expected,
+      // stream_version is an int4: a larger expected version can never match, and must not overflow.
+      expected: typeof expected === 'number' ? Math.min(expected, 2_147_483_647) : 0,
+    });
+    return { kind: 'insert', firstVersion: offset + 1 };
+  });
+  return { checks, columns: insertColumnsFor(appends, decisions) };
 }
 
 export function appendResult(prepared: PreparedAppend, firstVersion: number, inserted: ReadonlyMap<string, InsertedRow>): AppendResult {

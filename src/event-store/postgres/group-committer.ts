@@ -4,14 +4,18 @@ import { LakechatError } from '../../errors.ts';
 import { encodeCursor } from '../cursor.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { insertEvents, lookupAppendState, type InsertedRow } from './append-sql.ts';
-import { appendResult, decideGroup, insertColumnsFor, type Decision } from './decide-group.ts';
+import { insertEvents, insertIfVersionsHold, lookupAppendState, type InsertedRow } from './append-sql.ts';
+import { appendResult, decideGroup, insertColumnsFor, optimisticGroup, type Decision } from './decide-group.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
 
 type Attempt =
   | { kind: 'written'; decisions: Decision[]; inserted: Map<string, InsertedRow> }
+  /** An expected version did not hold: nothing written; decide each append exactly. */
+  | { kind: 'refused' }
+  /** A unique key was taken by another writer (or a retried event id): nothing written. */
   | { kind: 'raced' }
+  /** A value PostgreSQL refuses (class 22): nothing written; isolate it. */
   | { kind: 'unstorable' };
 
 interface Pending {
@@ -39,12 +43,15 @@ function unavailable(error: unknown): LakechatError {
 }
 
 /**
- * Group commit. Concurrent appends on one store instance queue here and are written together: one
- * query reads the versions of the streams involved, each append is decided in arrival order in
- * JavaScript, and one multi-row INSERT writes every accepted event in a single transaction, so a
- * burst of N appends costs two round trips and one WAL flush instead of N. When the INSERT loses a
- * race (a unique key), the group is decided again on fresh state, then, if it loses again, its
- * appends are redone one by one, each in its own transaction.
+ * Group commit. Concurrent appends on one store instance queue here and are written together, in
+ * one transaction, so a burst of N appends costs one WAL flush instead of N:
+ * 1. Optimistic: one statement checks every append's expected version against the streams'
+ *    current versions and inserts all the group's rows, or none (one round trip).
+ * 2. When a version did not hold: one query reads the streams' versions, each append is decided in
+ *    arrival order in JavaScript (exactly as if they ran one after another), and one multi-row
+ *    INSERT writes the accepted ones.
+ * 3. When an INSERT loses a race on a unique key (another instance, a retried event id): decided
+ *    again with every event id looked up; if it loses again, each append alone.
  */
 export class GroupCommitter {
   private queue: Pending[] = [];
@@ -142,7 +149,8 @@ export class GroupCommitter {
     const prepared = group.map((pending) => pending.prepared);
     let outcome: Attempt;
     try {
-      outcome = await this.attempt(prepared, false);
+      outcome = await this.attemptOptimistic(prepared);
+      if (outcome.kind === 'refused') outcome = await this.attempt(prepared, false);
       // Lost a race (another instance, or a retried event id): once more, checking every event id.
       if (outcome.kind === 'raced') outcome = await this.attempt(prepared, true);
     } catch (error) {
@@ -172,7 +180,26 @@ export class GroupCommitter {
   }
 
   /**
-   * Decides and writes a group; settles nothing. The first attempt reads only the streams'
+   * The common case in one round trip: every expected version holds, no event id is stored yet.
+   * The statement checks the versions itself and writes all or nothing.
+   */
+  private async attemptOptimistic(prepared: readonly PreparedAppend[]): Promise<Attempt> {
+    const { checks, columns } = optimisticGroup(prepared);
+    let written;
+    try {
+      written = await insertIfVersionsHold(this.options.db, checks, columns);
+    } catch (error) {
+      if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
+      if (isDataException(error)) return { kind: 'unstorable' };
+      throw error;
+    }
+    if (written === null) return { kind: 'refused' };
+    const decisions = prepared.map((append): Decision => ({ kind: 'insert', firstVersion: written.get(append.events[0]!.eventId)!.version }));
+    return { kind: 'written', decisions, inserted: written };
+  }
+
+  /**
+   * Decides and writes a group exactly; settles nothing. The first attempt reads only the streams'
    * versions: new event ids are the rule, and the unique key on event_id catches a retry at insert
    * time (the attempt then reports a race and the next one reads the ids too). An append refused on
    * its version is checked against stored event ids before the refusal stands: it may be a retry.

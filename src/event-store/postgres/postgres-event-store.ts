@@ -53,7 +53,8 @@ export interface PostgresEventStoreOptions {
 const defaultPageSize = 1_000;
 const maxInt8 = 2n ** 63n - 1n;
 const maxXid8 = 2n ** 64n - 1n;
-const xminRow = z.object({ xmin: z.string() });
+const snapshotRow = z.object({ xmin: z.string(), xmax: z.string() });
+const newestRow = z.object({ tx: z.string(), position: z.string() });
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -107,7 +108,7 @@ export class PostgresEventStore implements EventStore {
       instanceId: this.instanceId,
       logger: options.logger,
       onNotification: (cursor) => this.tail.wake(cursor),
-      onConnected: () => this.tail.wake(),
+      onConnected: () => void this.wakeAfterReconnect(),
     });
     this.committer = new GroupCommitter({
       db: this.pool,
@@ -144,6 +145,7 @@ export class PostgresEventStore implements EventStore {
     const after = options.after == null ? { tx: 0n, position: 0n } : this.decode(options.after);
     const filter = pickFilter(options);
     const started = Date.now();
+    const ownCommit = this.ownLastTx; // only what was committed before this read began
     for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
       let page;
       try {
@@ -152,7 +154,7 @@ export class PostgresEventStore implements EventStore {
         throw unavailable(error);
       }
       if (page.events.length >= limit) return { events: page.events, cursor: page.events[page.events.length - 1]!.cursor };
-      if (this.mayWaitForOwnWrites(page.xmin, started)) {
+      if (this.mayWaitForOwnWrites(page.xmin, ownCommit, started)) {
         await sleep(delayMs);
         continue;
       }
@@ -164,18 +166,32 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /**
+   * The boundary (xmin, 0) of a snapshot taken now: everything before it has been committed (or
+   * rolled back), nothing after the call can draw an id below it. When an older transaction holds
+   * xmin at or below this instance's own last commit, wait (bounded) for it to end, but never move
+   * the head past xmax of the first snapshot: transactions that write after this call draw ids from
+   * xmax on, and a subscriber starting at the head must receive their events.
+   */
   async headCursor(): Promise<string | null> {
     this.assertOpen();
     const started = Date.now();
+    const ownCommit = this.ownLastTx;
+    let limit: bigint | undefined;
     for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
-      let xmin;
+      let snapshot;
       try {
-        const [row] = await selectRows(this.pool, xminRow, sql.unsafe`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
-        xmin = BigInt(row!.xmin);
+        [snapshot] = await selectRows(
+          this.pool,
+          snapshotRow,
+          sql.unsafe`SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() AS s`,
+        );
       } catch (error) {
         throw unavailable(error);
       }
-      if (!this.mayWaitForOwnWrites(xmin, started)) return boundaryCursor(xmin);
+      const xmin = BigInt(snapshot!.xmin);
+      limit ??= BigInt(snapshot!.xmax);
+      if (!this.mayWaitForOwnWrites(xmin, ownCommit, started)) return boundaryCursor(xmin < limit ? xmin : limit);
       await sleep(delayMs);
     }
   }
@@ -216,8 +232,28 @@ export class PostgresEventStore implements EventStore {
    * still hides our own last commit (an older transaction elsewhere is open), look again shortly,
    * within a bounded time. Other instances' commits get no such wait; they arrive on the next read.
    */
-  private mayWaitForOwnWrites(xmin: bigint, started: number): boolean {
-    return xmin <= this.ownLastTx && Date.now() - started < this.readYourWritesMs && !this.closed;
+  private mayWaitForOwnWrites(xmin: bigint, ownCommit: bigint, started: number): boolean {
+    return xmin <= ownCommit && Date.now() - started < this.readYourWritesMs && !this.closed;
+  }
+
+  /**
+   * Notifications sent while the listener was down are lost: wake the tail, with the newest stored
+   * event as the hint, so that it keeps looking until that event is readable (an older open
+   * transaction may still hide it) instead of waiting for the next poll.
+   */
+  private async wakeAfterReconnect(): Promise<void> {
+    let newest: string | null = null;
+    try {
+      const [row] = await selectRows(
+        this.pool,
+        newestRow,
+        sql.unsafe`SELECT tx_id::text AS tx, position::text AS position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1`,
+      );
+      if (row !== undefined) newest = `${row.tx}-${row.position}`;
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'could not read the newest event after reconnecting');
+    }
+    this.tail.wake(newest);
   }
 
   private decode(cursor: string): CursorPoint {
