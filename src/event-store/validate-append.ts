@@ -18,6 +18,17 @@ export interface PreparedEvent {
   schemaVersion: number;
   data: Record<string, unknown>;
   metadata: Record<string, unknown>;
+  /** data and metadata as JSON, taken at append time: what both stores keep (and return parsed). */
+  dataJson: string;
+  metadataJson: string;
+}
+
+function toJson(value: Record<string, unknown>): string | undefined {
+  try {
+    return JSON.stringify(value);
+  } catch {
+    return undefined; // a BigInt, a cycle, a throwing toJSON
+  }
 }
 
 function invalid(reason: string): LakechatError {
@@ -78,13 +89,14 @@ export function prepareAppend(
     if (typeof schemaVersion !== 'number' || !Number.isSafeInteger(schemaVersion) || schemaVersion < 1) {
       throw invalid(`event ${index} has a bad schema version`);
     }
-    return {
-      eventId: normalizedId,
-      type: event.type,
-      schemaVersion,
-      data: event.data,
-      metadata: event.metadata ?? {},
-    };
+    const metadata = event.metadata ?? {};
+    const dataJson = toJson(event.data);
+    const metadataJson = toJson(metadata);
+    // A toJSON() can turn an object into something else: what is stored must still be an object.
+    if (dataJson?.startsWith('{') !== true || metadataJson?.startsWith('{') !== true) {
+      throw invalid(`event ${index} has data or metadata that is not a JSON object`);
+    }
+    return { eventId: normalizedId, type: event.type, schemaVersion, data: event.data, metadata, dataJson, metadataJson };
   });
   return { streamId, expectedVersion, owner, events: prepared };
 }

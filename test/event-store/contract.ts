@@ -181,6 +181,18 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         expect((await store.readAll()).events.map((e) => e.data)).toEqual([tricky, { mark: '\uE000' }]);
       });
 
+      it('keeps data and metadata as JSON: refuses what JSON cannot hold, returns what JSON makes of the rest', async () => {
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        await expectCode(store.append('s', [event('A', { n: 1n })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', cyclic)]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', {}, { metadata: { n: 1n } })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', { toJSON: () => 'not an object' })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        const at = new Date('2026-01-02T03:04:05.678Z');
+        await store.append('s', [event('A', { at, gone: undefined, nan: Number.NaN, list: [1, undefined] })]);
+        expect((await store.readStream('s')).events[0]!.data).toEqual({ at: '2026-01-02T03:04:05.678Z', nan: null, list: [1, null] });
+      });
+
       it('rejects stream ids, types and owners holding U+0000 or an unpaired surrogate', async () => {
         await expectCode(store.append('s\u0000', [event('A')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
         await expectCode(store.append('s\uD800', [event('A')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { encodeEventJson, unescapeJson } from '../../src/event-store/postgres/json-text.ts';
 
 const roundTrip = (data: Record<string, unknown>, metadata: Record<string, unknown> = {}) => {
-  const encoded = encodeEventJson(data, metadata);
+  const encoded = encodeEventJson(JSON.stringify(data), JSON.stringify(metadata));
   const read = (text: string) => {
     const value: unknown = JSON.parse(text);
     return encoded.escaped ? unescapeJson(value) : value;

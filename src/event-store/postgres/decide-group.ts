@@ -40,7 +40,7 @@ export function insertColumnsFor(appends: readonly PreparedAppend[], decisions: 
     const decision = decisions[index]!;
     if (decision.kind !== 'insert') return;
     prepared.events.forEach((event, offset) => {
-      const json = encodeEventJson(event.data, event.metadata);
+      const json = encodeEventJson(event.dataJson, event.metadataJson);
       columns.streamIds.push(prepared.streamId);
       columns.versions.push(decision.firstVersion + offset);
       columns.eventIds.push(event.eventId);

@@ -29,10 +29,8 @@ function escapeText(text: string): string {
   });
 }
 
-/** The JSON texts of an event's data and metadata for jsonb parameters. */
-export function encodeEventJson(data: unknown, metadata: unknown): EventJson {
-  const dataText = JSON.stringify(data);
-  const metadataText = JSON.stringify(metadata);
+/** An event's data and metadata JSON (as `JSON.stringify` wrote it), ready for jsonb. */
+export function encodeEventJson(dataText: string, metadataText: string): EventJson {
   if (!needsEscape.test(dataText) && !needsEscape.test(metadataText)) {
     return { data: dataText, metadata: metadataText, escaped: false };
   }
