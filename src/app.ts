@@ -36,7 +36,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
   });
   installErrorEnvelope(app);
 
-  const services = await registerApi(app, { config, logger, storage, pool: null, now });
+  const services = await registerApi(app, { config, logger, storage, pool: storage.pool ?? null, now });
   app.decorate('lakechat', services);
 
   return app;

@@ -26,6 +26,10 @@ export const errorCatalogue = {
   LAKECHAT_ERR_STORE_INVALID_APPEND: { status: 400, message: 'The append is malformed' },
   LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
   LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
+  LAKECHAT_ERR_STORE_CONTENDED: {
+    status: 503,
+    message: 'Other writers kept appending to this stream first; retry the append',
+  },
 
   // Identity
   LAKECHAT_ERR_AUTH_MISSING_IDENTITY: { status: 401, message: 'No user identity on the request' },
@@ -58,6 +62,9 @@ export const errorCatalogue = {
     message: 'The change was stored, but the read models did not catch up in time; retry the read shortly',
   },
   LAKECHAT_ERR_PROJECTION_STOPPED: { status: 503, message: 'The projections are not running' },
+
+  // Migrations
+  LAKECHAT_ERR_MIGRATION_FAILED: { status: 500, message: 'The database migrations failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
