@@ -4,6 +4,7 @@ import { loadConfig } from '../../src/config.ts';
 import { MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
+import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
 
 export interface AppUnderTest {
   app: FastifyInstance;
@@ -40,6 +41,33 @@ export async function memoryApp(options: AppOptions = {}): Promise<AppUnderTest>
     await app.close();
     await store.close();
   });
+}
+
+/**
+ * The whole app over the PostgreSQL store and read models, in a fresh migrated database. Several
+ * apps may share one database (`bed`), as the instances of one deployment do.
+ */
+export async function postgresApp(options: AppOptions & { bed?: PostgresTestBed } = {}): Promise<AppUnderTest & { bed: PostgresTestBed }> {
+  const bed = options.bed ?? (await createPostgresTestBed(10));
+  // Other test files share the server, and their transactions can hold the log's readers back.
+  const config = loadConfig({ LOG_LEVEL: 'silent', PROJECTION_WAIT_TIMEOUT_MS: '30000', ...options.env });
+  const logger = createLogger({ level: 'silent' });
+  const store = bed.openStore({ pollIntervalMs: 100 });
+  const storage: Storage = {
+    eventStore: store,
+    pool: bed.pool,
+    status: () => ({ storage: 'postgres', mode: 'url', degraded: false }),
+    close: () => store.close(),
+  };
+  const app = await buildApp({ config, logger, storage, ...(options.now === undefined ? {} : { now: options.now }) });
+  return {
+    ...wrap(app, store, async () => {
+      await app.close();
+      await store.close();
+      if (options.bed === undefined) await bed.close();
+    }),
+    bed,
+  };
 }
 
 export function wrap(app: FastifyInstance, store: EventStore, close: () => Promise<void>): AppUnderTest {

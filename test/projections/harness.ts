@@ -1,6 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import pg from 'pg';
-import { createPool, sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { chatsProjection } from '../../projections/chats.ts';
 import { messagesProjection } from '../../projections/messages.ts';
 import { profileHistoryProjection } from '../../projections/profile-history.ts';
@@ -13,8 +11,7 @@ import { allProjections, type ReadModels } from '../../src/projections/read-mode
 import { ProjectionRunner } from '../../src/projections/runner.ts';
 import { createTablesLike } from '../../src/projections/tables-like.ts';
 import { liveTables, tableNames, type TableNames } from '../../src/projections/tables.ts';
-import { createTestDatabase } from '../support/database.ts';
-import { createLogger } from '../../src/logger.ts';
+import { createPostgresTestBed } from '../event-store/postgres-support.ts';
 
 /** Read models under test: the runner that feeds them from a store, and their queries. */
 export interface ReadModelsUnderTest {
@@ -88,38 +85,22 @@ export async function memoryReadModels(store: EventStore = new MemoryEventStore(
   };
 }
 
-/** Applies this room's migrations (010-029) to a database. */
-export async function migrateReadModels(url: string): Promise<void> {
-  const folder = new URL('../../migrations/', import.meta.url);
-  const files = readdirSync(folder)
-    .filter((name) => /^0[1-2]\d\.do\.sql$/.test(name))
-    .sort();
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    for (const file of files) await client.query(readFileSync(new URL(file, folder), 'utf8'));
-  } finally {
-    await client.end();
-  }
-}
-
 export interface PostgresDatabase {
   url: string;
   pool: DatabasePool;
+  /** A PostgreSQL event store on this database (closed with it). */
+  openStore(): EventStore;
   drop(): Promise<void>;
 }
 
+/** A fresh database with every migration applied (the event store's and the read models'). */
 export async function postgresDatabase(): Promise<PostgresDatabase> {
-  const database = await createTestDatabase();
-  await migrateReadModels(database.url);
-  const pool = await createPool(database.url, { maxPoolSize: 8 });
+  const bed = await createPostgresTestBed(8);
   return {
-    url: database.url,
-    pool,
-    drop: async () => {
-      await pool.end();
-      await database.drop();
-    },
+    url: bed.database.url,
+    pool: bed.pool,
+    openStore: () => bed.openStore({ pollIntervalMs: 100 }),
+    drop: () => bed.close(),
   };
 }
 
@@ -129,11 +110,14 @@ export async function copyTables(db: CommonQueryMethods, schema: string, project
   return tableNames({ schema, suffix: '' });
 }
 
-export async function postgresReadModels(store: EventStore = new MemoryEventStore({ pollIntervalMs: 50 })): Promise<ReadModelsUnderTest & { database: PostgresDatabase }> {
+/** The read models in PostgreSQL, fed by the PostgreSQL event store on the same database. */
+export async function postgresReadModels(): Promise<ReadModelsUnderTest & { database: PostgresDatabase }> {
   const database = await postgresDatabase();
   const { pool } = database;
+  const store = database.openStore();
   const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })));
-  const runner = new ProjectionRunner(store, backend, { waitTimeoutMs: 5_000, logger: process.env.TEST_LOG === '1' ? createLogger({ level: 'debug' }) : undefined });
+  // Other test files share the server, and their transactions can hold the log's readers back.
+  const runner = new ProjectionRunner(store, backend, { waitTimeoutMs: 30_000 });
   await runner.start();
   let copies = 0;
   return {

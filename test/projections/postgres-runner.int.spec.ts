@@ -6,7 +6,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatsProjection } from '../../projections/chats.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import type { EventStore, RecordedEvent } from '../../src/event-store/index.ts';
 import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
 import type { AnyProjection } from '../../src/projections/projection.ts';
 import { allProjections } from '../../src/projections/read-models.ts';
@@ -47,12 +47,12 @@ function countingProjection(failOnce: { eventId: string | null } = { eventId: nu
 
 describe('the projection runner on PostgreSQL', () => {
   let database: PostgresDatabase;
-  let store: MemoryEventStore;
+  let store: EventStore;
   const runners: ProjectionRunner[] = [];
 
   beforeEach(async () => {
     database = await postgresDatabase();
-    store = new MemoryEventStore({ pollIntervalMs: 20 });
+    store = database.openStore();
     await database.pool.query(sql.unsafe`CREATE TABLE counter (applied integer NOT NULL)`);
     await database.pool.query(sql.unsafe`INSERT INTO counter VALUES (0)`);
   });
@@ -74,7 +74,7 @@ describe('the projection runner on PostgreSQL', () => {
       projections.map((projection) => ({ projection, ...(location === undefined ? {} : { tables: location }) })),
       options.checkpointSchema === undefined ? {} : { checkpoints: { schema: options.checkpointSchema, suffix: '' } },
     );
-    const runner = new ProjectionRunner(store, backend, { batchSize: options.batchSize ?? 500, waitTimeoutMs: 10_000 });
+    const runner = new ProjectionRunner(store, backend, { batchSize: options.batchSize ?? 500, waitTimeoutMs: 30_000 });
     await runner.start();
     runners.push(runner);
     return runner;
