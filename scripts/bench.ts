@@ -5,6 +5,7 @@ import { startEmbeddedPostgres } from '../test/support/embedded-postgres.ts';
 import { appendScenario } from './bench/append.ts';
 import { batchScenario } from './bench/batch.ts';
 import { catchupScenario } from './bench/catchup.ts';
+import { httpScenario } from './bench/http.ts';
 import { liveScenario } from './bench/live.ts';
 import { memoryScenario } from './bench/memory.ts';
 import { readallScenario } from './bench/readall.ts';
@@ -16,7 +17,7 @@ import { closeSeededLogs } from './bench/support.ts';
  * PostgreSQL 16 it starts itself exactly as the tests do; prints a table, then one JSON line with
  * every figure. Not a test: nothing here passes or fails, it measures.
  */
-const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario];
+const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario];
 
 function parseOnly(argv: readonly string[]): Set<string> | undefined {
   const index = argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));

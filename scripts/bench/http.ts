@@ -2,7 +2,9 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { createPool } from 'slonik';
+import { eventStorePoolConfiguration, PostgresEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { runMigrations } from '../../src/migrate.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
@@ -122,23 +124,37 @@ interface OpenedStorage {
   close(): Promise<void>;
 }
 
-async function openBenchStorage(_context: BenchContext): Promise<OpenedStorage> {
-  const store = new MemoryEventStore();
-  const storage: Storage = { eventStore: store, status: () => ({ storage: 'memory', mode: 'memory', degraded: false }), close: () => store.close() };
-  return { storage, close: () => store.close() };
+/** A migrated database, its pool and the PostgreSQL store, wired as src/storage.ts wires them. */
+async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
+  const url = await context.createDatabase('bench_http');
+  await runMigrations({ connectionString: url });
+  const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 16, idleInTransactionTimeoutMs: 10_000 }));
+  const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }) });
+  const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false }), close: () => store.close() };
+  return {
+    storage,
+    close: async () => {
+      await store.close();
+      await pool.end();
+    },
+  };
 }
 
 /**
- * `http`: messages posted over real HTTP (keep-alive sockets to 127.0.0.1) at concurrency 32, and
- * at a steady 200 posts/s; a user's list of 1,000 chats read at concurrency 16. Every post waits for
- * the projections (read your writes), so the figures include that wait; the time spent in it is
- * reported apart. The store's own append rate, measured first on the same store, is the baseline.
+ * `http`: messages posted over real HTTP (keep-alive sockets to 127.0.0.1; the client runs in this
+ * process) at concurrency 32, each worker in its own chat, and at a steady 200 posts/s (open loop:
+ * latency counts from when a post was due); a user's list of 1,000 chats read at concurrency 16, a
+ * page of 100. Every post waits for the projections (read your writes), so the figures include that
+ * wait; the time spent in it is reported apart (`http_wait_*`). The store's own single-append rate at
+ * concurrency 16, measured first on the same store, is the ratio's baseline. `http_post_p50_ms` and
+ * `http_post_p99_ms` are the 200 posts/s figures (the target's); `http_post_c32_*` those at c32.
  */
 export const httpScenario: BenchScenario = {
   name: 'http',
   async run(context): Promise<BenchResult> {
     const opened = await openBenchStorage(context);
     const { storage } = opened;
+    await closedLoop(1_000, appendWorkers, async () => void (await storage.eventStore.append('bench-warm', [{ type: 'Warm', data: {} }])));
     const baseline = await appendRate(storage.eventStore);
 
     const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_SECOND: '0', NODE_ENV: 'production', ALLOW_DEMO_USER: 'true' });
@@ -180,7 +196,7 @@ export const httpScenario: BenchScenario = {
           { scenario: 'http', metric: 'POST message, c32', value: postsPerSecond, unit: 'posts/s', baseline, ratio, target: 'ratio >= 0.5' },
           { scenario: 'http', metric: 'POST message, c32, p50', value: round(percentile(concurrent.latencies, 50)), unit: 'ms' },
           { scenario: 'http', metric: 'POST message, c32, p99', value: round(percentile(concurrent.latencies, 99)), unit: 'ms' },
-          { scenario: 'http', metric: `POST message at ${pacedRate}/s, p50`, value: p50, unit: 'ms' },
+          { scenario: 'http', metric: `POST message at ${pacedRate}/s (achieved ${paced.achievedPerSecond}/s), p50`, value: p50, unit: 'ms' },
           { scenario: 'http', metric: `POST message at ${pacedRate}/s, p99`, value: p99, unit: 'ms', target: 'p99 < 50 ms' },
           { scenario: 'http', metric: `  of which waiting for projections, p50`, value: round(percentile(waits, 50)), unit: 'ms' },
           { scenario: 'http', metric: `  of which waiting for projections, p99`, value: round(percentile(waits, 99)), unit: 'ms' },
@@ -192,6 +208,8 @@ export const httpScenario: BenchScenario = {
           http_post_p99_ms: p99,
           http_post_ratio: ratio,
           list_chats_rps: listing.perSecond,
+          http_post_c32_p50_ms: round(percentile(concurrent.latencies, 50)),
+          http_post_c32_p99_ms: round(percentile(concurrent.latencies, 99)),
           http_wait_p50_ms: round(percentile(waits, 50)),
           http_wait_p99_ms: round(percentile(waits, 99)),
         },
