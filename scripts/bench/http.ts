@@ -108,9 +108,9 @@ let appendRound = 0;
 
 async function appendRate(store: EventStore): Promise<number> {
   const versions = new Map<string, number>();
-  const round = appendRound++;
+  const tag = appendRound++;
   const { perSecond } = await closedLoop(phaseMs, appendWorkers, async (worker, n) => {
-    const streamId = `bench-append-${round}-${worker}-${n % 50}`;
+    const streamId = `bench-append-${tag}-${worker}-${n % 50}`;
     const owner = `appender${worker}@example.com`;
     const result = await store.append(
       streamId,
