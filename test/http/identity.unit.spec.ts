@@ -74,3 +74,22 @@ describe('the rate limiter', () => {
     for (let i = 0; i < 100; i++) limiter.take('a');
   });
 });
+
+describe('the demo user setting', () => {
+  it('allows X-Demo-User by default outside production only, unless ALLOW_DEMO_USER says otherwise', async () => {
+    const { loadConfig } = await import('../../src/config.ts');
+    expect(loadConfig({}).allowDemoUser).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production' }).allowDemoUser).toBe(false);
+    expect(loadConfig({ DATABRICKS_APP_NAME: 'lakechat' }).allowDemoUser).toBe(false);
+    expect(loadConfig({ DATABRICKS_APP_NAME: 'lakechat', ALLOW_DEMO_USER: 'true' }).allowDemoUser).toBe(true);
+    expect(loadConfig({ ALLOW_DEMO_USER: 'false' }).allowDemoUser).toBe(false);
+  });
+
+  it('reads the analysts as a lower-cased list and the message limit in bytes', async () => {
+    const { loadConfig } = await import('../../src/config.ts');
+    const config = loadConfig({ ANALYST_EMAILS: ' Ana@X.com, bo@y.org ,', MAX_MESSAGE_BYTES: '1024' });
+    expect(config.env.ANALYST_EMAILS).toEqual(['ana@x.com', 'bo@y.org']);
+    expect(config.env.MAX_MESSAGE_BYTES).toBe(1024);
+    expect(loadConfig({}).env.MAX_MESSAGE_BYTES).toBe(32 * 1024);
+  });
+});
