@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
 import { isLakechatError } from '../../src/errors.ts';
 import { parseIfMatch } from '../../src/http/etag.ts';
 import { resolveIdentity } from '../../src/http/identity.ts';
@@ -76,8 +77,7 @@ describe('the rate limiter', () => {
 });
 
 describe('the demo user setting', () => {
-  it('allows X-Demo-User by default outside production only, unless ALLOW_DEMO_USER says otherwise', async () => {
-    const { loadConfig } = await import('../../src/config.ts');
+  it('allows X-Demo-User by default outside production only, unless ALLOW_DEMO_USER says otherwise', () => {
     expect(loadConfig({}).allowDemoUser).toBe(true);
     expect(loadConfig({ NODE_ENV: 'production' }).allowDemoUser).toBe(false);
     expect(loadConfig({ DATABRICKS_APP_NAME: 'lakechat' }).allowDemoUser).toBe(false);
@@ -85,8 +85,7 @@ describe('the demo user setting', () => {
     expect(loadConfig({ ALLOW_DEMO_USER: 'false' }).allowDemoUser).toBe(false);
   });
 
-  it('reads the analysts as a lower-cased list and the message limit in bytes', async () => {
-    const { loadConfig } = await import('../../src/config.ts');
+  it('reads the analysts as a lower-cased list and the message limit in bytes', () => {
     const config = loadConfig({ ANALYST_EMAILS: ' Ana@X.com, bo@y.org ,', MAX_MESSAGE_BYTES: '1024' });
     expect(config.env.ANALYST_EMAILS).toEqual(['ana@x.com', 'bo@y.org']);
     expect(config.env.MAX_MESSAGE_BYTES).toBe(1024);
