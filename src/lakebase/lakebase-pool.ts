@@ -1,0 +1,150 @@
+import type pg from 'pg';
+import { createPool, type DatabasePool } from 'slonik';
+import { LakechatError } from '../errors.ts';
+import type { Logger } from '../logger.ts';
+import type { Clock } from './clock.ts';
+import type { ConnectionMode, PasswordKind } from './connection-mode.ts';
+import { databaseErrorCode, describeDatabaseError, isAuthenticationFailure } from './database-errors.ts';
+import { createListenerConfig } from './listener-config.ts';
+import type { PgTarget, ResolvedConnection, StaticPassword } from './resolve-connection.ts';
+import { withOneRetry } from './retrying-pool.ts';
+import { createSlowQueryInterceptor } from './slow-query-interceptor.ts';
+import type { SslMode } from './ssl.ts';
+import { tlsOptions } from './ssl.ts';
+import { createTokenInterceptor } from './token-interceptor.ts';
+import { createTokenLogin } from './token-login.ts';
+import { TokenProvider, type TokenStatus } from './token-provider.ts';
+
+export interface LakebasePoolOptions {
+  logger: Logger;
+  /** DATABASE_POOL_SIZE. */
+  poolSize?: number;
+  /** SLOW_QUERY_MS. */
+  slowQueryMs?: number;
+  clock?: Clock;
+  /** Slonik's connection timeout (ms); start-up gives up on an unreachable host after it. */
+  connectionTimeoutMs?: number;
+}
+
+/** What /health shows about the connection: where, as whom, and the token's times. Never a secret. */
+export interface ConnectionStatus {
+  mode: ConnectionMode;
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  sslmode: SslMode;
+  password: PasswordKind;
+  /** When the current token expires; null for a fixed password. */
+  tokenExpiresAt: string | null;
+  token: TokenStatus | null;
+}
+
+export interface LakebasePool {
+  /** Slonik pool with the token login, the interceptors and one retry on dropped connections. */
+  pool: DatabasePool;
+  /** For the event store's LISTEN connection: same target, same token. */
+  listenerConfig(): Promise<pg.ClientConfig>;
+  status(): ConnectionStatus;
+  /** The token provider, when the password is a token. */
+  tokens: TokenProvider | undefined;
+  close(): Promise<void>;
+}
+
+/** A postgres:// URI without the password (it comes from the password function or option). */
+function connectionUri(target: PgTarget): string {
+  const url = new URL('postgres://placeholder');
+  url.hostname = target.host.includes(':') ? `[${target.host}]` : target.host;
+  url.port = String(target.port);
+  url.username = encodeURIComponent(target.user);
+  url.pathname = `/${encodeURIComponent(target.database)}`;
+  url.searchParams.set('application_name', target.applicationName);
+  if (tlsOptions(target.sslmode) === false) url.searchParams.set('sslmode', 'disable');
+  return url.toString();
+}
+
+/** The start-up failure as a catalogued error whose message says why, with no secret in it. */
+function connectFailure(error: unknown, target: PgTarget): LakechatError {
+  const where = `${target.user}@${target.host}:${target.port}/${target.database}`;
+  const why = describeDatabaseError(error);
+  const code = databaseErrorCode(error);
+  return isAuthenticationFailure(error)
+    ? new LakechatError('LAKECHAT_ERR_LAKEBASE_LOGIN_FAILED', `The database refused the login of ${where}: ${why}`, {
+        cause: error,
+        details: { sqlstate: code ?? null },
+      })
+    : new LakechatError('LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED', `Could not connect to ${where}: ${why}`, {
+        cause: error,
+        details: { code: code ?? null },
+      });
+}
+
+/**
+ * Opens the Slonik pool for a resolved connection. With a token, every new connection logs in with
+ * the current token (the pool's password function), a refused login is retried once with a new one,
+ * and a timer keeps the token fresh. Creating the pool logs in once, so an unreachable database or a
+ * refused login fails here, at start-up, with LAKEBASE_CONNECT_FAILED or LAKEBASE_LOGIN_FAILED.
+ */
+export async function createLakebasePool(resolved: ResolvedConnection, options: LakebasePoolOptions): Promise<LakebasePool> {
+  const { logger } = options;
+  const credential = resolved.credential;
+  const tokens =
+    credential.kind === 'token'
+      ? new TokenProvider({ source: credential.source, logger, ...(options.clock === undefined ? {} : { clock: options.clock }) })
+      : undefined;
+  const login = tokens === undefined ? undefined : createTokenLogin(tokens);
+  const ssl = tlsOptions(resolved.sslmode);
+  const target: PgTarget = {
+    host: resolved.host,
+    port: resolved.port,
+    user: resolved.user,
+    database: resolved.database,
+    sslmode: resolved.sslmode,
+    applicationName: resolved.applicationName,
+  };
+
+  let slonik: DatabasePool;
+  try {
+    slonik = await createPool(connectionUri(target), {
+      ...(login === undefined || credential.kind === 'password'
+        ? { password: (credential as StaticPassword).secret() }
+        : { password: login.password, driverFactory: login.driverFactory }),
+      ...(ssl === false ? {} : { ssl }),
+      interceptors: [createTokenInterceptor(tokens, logger), createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500)],
+      maxPoolSize: options.poolSize ?? 10,
+      // One attempt per acquire: the token login already retries a refused login, and the pool
+      // wrapper retries dropped connections once.
+      connectionRetryLimit: 1,
+      connectionTimeout: options.connectionTimeoutMs ?? 10_000,
+      captureStackTrace: false,
+    });
+  } catch (error) {
+    tokens?.close();
+    throw connectFailure(error, target);
+  }
+
+  const listenerConfig = createListenerConfig(target, credential.kind === 'password' || tokens === undefined ? (credential as StaticPassword) : { tokens });
+  return {
+    pool: withOneRetry(slonik, logger),
+    listenerConfig,
+    tokens,
+    status(): ConnectionStatus {
+      const token = tokens?.status() ?? null;
+      return {
+        mode: resolved.mode,
+        host: target.host,
+        port: target.port,
+        user: target.user,
+        database: target.database,
+        sslmode: target.sslmode,
+        password: resolved.password,
+        tokenExpiresAt: token?.expiresAt ?? null,
+        token,
+      };
+    },
+    async close() {
+      tokens?.close();
+      await slonik.end();
+    },
+  };
+}
