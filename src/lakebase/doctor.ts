@@ -183,7 +183,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       pass('tls', `${protocol} (sslmode=${target.sslmode})`);
     }
 
-    const client = new pg.Client(pgClientConfig(target, password));
+    const client = new pg.Client(pgClientConfig(target, password, 'doctor'));
     try {
       await attempt('login', () => client.connect(), (error) => doctorFixes.login(databaseErrorCode(error), target));
       const facts = await attempt(

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { createPool, type DatabasePool } from 'slonik';
+import { createPool, type ClientConfigurationInput, type DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from './clock.ts';
 import type { ConnectionMode, PasswordKind } from './connection-mode.ts';
 import { databaseErrorCode, describeDatabaseError, isAuthenticationFailure } from './database-errors.ts';
-import { createListenerConfig } from './listener-config.ts';
+import { createListenerConfig, pgClientConfig } from './listener-config.ts';
 import type { PgTarget, ResolvedConnection, StaticPassword } from './resolve-connection.ts';
 import { withOneRetry } from './retrying-pool.ts';
 import { createSlowQueryInterceptor } from './slow-query-interceptor.ts';
@@ -24,6 +24,11 @@ export interface LakebasePoolOptions {
   clock?: Clock;
   /** Slonik's connection timeout (ms); start-up gives up on an unreachable host after it. */
   connectionTimeoutMs?: number;
+  /**
+   * Slonik settings of the pool's user (the event store's timeouts, reset routine...). The password,
+   * driver, TLS and retry settings stay this module's; interceptors are added to its own.
+   */
+  poolConfiguration?: ClientConfigurationInput;
 }
 
 /** What /health shows about the connection: where, as whom, and the token's times. Never a secret. */
@@ -43,8 +48,10 @@ export interface ConnectionStatus {
 export interface LakebasePool {
   /** Slonik pool with the token login, the interceptors and one retry on dropped connections. */
   pool: DatabasePool;
-  /** For the event store's LISTEN connection: same target, same token. */
+  /** For the event store's LISTEN connection: same target, same token (checked again on reconnect). */
   listenerConfig(): Promise<pg.ClientConfig>;
+  /** A plain pg client configuration with the current password or token (migrations, scripts). */
+  clientConfig(): Promise<pg.ClientConfig>;
   status(): ConnectionStatus;
   /** The token provider, when the password is a token. */
   tokens: TokenProvider | undefined;
@@ -105,13 +112,19 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
 
   let slonik: DatabasePool;
   try {
+    const custom = options.poolConfiguration ?? {};
     slonik = await createPool(connectionUri(target), {
+      maxPoolSize: options.poolSize ?? 10,
+      ...custom,
       ...(login === undefined || credential.kind === 'password'
         ? { password: (credential as StaticPassword).secret() }
         : { password: login.password, driverFactory: login.driverFactory }),
       ...(ssl === false ? {} : { ssl }),
-      interceptors: [createTokenInterceptor(tokens, logger), createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500)],
-      maxPoolSize: options.poolSize ?? 10,
+      interceptors: [
+        createTokenInterceptor(tokens, logger),
+        createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500),
+        ...(custom.interceptors ?? []),
+      ],
       // One attempt per acquire: the token login already retries a refused login, and the pool
       // wrapper retries dropped connections once.
       connectionRetryLimit: 1,
@@ -127,6 +140,8 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
   return {
     pool: withOneRetry(slonik, logger),
     listenerConfig,
+    clientConfig: async () =>
+      pgClientConfig(target, tokens === undefined ? (credential as StaticPassword).secret() : await tokens.getToken(), 'client'),
     tokens,
     status(): ConnectionStatus {
       const token = tokens?.status() ?? null;

@@ -6,8 +6,8 @@ import type { TokenProvider } from './token-provider.ts';
 
 export type ListenerConfig = () => Promise<pg.ClientConfig>;
 
-/** A plain pg client configuration for the target, with this password. */
-export function pgClientConfig(target: PgTarget, password: string): pg.ClientConfig {
+/** A plain pg client configuration for the target, with this password; `purpose` names it in pg_stat_activity. */
+export function pgClientConfig(target: PgTarget, password: string, purpose = 'listener'): pg.ClientConfig {
   const ssl = tlsOptions(target.sslmode);
   return {
     host: target.host,
@@ -15,7 +15,7 @@ export function pgClientConfig(target: PgTarget, password: string): pg.ClientCon
     user: target.user,
     database: target.database,
     password,
-    application_name: `${target.applicationName}-listener`,
+    application_name: `${target.applicationName}-${purpose}`,
     keepAlive: true,
     connectionTimeoutMillis: 10_000,
     ...(ssl === false ? {} : { ssl }),
@@ -24,7 +24,7 @@ export function pgClientConfig(target: PgTarget, password: string): pg.ClientCon
 
 /** True when the server refuses this password: a short login that is closed at once. */
 async function refuses(target: PgTarget, password: string): Promise<boolean> {
-  const probe = new pg.Client(pgClientConfig(target, password));
+  const probe = new pg.Client(pgClientConfig(target, password, 'probe'));
   try {
     await probe.connect();
     return false;
