@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { createPool, type ClientConfigurationInput, type DatabasePool } from 'slonik';
-import { LakechatError } from '../errors.ts';
+import { isLakechatError, LakechatError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from './clock.ts';
 import type { ConnectionMode, PasswordKind } from './connection-mode.ts';
@@ -133,7 +133,8 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
     });
   } catch (error) {
     tokens?.close();
-    throw connectFailure(error, target);
+    // A token that could not be obtained already says why (workspace auth, credential API).
+    throw isLakechatError(error) ? error : connectFailure(error, target);
   }
 
   const listenerConfig = createListenerConfig(target, credential.kind === 'password' || tokens === undefined ? (credential as StaticPassword) : { tokens });
