@@ -1,15 +1,32 @@
 import type { Config } from './config.ts';
+import { isLakechatError, LakechatError } from './errors.ts';
 import { MemoryEventStore, type EventStore } from './event-store/index.ts';
+import {
+  createLakebasePool,
+  describeDatabaseError,
+  detectMode,
+  resolveConnection,
+  type Clock,
+  type ConnectionMode,
+  type LakebasePool,
+  type ResolvedConnection,
+} from './lakebase/index.ts';
+import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
 
-/** How the app keeps its events, and why: reported by /health and logged at start-up. */
+/** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {
   storage: 'postgres' | 'memory';
-  /** Which connection mode resolved: url, pg-env, instance, endpoint, or memory when none did. */
-  mode: 'url' | 'pg-env' | 'instance' | 'endpoint' | 'memory';
+  /** Which connection mode is configured: url, pg-env, instance, endpoint, or memory when none is. */
+  mode: ConnectionMode | 'memory';
   /** True when a database was configured but the app fell back to memory. */
   degraded: boolean;
   reason?: string;
+  host: string | null;
+  user: string | null;
+  database: string | null;
+  /** When the database token expires (it is refreshed before); null for a fixed password or memory. */
+  tokenExpiresAt: string | null;
 }
 
 export interface Storage {
@@ -18,13 +35,98 @@ export interface Storage {
   close(): Promise<void>;
 }
 
-/** Opens the event store the configuration asks for; memory when no database is configured. */
-export async function openStorage(config: Config, logger: Logger): Promise<Storage> {
+/** For tests: a clock for the token provider, or an SDK client. */
+export interface StorageDependencies {
+  clock?: Clock;
+  workspace?: WorkspaceClient;
+}
+
+function memoryStorage(config: Config, logger: Logger, status: StorageStatus): Storage {
   const eventStore = new MemoryEventStore({ logger, pollIntervalMs: config.env.EVENT_POLL_INTERVAL_MS });
-  logger.warn(
-    { storage: 'memory' },
-    'No database configured (LAKEBASE_PG_URL, PGHOST or LAKEBASE_INSTANCE_NAME): events live in memory and are lost on restart',
-  );
-  const status: StorageStatus = { storage: 'memory', mode: 'memory', degraded: false, reason: 'no database configured' };
   return { eventStore, status: () => status, close: () => eventStore.close() };
+}
+
+/** Why the database could not be used, in one line: the catalogued message, or the driver's. */
+function reasonOf(error: unknown): string {
+  return isLakechatError(error) ? error.message : describeDatabaseError(error);
+}
+
+/**
+ * The PostgreSQL event store is built on the pg-store branch; until it is merged, a reachable database
+ * is reported as unusable, and the fallback below applies.
+ */
+async function openPostgres(_config: Config, _logger: Logger, lakebase: LakebasePool): Promise<Storage> {
+  void lakebase;
+  throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', 'The PostgreSQL event store is not in this build yet');
+}
+
+/**
+ * Opens the event store the configuration asks for. No database configured: memory, with a loud
+ * warning. A database configured but unreachable at start-up (or its migrations failing): memory,
+ * degraded, with the reason logged and in /health; or, with STORAGE_FALLBACK=fail, an error (the
+ * server exits non-zero).
+ */
+export async function openStorage(config: Config, logger: Logger, dependencies: StorageDependencies = {}): Promise<Storage> {
+  const decision = detectMode(config.env);
+  if (decision.mode === 'memory') {
+    logger.warn(
+      { storage: 'memory', mode: 'memory' },
+      `No database configured (${decision.reason}): events live in memory and are lost on restart`,
+    );
+    const status: StorageStatus = {
+      storage: 'memory',
+      mode: 'memory',
+      degraded: false,
+      reason: 'no database configured',
+      host: null,
+      user: null,
+      database: null,
+      tokenExpiresAt: null,
+    };
+    return memoryStorage(config, logger, status);
+  }
+  if (decision.ignored.length > 0) {
+    logger.warn({ mode: decision.mode, ignored: decision.ignored }, 'LAKEBASE_PG_URL is set, so these variables are ignored');
+  }
+  logger.info({ mode: decision.mode, reason: decision.reason }, 'connecting to the database');
+
+  let resolved: ResolvedConnection | undefined;
+  let lakebase: LakebasePool | undefined;
+  try {
+    resolved = await resolveConnection(config, dependencies.workspace === undefined ? {} : { workspace: dependencies.workspace });
+    lakebase = await createLakebasePool(resolved, {
+      logger,
+      poolSize: config.env.DATABASE_POOL_SIZE,
+      slowQueryMs: config.env.SLOW_QUERY_MS,
+      ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
+    });
+    const storage = await openPostgres(config, logger, lakebase);
+    const { host, user, database, tokenExpiresAt } = storage.status();
+    logger.info({ storage: 'postgres', mode: decision.mode, host, user, database, tokenExpiresAt }, 'event store on PostgreSQL');
+    return storage;
+  } catch (error) {
+    await lakebase?.close().catch(() => {});
+    const reason = reasonOf(error);
+    const where = { mode: decision.mode, host: resolved?.host ?? null, user: resolved?.user ?? null };
+    if (config.env.STORAGE_FALLBACK === 'fail') {
+      logger.fatal({ err: error, ...where }, `The database is unavailable at start-up and STORAGE_FALLBACK=fail: ${reason}`);
+      throw isLakechatError(error)
+        ? error
+        : new LakechatError('LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED', reason, { cause: error });
+    }
+    logger.error(
+      { err: error, storage: 'memory', ...where },
+      `The database is unavailable at start-up; falling back to in-memory storage (events are lost on restart; STORAGE_FALLBACK=fail exits instead): ${reason}`,
+    );
+    return memoryStorage(config, logger, {
+      storage: 'memory',
+      mode: decision.mode,
+      degraded: true,
+      reason,
+      host: where.host,
+      user: where.user,
+      database: resolved?.database ?? null,
+      tokenExpiresAt: null,
+    });
+  }
 }
