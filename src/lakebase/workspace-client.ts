@@ -19,7 +19,8 @@ export type WorkspaceSettings = Pick<
  * side by side with different workspaces. One path still reads outside our configuration: with a
  * profile (DATABRICKS_CONFIG_PROFILE) or with no host and no credentials, the SDK reads
  * `~/.databrickscfg` (locating it through HOME), as the Databricks CLI does; that file is the point
- * of a profile, so it is left to the SDK.
+ * of a profile, so it is left to the SDK. (The SDK's own debug logger also peeks at
+ * DATABRICKS_DEBUG_HEADERS; its logger is silent unless configured, so that changes nothing here.)
  */
 export function sdkOptions(settings: WorkspaceSettings): ConfigOptions {
   const options: ConfigOptions = {

@@ -122,6 +122,19 @@ describe('with database credentials', () => {
     expect(status).toMatchObject({ mode: 'endpoint', host: world.pgHost, password: 'endpoint-credential' });
   });
 
+  it('uses the PAT when DATABRICKS_AUTH_TYPE chooses it over client credentials', async () => {
+    const { status } = await connect({
+      ...world.baseEnv,
+      LAKEBASE_INSTANCE_NAME: instanceName,
+      DATABRICKS_TOKEN: pat,
+      DATABRICKS_CLIENT_ID: client.id,
+      DATABRICKS_CLIENT_SECRET: client.secret,
+      DATABRICKS_AUTH_TYPE: 'pat',
+    });
+    expect(status.mode).toBe('instance');
+    expect(world.workspace.count('oauth-token')).toBe(0);
+  });
+
   it('uses databricks_postgres when no database is named', async () => {
     const resolved = await resolveConnection(loadConfig({ DATABRICKS_HOST: world.workspace.host, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat }));
     expect(resolved).toMatchObject({ database: 'databricks_postgres', port: 5432, sslmode: 'require' });

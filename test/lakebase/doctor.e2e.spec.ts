@@ -1,26 +1,34 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
+const script = fileURLToPath(new URL('../../scripts/doctor.ts', import.meta.url));
+const tsx = import.meta.resolve('tsx');
 let world: LakebaseWorld;
+let cwd: string;
 
-/** `npm run doctor` as a user runs it, with exactly `env`. */
+/**
+ * `npm run doctor` (tsx scripts/doctor.ts) with exactly `env`, in an empty folder so that no
+ * developer's .env.local is read.
+ */
 function doctor(env: Record<string, string>): Promise<{ code: number; output: string }> {
   return new Promise((resolve) => {
     execFile(
-      'npm',
-      ['run', '-s', 'doctor'],
-      { cwd: root, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
+      process.execPath,
+      ['--import', tsx, script],
+      { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
     );
   });
 }
 
 beforeAll(async () => {
+  cwd = mkdtempSync(path.join(tmpdir(), 'lakechat-doctor-'));
   world = await createLakebaseWorld();
   // Record every migration of this build as applied, as the server's start-up would.
   const folder = new URL('../../migrations/', import.meta.url);
@@ -34,6 +42,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await world?.cleanup();
+  rmSync(cwd, { recursive: true, force: true });
 });
 
 describe('npm run doctor', () => {

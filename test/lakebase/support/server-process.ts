@@ -1,4 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../support/global-setup.ts';
 
@@ -15,19 +18,26 @@ export interface ServerProcess {
 
 /**
  * Runs the real server (`src/server.ts`) in a child process with exactly `env` (plus PATH and HOME)
- * on a free port of 127.0.0.1, in `cwd` (where it looks for .env.local).
+ * on a free port of 127.0.0.1, in `cwd` (where it looks for .env.local; an empty folder by default,
+ * so no developer's .env.local is read).
  */
-export async function startServer(env: Record<string, string>, cwd = process.cwd()): Promise<ServerProcess> {
+export async function startServer(env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
   const port = await freePort();
+  const ownFolder = cwd === undefined ? mkdtempSync(path.join(tmpdir(), 'lakechat-server-')) : undefined;
   const child: ChildProcess = spawn(process.execPath, ['--import', tsx, serverScript], {
-    cwd,
+    cwd: cwd ?? ownFolder,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      if (ownFolder !== undefined) rmSync(ownFolder, { recursive: true, force: true });
+      resolve(code);
+    }),
+  );
   return {
     url: `http://127.0.0.1:${port}`,
     output: () => output,
