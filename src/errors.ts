@@ -50,7 +50,6 @@ export const errorCatalogue = {
   },
   LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED: { status: 503, message: 'The database could not be reached' },
   LAKECHAT_ERR_LAKEBASE_LOGIN_FAILED: { status: 503, message: 'The database refused the login' },
-  LAKECHAT_ERR_LAKEBASE_MIGRATION_FAILED: { status: 503, message: 'The database migrations failed' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;
