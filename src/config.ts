@@ -211,7 +211,8 @@ export interface LoadConfigOptions {
   /**
    * A dotenv file read for local development, as the Lakebase guide says; variables already in the
    * environment win. Defaults to `.env.local` in the working directory when `env` is the process's
-   * own environment; `false` reads no file.
+   * own environment, except in a Databricks App (DATABRICKS_APP_NAME set), where a developer's file
+   * deployed by mistake must not add a PAT to the app's own credentials; `false` reads no file.
    */
   envFile?: string | false;
 }
@@ -227,8 +228,9 @@ function readEnvFile(file: string): Record<string, string> {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
-  const envFile = options.envFile ?? (env === process.env ? '.env.local' : false);
-  const fromFile = envFile === false ? {} : readEnvFile(path.resolve(envFile));
+  const deployed = env.DATABRICKS_APP_NAME !== undefined && env.DATABRICKS_APP_NAME !== '';
+  const envFile = options.envFile ?? (env === process.env && !deployed ? '.env.local' : false);
+  const fromFile = envFile === false || deployed ? {} : readEnvFile(path.resolve(envFile));
   const parsed = environmentSchema.safeParse({ ...fromFile, ...env });
   if (!parsed.success) {
     // zod's messages describe the expectation, not the received value, so no secret is echoed.

@@ -119,6 +119,14 @@ describe('.env.local', () => {
     expect(() => loadConfig({}, { envFile: file })).toThrow(ConfigError);
   });
 
+  it('is not read in a Databricks App, where the platform provides the credentials', () => {
+    directory = mkdtempSync(path.join(tmpdir(), 'lakechat-env-'));
+    const file = path.join(directory, '.env.local');
+    writeFileSync(file, `DATABRICKS_TOKEN=${secret}\n`);
+    const config = loadConfig({ DATABRICKS_APP_NAME: 'lakechat' }, { envFile: file });
+    expect(config.env.DATABRICKS_TOKEN).toBeUndefined();
+  });
+
   it('is not read when the caller passes its own environment', () => {
     expect(loadConfig({}).env.LAKEBASE_INSTANCE_NAME).toBeUndefined();
   });
