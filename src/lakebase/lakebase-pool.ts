@@ -12,7 +12,7 @@ import { createSlowQueryInterceptor } from './slow-query-interceptor.ts';
 import type { SslMode } from './ssl.ts';
 import { tlsOptions } from './ssl.ts';
 import { createTokenInterceptor } from './token-interceptor.ts';
-import { createTokenLogin } from './token-login.ts';
+import { createTokenLogin, type TokenLogin } from './token-login.ts';
 import { TokenProvider, type TokenStatus } from './token-provider.ts';
 
 export interface LakebasePoolOptions {
@@ -92,14 +92,22 @@ function connectFailure(error: unknown, target: PgTarget): LakechatError {
  * and a timer keeps the token fresh. Creating the pool logs in once, so an unreachable database or a
  * refused login fails here, at start-up, with LAKEBASE_CONNECT_FAILED or LAKEBASE_LOGIN_FAILED.
  */
+/** How this pool's connections log in: a fixed password, or tokens with their login wrapper. */
+type Login = { kind: 'password'; password: StaticPassword } | { kind: 'token'; tokens: TokenProvider; driver: TokenLogin };
+
 export async function createLakebasePool(resolved: ResolvedConnection, options: LakebasePoolOptions): Promise<LakebasePool> {
   const { logger } = options;
   const credential = resolved.credential;
-  const tokens =
-    credential.kind === 'token'
-      ? new TokenProvider({ source: credential.source, logger, ...(options.clock === undefined ? {} : { clock: options.clock }) })
-      : undefined;
-  const login = tokens === undefined ? undefined : createTokenLogin(tokens);
+  let login: Login;
+  if (credential.kind === 'token') {
+    const clock = options.clock === undefined ? {} : { clock: options.clock };
+    const tokens = new TokenProvider({ source: credential.source, logger, ...clock });
+    login = { kind: 'token', tokens, driver: createTokenLogin(tokens) };
+  } else {
+    login = { kind: 'password', password: credential };
+  }
+  const tokens = login.kind === 'token' ? login.tokens : undefined;
+  const currentPassword = async (): Promise<string> => (login.kind === 'token' ? login.tokens.getToken() : login.password.secret());
   const ssl = tlsOptions(resolved.sslmode);
   const target: PgTarget = {
     host: resolved.host,
@@ -116,9 +124,9 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
     slonik = await createPool(connectionUri(target), {
       maxPoolSize: options.poolSize ?? 10,
       ...custom,
-      ...(login === undefined || credential.kind === 'password'
-        ? { password: (credential as StaticPassword).secret() }
-        : { password: login.password, driverFactory: login.driverFactory }),
+      ...(login.kind === 'token'
+        ? { password: login.driver.password, driverFactory: login.driver.driverFactory }
+        : { password: login.password.secret() }),
       ...(ssl === false ? {} : { ssl }),
       interceptors: [
         createTokenInterceptor(tokens, logger),
@@ -137,12 +145,10 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
     throw isLakechatError(error) ? error : connectFailure(error, target);
   }
 
-  const listenerConfig = createListenerConfig(target, credential.kind === 'password' || tokens === undefined ? (credential as StaticPassword) : { tokens });
   return {
     pool: withOneRetry(slonik, logger),
-    listenerConfig,
-    clientConfig: async () =>
-      pgClientConfig(target, tokens === undefined ? (credential as StaticPassword).secret() : await tokens.getToken(), 'client'),
+    listenerConfig: createListenerConfig(target, login.kind === 'token' ? { tokens: login.tokens } : login.password),
+    clientConfig: async () => pgClientConfig(target, await currentPassword(), 'client'),
     tokens,
     status(): ConnectionStatus {
       const token = tokens?.status() ?? null;
