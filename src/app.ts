@@ -13,9 +13,10 @@ export interface AppDependencies {
 export async function buildApp({ logger, storage }: AppDependencies): Promise<FastifyInstance> {
   const app = Fastify({ loggerInstance: logger as FastifyBaseLogger });
 
+  // Where events are kept and how the database is reached (mode, host, user, token expiry); never a secret.
   app.get('/health', async () => {
     const status = storage.status();
-    return { status: 'ok', ...status };
+    return { status: status.degraded ? 'degraded' : 'ok', ...status };
   });
 
   return app;
