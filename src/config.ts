@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 import { LakechatError } from './errors.ts';
 
@@ -30,7 +33,23 @@ const emailList = z
       .filter((email) => email.length > 0),
   );
 
-const environmentSchema = z.object({
+const sslModes = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+
+/** The auth types the Databricks SDK accepts in DATABRICKS_AUTH_TYPE. */
+const databricksAuthTypes = [
+  'pat',
+  'oauth-m2m',
+  'databricks-cli',
+  'basic',
+  'metadata-service',
+  'azure-cli',
+  'azure-msi',
+  'azure-client-secret',
+  'google-credentials',
+  'google-id',
+] as const;
+
+const environmentObject = z.object({
   NODE_ENV: optionalString,
   HOST: z.string().default('0.0.0.0'),
   PORT: port.optional(),
@@ -45,12 +64,21 @@ const environmentSchema = z.object({
   PGDATABASE: optionalString,
   PGUSER: optionalString,
   PGPASSWORD: optionalString,
-  PGSSLMODE: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).optional(),
+  PGSSLMODE: z.enum(sslModes).optional(),
   PGAPPNAME: optionalString,
   LAKEBASE_INSTANCE_NAME: optionalString,
   LAKEBASE_ENDPOINT: optionalString,
   LAKEBASE_DATABASE_NAME: optionalString,
+
+  // Databricks workspace authentication, handed to the SDK explicitly (see src/lakebase/workspace-client.ts).
   DATABRICKS_HOST: optionalString,
+  DATABRICKS_TOKEN: optionalString,
+  DATABRICKS_CLIENT_ID: optionalString,
+  DATABRICKS_CLIENT_SECRET: optionalString,
+  DATABRICKS_AUTH_TYPE: z.enum(databricksAuthTypes).optional(),
+  DATABRICKS_CONFIG_PROFILE: optionalString,
+  DATABRICKS_CONFIG_FILE: optionalString,
+
   STORAGE_FALLBACK: z.enum(['memory', 'fail']).default('memory'),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
   SLOW_QUERY_MS: positiveInt.default(500),
@@ -77,7 +105,106 @@ const environmentSchema = z.object({
   BENCH_DATABASE_URL: optionalString,
 });
 
-export type Environment = z.infer<typeof environmentSchema>;
+const environmentSchema = environmentObject.superRefine((env, context) => {
+  for (const problem of lakebaseProblems(env)) {
+    context.addIssue({ code: 'custom', path: [problem.variable], message: problem.problem });
+  }
+});
+
+export type Environment = z.infer<typeof environmentObject>;
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '[::1]']);
+// The seed's naming rule for Provisioned instances: 1-63 characters, letters and hyphens, a letter first.
+const instanceName = /^[A-Za-z][A-Za-z-]{0,62}$/;
+// Autoscaling resource ids: 1-63 characters, lower-case letters, digits and hyphens, a letter first.
+const resourceId = '[a-z][a-z0-9-]{0,62}';
+const endpointName = new RegExp(`^projects/${resourceId}/branches/${resourceId}/endpoints/${resourceId}$`);
+
+/**
+ * The Lakebase variables checked together: formats, and modes configured by half. Each message names
+ * what to change and never quotes a value.
+ */
+function lakebaseProblems(env: z.infer<typeof environmentObject>): { variable: string; problem: string }[] {
+  const problems: { variable: string; problem: string }[] = [];
+  const problem = (variable: string, text: string): void => {
+    problems.push({ variable, problem: text });
+  };
+
+  if (env.DATABRICKS_HOST !== undefined) {
+    const url = URL.canParse(env.DATABRICKS_HOST) ? new URL(env.DATABRICKS_HOST) : undefined;
+    const secure = url?.protocol === 'https:';
+    const loopback = url?.protocol === 'http:' && loopbackHosts.has(url.hostname);
+    if (url === undefined || !(secure || loopback) || url.hostname === '') {
+      problem(
+        'DATABRICKS_HOST',
+        'must start with https:// (for example https://my-workspace.cloud.databricks.com); http:// is accepted only for 127.0.0.1 or localhost',
+      );
+    }
+  }
+  if (env.LAKEBASE_PG_URL !== undefined) {
+    const url = URL.canParse(env.LAKEBASE_PG_URL) ? new URL(env.LAKEBASE_PG_URL) : undefined;
+    if (url === undefined || !['postgres:', 'postgresql:'].includes(url.protocol) || url.hostname === '' || url.username === '') {
+      problem('LAKEBASE_PG_URL', 'must be a URL like postgresql://user:password@host:5432/database?sslmode=require');
+    } else if (!(sslModes as readonly string[]).includes(url.searchParams.get('sslmode') ?? 'prefer')) {
+      problem('LAKEBASE_PG_URL', `its sslmode must be one of ${sslModes.join(', ')}`);
+    }
+  }
+  if (env.LAKEBASE_INSTANCE_NAME !== undefined && !instanceName.test(env.LAKEBASE_INSTANCE_NAME)) {
+    problem(
+      'LAKEBASE_INSTANCE_NAME',
+      'must be 1-63 characters, start with a letter, and contain only letters and hyphens (no underscores, digits or spaces)',
+    );
+  }
+  if (env.LAKEBASE_ENDPOINT !== undefined && !endpointName.test(env.LAKEBASE_ENDPOINT)) {
+    problem('LAKEBASE_ENDPOINT', 'must look like projects/<project>/branches/<branch>/endpoints/<endpoint>');
+  }
+  if (env.LAKEBASE_INSTANCE_NAME !== undefined && env.LAKEBASE_ENDPOINT !== undefined) {
+    problem(
+      'LAKEBASE_ENDPOINT',
+      'set either LAKEBASE_INSTANCE_NAME (Lakebase Provisioned) or LAKEBASE_ENDPOINT (Lakebase Autoscaling), not both',
+    );
+  }
+
+  const urlMode = env.LAKEBASE_PG_URL !== undefined;
+  const pgMode = !urlMode && env.PGHOST !== undefined;
+  const sdkMode = !urlMode && (env.LAKEBASE_INSTANCE_NAME !== undefined || env.LAKEBASE_ENDPOINT !== undefined);
+  const usesSdk = sdkMode || (pgMode && env.PGPASSWORD === undefined);
+
+  if (!urlMode && env.PGHOST === undefined) {
+    if (env.PGPASSWORD !== undefined) {
+      problem('PGPASSWORD', 'is used only with PGHOST; set PGHOST too, or remove PGPASSWORD');
+    }
+    if (!sdkMode) {
+      for (const variable of ['PGUSER', 'PGDATABASE', 'PGPORT'] as const) {
+        if (env[variable] !== undefined) {
+          problem(variable, 'is set but PGHOST is not: set PGHOST to connect with the PG* variables, or remove it');
+        }
+      }
+    }
+  }
+  if (pgMode && env.PGPASSWORD !== undefined && env.PGUSER === undefined) {
+    problem('PGUSER', 'is required with PGHOST and PGPASSWORD');
+  }
+  if (env.LAKEBASE_DATABASE_NAME !== undefined && !sdkMode && !urlMode) {
+    problem('LAKEBASE_DATABASE_NAME', 'is used only with LAKEBASE_INSTANCE_NAME or LAKEBASE_ENDPOINT');
+  }
+
+  if ((env.DATABRICKS_CLIENT_ID === undefined) !== (env.DATABRICKS_CLIENT_SECRET === undefined)) {
+    const missing = env.DATABRICKS_CLIENT_ID === undefined ? 'DATABRICKS_CLIENT_ID' : 'DATABRICKS_CLIENT_SECRET';
+    problem(missing, 'DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET must be set together (OAuth machine-to-machine)');
+  }
+  if (env.DATABRICKS_TOKEN !== undefined && env.DATABRICKS_CLIENT_ID !== undefined && env.DATABRICKS_AUTH_TYPE === undefined) {
+    problem(
+      'DATABRICKS_AUTH_TYPE',
+      'DATABRICKS_TOKEN and DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET are both set, and the Databricks SDK refuses more than one authorization method: unset one of them, or set DATABRICKS_AUTH_TYPE to pat or oauth-m2m',
+    );
+  }
+  const explicitCredentials = env.DATABRICKS_TOKEN !== undefined || env.DATABRICKS_CLIENT_ID !== undefined;
+  if (usesSdk && explicitCredentials && env.DATABRICKS_HOST === undefined && env.DATABRICKS_CONFIG_PROFILE === undefined) {
+    problem('DATABRICKS_HOST', 'is required with DATABRICKS_TOKEN or DATABRICKS_CLIENT_ID (the workspace URL, starting with https://)');
+  }
+  return problems;
+}
 
 export interface Config {
   readonly env: Environment;
@@ -101,8 +228,31 @@ export class ConfigError extends LakechatError {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = environmentSchema.safeParse(env);
+export interface LoadConfigOptions {
+  /**
+   * A dotenv file read for local development, as the Lakebase guide says; variables already in the
+   * environment win. Defaults to `.env.local` in the working directory when `env` is the process's
+   * own environment, except in a Databricks App (DATABRICKS_APP_NAME set), where a developer's file
+   * deployed by mistake must not add a PAT to the app's own credentials; `false` reads no file.
+   */
+  envFile?: string | false;
+}
+
+/** Reads a dotenv file if it exists; an unreadable or malformed file stops start-up like a bad variable. */
+function readEnvFile(file: string): Record<string, string> {
+  if (!existsSync(file)) return {};
+  try {
+    return parseEnv(readFileSync(file, 'utf8')) as Record<string, string>;
+  } catch {
+    throw new ConfigError([{ variable: path.basename(file), problem: 'cannot be read as a dotenv file (KEY=value lines)' }]);
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadConfigOptions = {}): Config {
+  const deployed = env.DATABRICKS_APP_NAME !== undefined && env.DATABRICKS_APP_NAME !== '';
+  const envFile = options.envFile ?? (env === process.env && !deployed ? '.env.local' : false);
+  const fromFile = envFile === false || deployed ? {} : readEnvFile(path.resolve(envFile));
+  const parsed = environmentSchema.safeParse({ ...fromFile, ...env });
   if (!parsed.success) {
     // zod's messages describe the expectation, not the received value, so no secret is echoed.
     throw new ConfigError(

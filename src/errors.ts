@@ -65,6 +65,30 @@ export const errorCatalogue = {
 
   // Migrations
   LAKECHAT_ERR_MIGRATION_FAILED: { status: 500, message: 'The database migrations failed' },
+
+  // Lakebase connection (start-up, token refresh, doctor)
+  LAKECHAT_ERR_LAKEBASE_WORKSPACE_AUTH_FAILED: {
+    status: 503,
+    message: 'The Databricks SDK could not authenticate to the workspace',
+  },
+  LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED: {
+    status: 503,
+    message: 'The Lakebase instance could not be looked up',
+  },
+  LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED: {
+    status: 503,
+    message: 'The Lakebase Autoscaling endpoint could not be looked up',
+  },
+  LAKECHAT_ERR_LAKEBASE_USER_LOOKUP_FAILED: {
+    status: 503,
+    message: 'The PostgreSQL user could not be found from the workspace identity',
+  },
+  LAKECHAT_ERR_LAKEBASE_CREDENTIAL_FAILED: {
+    status: 503,
+    message: 'No database token could be obtained from the workspace',
+  },
+  LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED: { status: 503, message: 'The database could not be reached' },
+  LAKECHAT_ERR_LAKEBASE_LOGIN_FAILED: { status: 503, message: 'The database refused the login' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -1,5 +1,6 @@
 import { buildApp } from './app.ts';
 import { loadConfig, ConfigError } from './config.ts';
+import { isLakechatError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { openStorage } from './storage.ts';
 
@@ -16,7 +17,14 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel });
-  const storage = await openStorage(config, logger);
+  let storage;
+  try {
+    storage = await openStorage(config, logger);
+  } catch (error) {
+    // STORAGE_FALLBACK=fail and the database is unreachable: openStorage has logged why.
+    if (isLakechatError(error)) process.exit(69); // EX_UNAVAILABLE
+    throw error;
+  }
   const app = await buildApp({ config, logger, storage });
 
   let stopping = false;

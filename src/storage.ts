@@ -1,23 +1,40 @@
 import { randomUUID } from 'node:crypto';
-import { createPool, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import type { Config } from './config.ts';
+import { isLakechatError, LakechatError } from './errors.ts';
 import {
   createPostgresEventStore,
   eventStorePoolConfiguration,
   MemoryEventStore,
   type EventStore,
 } from './event-store/index.ts';
+import {
+  createLakebasePool,
+  describeDatabaseError,
+  detectMode,
+  resolveConnection,
+  type Clock,
+  type ConnectionMode,
+  type LakebasePool,
+  type ResolvedConnection,
+} from './lakebase/index.ts';
+import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
 
-/** How the app keeps its events, and why: reported by /health and logged at start-up. */
+/** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {
   storage: 'postgres' | 'memory';
-  /** Which connection mode resolved: url, pg-env, instance, endpoint, or memory when none did. */
-  mode: 'url' | 'pg-env' | 'instance' | 'endpoint' | 'memory';
+  /** Which connection mode is configured: url, pg-env, instance, endpoint, or memory when none is. */
+  mode: ConnectionMode | 'memory';
   /** True when a database was configured but the app fell back to memory. */
   degraded: boolean;
   reason?: string;
+  host: string | null;
+  user: string | null;
+  database: string | null;
+  /** When the database token expires (it is refreshed before); null for a fixed password or memory. */
+  tokenExpiresAt: string | null;
 }
 
 export interface Storage {
@@ -28,66 +45,126 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** For tests: a clock for the token provider, or an SDK client. */
+export interface StorageDependencies {
+  clock?: Clock;
+  workspace?: WorkspaceClient;
+}
+
 function memoryStorage(config: Config, logger: Logger, status: StorageStatus): Storage {
   const eventStore = new MemoryEventStore({ logger, pollIntervalMs: config.env.EVENT_POLL_INTERVAL_MS });
   return { eventStore, status: () => status, close: () => eventStore.close() };
 }
 
-/**
- * Until the Lakebase connection resolver lands, a PostgreSQL URL (LAKEBASE_PG_URL) is the only
- * way to a database: migrate it, then run the event store on a Slonik pool and a LISTEN client.
- */
-async function openPostgresFromUrl(config: Config, logger: Logger, url: string): Promise<Storage> {
-  await runMigrations({ connectionString: url }, logger);
-  const pool = await createPool(
-    url,
-    eventStorePoolConfiguration({
-      maxPoolSize: config.env.DATABASE_POOL_SIZE,
-      idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-    }),
-  );
-  try {
-    const eventStore = await createPostgresEventStore({
-      pool,
-      listenerConfig: async () => ({ connectionString: url }),
-      logger,
-      pollIntervalMs: config.env.EVENT_POLL_INTERVAL_MS,
-      notifyIntervalMs: config.env.EVENT_NOTIFY_INTERVAL_MS,
-      instanceId: randomUUID(),
-    });
-    const status: StorageStatus = { storage: 'postgres', mode: 'url', degraded: false };
-    return {
-      eventStore,
-      pool,
-      status: () => status,
-      close: async () => {
-        await eventStore.close();
-        await pool.end();
-      },
-    };
-  } catch (error) {
-    await pool.end();
-    throw error;
-  }
+/** Why the database could not be used, in one line: the catalogued message, or the driver's. */
+function reasonOf(error: unknown): string {
+  return isLakechatError(error) ? error.message : describeDatabaseError(error);
 }
 
-/** Opens the event store the configuration asks for; memory when no database is configured. */
-export async function openStorage(config: Config, logger: Logger): Promise<Storage> {
-  const url = config.env.LAKEBASE_PG_URL;
-  if (url !== undefined) {
-    try {
-      const storage = await openPostgresFromUrl(config, logger, url);
-      logger.info({ storage: 'postgres', mode: 'url' }, 'event store on PostgreSQL');
-      return storage;
-    } catch (error) {
-      if (config.env.STORAGE_FALLBACK === 'fail') throw error;
-      logger.error({ err: error, storage: 'memory' }, 'PostgreSQL unavailable; falling back to memory (STORAGE_FALLBACK=memory): events are lost on restart');
-      return memoryStorage(config, logger, { storage: 'memory', mode: 'memory', degraded: true, reason: 'database unavailable at start-up' });
-    }
+/** Migrates the database (one instance at a time), then runs the event store on the Lakebase pool. */
+async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePool): Promise<Storage> {
+  await runMigrations(await lakebase.clientConfig(), logger);
+  const eventStore = await createPostgresEventStore({
+    pool: lakebase.pool,
+    listenerConfig: () => lakebase.listenerConfig(),
+    logger,
+    pollIntervalMs: config.env.EVENT_POLL_INTERVAL_MS,
+    notifyIntervalMs: config.env.EVENT_NOTIFY_INTERVAL_MS,
+    instanceId: randomUUID(),
+  });
+  return {
+    eventStore,
+    pool: lakebase.pool,
+    status: () => {
+      const connection = lakebase.status();
+      return {
+        storage: 'postgres',
+        mode: connection.mode,
+        degraded: false,
+        host: connection.host,
+        user: connection.user,
+        database: connection.database,
+        tokenExpiresAt: connection.tokenExpiresAt,
+      };
+    },
+    close: async () => {
+      await eventStore.close();
+      await lakebase.close();
+    },
+  };
+}
+
+/**
+ * Opens the event store the configuration asks for. No database configured: memory, with a loud
+ * warning. A database configured but unreachable at start-up (or its migrations failing): memory,
+ * degraded, with the reason logged and in /health; or, with STORAGE_FALLBACK=fail, an error (the
+ * server exits non-zero).
+ */
+export async function openStorage(config: Config, logger: Logger, dependencies: StorageDependencies = {}): Promise<Storage> {
+  const decision = detectMode(config.env);
+  if (decision.mode === 'memory') {
+    logger.warn(
+      { storage: 'memory', mode: 'memory' },
+      `No database configured (${decision.reason}): events live in memory and are lost on restart`,
+    );
+    const status: StorageStatus = {
+      storage: 'memory',
+      mode: 'memory',
+      degraded: false,
+      reason: 'no database configured',
+      host: null,
+      user: null,
+      database: null,
+      tokenExpiresAt: null,
+    };
+    return memoryStorage(config, logger, status);
   }
-  logger.warn(
-    { storage: 'memory' },
-    'No database configured (LAKEBASE_PG_URL, PGHOST or LAKEBASE_INSTANCE_NAME): events live in memory and are lost on restart',
-  );
-  return memoryStorage(config, logger, { storage: 'memory', mode: 'memory', degraded: false, reason: 'no database configured' });
+  if (decision.ignored.length > 0) {
+    logger.warn({ mode: decision.mode, ignored: decision.ignored }, 'LAKEBASE_PG_URL is set, so these variables are ignored');
+  }
+  logger.info({ mode: decision.mode, reason: decision.reason }, 'connecting to the database');
+
+  let resolved: ResolvedConnection | undefined;
+  let lakebase: LakebasePool | undefined;
+  try {
+    resolved = await resolveConnection(config, dependencies.workspace === undefined ? {} : { workspace: dependencies.workspace });
+    lakebase = await createLakebasePool(resolved, {
+      logger,
+      poolSize: config.env.DATABASE_POOL_SIZE,
+      slowQueryMs: config.env.SLOW_QUERY_MS,
+      poolConfiguration: eventStorePoolConfiguration({
+        maxPoolSize: config.env.DATABASE_POOL_SIZE,
+        idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      }),
+      ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
+    });
+    const storage = await openPostgres(config, logger, lakebase);
+    const { host, user, database, tokenExpiresAt } = storage.status();
+    logger.info({ storage: 'postgres', mode: decision.mode, host, user, database, tokenExpiresAt }, 'event store on PostgreSQL');
+    return storage;
+  } catch (error) {
+    await lakebase?.close().catch(() => {});
+    const reason = reasonOf(error);
+    const where = { mode: decision.mode, host: resolved?.host ?? null, user: resolved?.user ?? null };
+    if (config.env.STORAGE_FALLBACK === 'fail') {
+      logger.fatal({ err: error, ...where }, `The database is unavailable at start-up and STORAGE_FALLBACK=fail: ${reason}`);
+      throw isLakechatError(error)
+        ? error
+        : new LakechatError('LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED', reason, { cause: error });
+    }
+    logger.error(
+      { err: error, storage: 'memory', ...where },
+      `The database is unavailable at start-up; falling back to in-memory storage (events are lost on restart; STORAGE_FALLBACK=fail exits instead): ${reason}`,
+    );
+    return memoryStorage(config, logger, {
+      storage: 'memory',
+      mode: decision.mode,
+      degraded: true,
+      reason,
+      host: where.host,
+      user: where.user,
+      database: resolved?.database ?? null,
+      tokenExpiresAt: null,
+    });
+  }
 }

@@ -133,7 +133,7 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
   await runMigrations({ connectionString: url });
   const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 16, idleInTransactionTimeoutMs: 10_000 }));
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }) });
-  const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false }), close: () => store.close() };
+  const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }), close: () => store.close() };
   return {
     storage,
     close: async () => {

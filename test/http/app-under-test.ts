@@ -33,7 +33,7 @@ export async function memoryApp(options: AppOptions = {}): Promise<AppUnderTest>
   const store = options.store ?? new MemoryEventStore({ pollIntervalMs: 50 });
   const storage: Storage = {
     eventStore: store,
-    status: () => ({ storage: 'memory', mode: 'memory', degraded: false, reason: 'test' }),
+    status: () => ({ storage: 'memory', mode: 'memory', degraded: false, reason: 'test', host: null, user: null, database: null, tokenExpiresAt: null }),
     close: () => store.close(),
   };
   const app = await buildApp({ config, logger, storage, ...(options.now === undefined ? {} : { now: options.now }) });
@@ -56,7 +56,7 @@ export async function postgresApp(options: AppOptions & { bed?: PostgresTestBed 
   const storage: Storage = {
     eventStore: store,
     pool: bed.pool,
-    status: () => ({ storage: 'postgres', mode: 'url', degraded: false }),
+    status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }),
     close: () => store.close(),
   };
   const app = await buildApp({ config, logger, storage, ...(options.now === undefined ? {} : { now: options.now }) });

@@ -1,10 +1,13 @@
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from './embedded-postgres.ts';
+import { enableTestSsl } from './postgres-ssl.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A superuser URL of the PostgreSQL the tests use; each test file creates its own database in it. */
     adminDatabaseUrl: string;
+    /** The server's self-signed TLS certificate (PEM) when the setup turned TLS on; empty otherwise. */
+    postgresCertificate: string;
   }
 }
 
@@ -18,9 +21,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const external = process.env.TEST_DATABASE_URL;
   if (external !== undefined && external !== '') {
     project.provide('adminDatabaseUrl', external);
+    project.provide('postgresCertificate', '');
     return async () => {};
   }
   const server = await startEmbeddedPostgres();
+  // TLS on, as on Lakebase, so sslmode=require is tested for real.
+  const { certificate } = await enableTestSsl(server.url);
   project.provide('adminDatabaseUrl', server.url);
+  project.provide('postgresCertificate', certificate);
   return () => server.stop();
 }

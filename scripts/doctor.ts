@@ -1,0 +1,8 @@
+/**
+ * `npm run doctor`: checks the Lakebase connection step by step, as the Lakebase guide's
+ * troubleshooting section does by hand, and exits 0 only when every step passes.
+ */
+import { runDoctor } from '../src/lakebase/doctor.ts';
+
+const report = await runDoctor({ write: (line) => process.stdout.write(`${line}\n`) });
+process.exitCode = report.ok ? 0 : 1;

@@ -1,0 +1,43 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createPgDriverFactory } from '@slonik/pg-driver';
+import type { DriverFactory } from 'slonik';
+import { isAuthenticationFailure } from './database-errors.ts';
+import type { TokenProvider } from './token-provider.ts';
+
+export interface TokenLogin {
+  /** Slonik's pg driver, wrapped so a refused login is retried once with a new token. */
+  driverFactory: DriverFactory;
+  /** The pool's password function: the token of the login in progress. */
+  password: () => Promise<string>;
+}
+
+/**
+ * The pool's password function and its driver, together. Slonik's pg driver calls `password()` for
+ * each new connection; the wrapper picks the token first and runs the login with it in scope, so when
+ * the server refuses it (28P01, 28000) exactly that token is dropped from the cache and the login is
+ * tried once more with a fresh one. Many connections refused at once cause one new token.
+ */
+export function createTokenLogin(tokens: TokenProvider): TokenLogin {
+  const loginToken = new AsyncLocalStorage<string>();
+  const base = createPgDriverFactory();
+
+  async function withToken<T>(login: () => Promise<T>): Promise<T> {
+    const token = await tokens.getToken();
+    try {
+      return await loginToken.run(token, login);
+    } catch (error) {
+      if (!isAuthenticationFailure(error)) throw error;
+      tokens.invalidate(token);
+      const fresh = await tokens.getToken();
+      return await loginToken.run(fresh, login);
+    }
+  }
+
+  const driverFactory: DriverFactory = async (options) => {
+    // Setting the driver up logs in once (to read type oids), so it gets the same retry.
+    const driver = await withToken(() => base(options));
+    return { ...driver, createClient: () => withToken(() => driver.createClient()) };
+  };
+
+  return { driverFactory, password: async () => loginToken.getStore() ?? tokens.getToken() };
+}

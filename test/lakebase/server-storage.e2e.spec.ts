@@ -1,0 +1,84 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/global-setup.ts';
+import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
+import { health, startServer, type ServerProcess } from './support/server-process.ts';
+
+let world: LakebaseWorld;
+const servers: ServerProcess[] = [];
+
+beforeAll(async () => {
+  world = await createLakebaseWorld();
+});
+afterAll(async () => {
+  for (const server of servers) await server.stop();
+  await world?.cleanup();
+});
+
+async function run(env: Record<string, string>, cwd?: string): Promise<ServerProcess> {
+  const server = await startServer(env, cwd);
+  servers.push(server);
+  return server;
+}
+
+function tokensIn(text: string): string[] {
+  return [...world.workspace.issued().map((issued) => issued.token), pat].filter((token) => text.includes(token));
+}
+
+describe('storage at start-up', () => {
+  it('uses memory with a loud warning when no database is configured', async () => {
+    const server = await run({});
+    expect(await health(server)).toMatchObject({
+      status: 'ok',
+      storage: 'memory',
+      mode: 'memory',
+      degraded: false,
+      host: null,
+      user: null,
+      tokenExpiresAt: null,
+    });
+    expect(server.output()).toContain('events live in memory and are lost on restart');
+  });
+
+  it('falls back to memory when the configured database is unreachable, saying why in the log and in /health', async () => {
+    const closedPort = String(await freePort());
+    const server = await run({ ...world.baseEnv, PGPORT: closedPort, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat });
+    const body = await health(server);
+    expect(body).toMatchObject({ status: 'degraded', storage: 'memory', mode: 'instance', degraded: true, host: world.pgHost, user: world.role.name });
+    expect(String(body.reason)).toContain('ECONNREFUSED');
+    expect(server.output()).toContain('falling back to in-memory storage');
+    expect(tokensIn(server.output() + JSON.stringify(body))).toEqual([]);
+  });
+
+  it('exits non-zero instead with STORAGE_FALLBACK=fail, saying why', async () => {
+    const closedPort = String(await freePort());
+    const server = await run({
+      ...world.baseEnv,
+      PGPORT: closedPort,
+      LAKEBASE_INSTANCE_NAME: instanceName,
+      DATABRICKS_TOKEN: pat,
+      STORAGE_FALLBACK: 'fail',
+    });
+    expect(await server.exited).toBe(69);
+    expect(server.output()).toContain('ECONNREFUSED');
+    expect(server.output()).toContain('STORAGE_FALLBACK=fail');
+    expect(tokensIn(server.output())).toEqual([]);
+  });
+
+  it('reads .env.local from its working directory, as the Lakebase guide says', async () => {
+    const directory = mkdtempSync(path.join(tmpdir(), 'lakechat-cwd-'));
+    try {
+      const closedPort = String(await freePort());
+      writeFileSync(
+        path.join(directory, '.env.local'),
+        [`LAKEBASE_INSTANCE_NAME=${instanceName}`, `DATABRICKS_HOST=${world.workspace.host}`, `DATABRICKS_TOKEN=${pat}`, `PGPORT=${closedPort}`].join('\n'),
+      );
+      const server = await run({}, directory);
+      expect(await health(server)).toMatchObject({ mode: 'instance', storage: 'memory', degraded: true });
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
