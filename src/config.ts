@@ -82,8 +82,16 @@ const environmentObject = z.object({
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
   SLOW_QUERY_MS: positiveInt.default(500),
 
+  // PostgreSQL ends a session left idle inside a transaction this long: an open transaction holds
+  // every reader of the event log back.
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.max(3_600_000).default(10_000),
+
   // Event store tuning.
   EVENT_POLL_INTERVAL_MS: positiveInt.max(60_000).default(1_000),
+  EVENT_NOTIFY_INTERVAL_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+
+  // `npm run bench` runs against this PostgreSQL (a superuser URL) instead of starting its own.
+  BENCH_DATABASE_URL: optionalString,
 });
 
 const environmentSchema = environmentObject.superRefine((env, context) => {

@@ -26,6 +26,13 @@ export const errorCatalogue = {
   LAKECHAT_ERR_STORE_INVALID_APPEND: { status: 400, message: 'The append is malformed' },
   LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
   LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
+  LAKECHAT_ERR_STORE_CONTENDED: {
+    status: 503,
+    message: 'Other writers kept appending to this stream first; retry the append',
+  },
+
+  // Migrations
+  LAKECHAT_ERR_MIGRATION_FAILED: { status: 500, message: 'The database migrations failed' },
 
   // Lakebase connection (start-up, token refresh, doctor)
   LAKECHAT_ERR_LAKEBASE_WORKSPACE_AUTH_FAILED: {

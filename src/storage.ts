@@ -1,10 +1,17 @@
+import { randomUUID } from 'node:crypto';
 import type { Config } from './config.ts';
 import { isLakechatError, LakechatError } from './errors.ts';
-import { MemoryEventStore, type EventStore } from './event-store/index.ts';
+import {
+  createPostgresEventStore,
+  eventStorePoolConfiguration,
+  MemoryEventStore,
+  type EventStore,
+} from './event-store/index.ts';
 import {
   createLakebasePool,
   describeDatabaseError,
   detectMode,
+  isAuthenticationFailure,
   resolveConnection,
   type Clock,
   type ConnectionMode,
@@ -13,6 +20,7 @@ import {
 } from './lakebase/index.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
+import { runMigrations } from './migrate.ts';
 
 /** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {
@@ -51,13 +59,46 @@ function reasonOf(error: unknown): string {
   return isLakechatError(error) ? error.message : describeDatabaseError(error);
 }
 
-/**
- * The PostgreSQL event store is built on the pg-store branch; until it is merged, a reachable database
- * is reported as unusable, and the fallback below applies.
- */
-async function openPostgres(_config: Config, _logger: Logger, lakebase: LakebasePool): Promise<Storage> {
-  void lakebase;
-  throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', 'The PostgreSQL event store is not in this build yet');
+/** Migrations on their own connection with the current token; a refused token is replaced once. */
+async function migrate(lakebase: LakebasePool, logger: Logger): Promise<void> {
+  try {
+    await runMigrations(await lakebase.clientConfig(), logger);
+  } catch (error) {
+    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
+    lakebase.tokens.invalidate();
+    await runMigrations(await lakebase.clientConfig(), logger);
+  }
+}
+
+async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePool): Promise<Storage> {
+  await migrate(lakebase, logger);
+  const eventStore = await createPostgresEventStore({
+    pool: lakebase.pool,
+    listenerConfig: () => lakebase.listenerConfig(),
+    logger,
+    pollIntervalMs: config.env.EVENT_POLL_INTERVAL_MS,
+    notifyIntervalMs: config.env.EVENT_NOTIFY_INTERVAL_MS,
+    instanceId: randomUUID(),
+  });
+  return {
+    eventStore,
+    status: () => {
+      const connection = lakebase.status();
+      return {
+        storage: 'postgres',
+        mode: connection.mode,
+        degraded: false,
+        host: connection.host,
+        user: connection.user,
+        database: connection.database,
+        tokenExpiresAt: connection.tokenExpiresAt,
+      };
+    },
+    close: async () => {
+      await eventStore.close();
+      await lakebase.close();
+    },
+  };
 }
 
 /**
@@ -98,6 +139,10 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
       logger,
       poolSize: config.env.DATABASE_POOL_SIZE,
       slowQueryMs: config.env.SLOW_QUERY_MS,
+      poolConfiguration: eventStorePoolConfiguration({
+        maxPoolSize: config.env.DATABASE_POOL_SIZE,
+        idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      }),
       ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
     });
     const storage = await openPostgres(config, logger, lakebase);

@@ -17,3 +17,10 @@ export type {
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
 export { WrongExpectedVersionError } from './errors.ts';
 export { compareCursors } from './cursor.ts';
+export {
+  PostgresEventStore,
+  createPostgresEventStore,
+  type PostgresEventStoreOptions,
+} from './postgres/postgres-event-store.ts';
+export type { VisibilityLag } from './postgres/visibility-lag.ts';
+export { eventStorePoolConfiguration, type EventStorePoolSettings } from './postgres/pool-configuration.ts';

@@ -102,8 +102,9 @@ export class MemoryEventStore implements EventStore {
         eventId: event.eventId,
         type: event.type,
         schemaVersion: event.schemaVersion,
-        data: structuredClone(event.data),
-        metadata: structuredClone(event.metadata),
+        // Stored as JSON, as PostgreSQL stores it: both stores return the same values.
+        data: JSON.parse(event.dataJson) as Record<string, unknown>,
+        metadata: JSON.parse(event.metadataJson) as Record<string, unknown>,
         owner: prepared.owner,
         recordedAt,
       });

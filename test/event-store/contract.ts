@@ -164,6 +164,61 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         expect((await store.readStream('s1')).version).toBe(1);
       });
 
+      it('returns data and metadata strings exactly, even characters PostgreSQL text cannot hold', async () => {
+        const tricky = {
+          nul: 'a\u0000b',
+          mark: '\uE000 private use, \uE0000 and \uE000e',
+          lone: 'x\uD800y\uDC00z',
+          pair: '\uD83D\uDE80',
+          escapes: '\\u0000 and \\\u0000',
+          ['key\u0000with nul']: ['\u0000', { deep: '\uE000\u0000' }],
+        };
+        await store.append('s', [event('Tricky', tricky, { metadata: { client: 'c\u0000', plain: 'ok' } }), event('Plain', { mark: '\uE000' })]);
+        const { events } = await store.readStream('s');
+        expect(events[0]!.data).toEqual(tricky);
+        expect(events[0]!.metadata).toEqual({ client: 'c\u0000', plain: 'ok' });
+        expect(events[1]!.data).toEqual({ mark: '\uE000' });
+        expect((await store.readAll()).events.map((e) => e.data)).toEqual([tricky, { mark: '\uE000' }]);
+      });
+
+      it('keeps data and metadata as JSON: refuses what JSON cannot hold, returns what JSON makes of the rest', async () => {
+        const cyclic: Record<string, unknown> = {};
+        cyclic.self = cyclic;
+        await expectCode(store.append('s', [event('A', { n: 1n })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', cyclic)]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', {}, { metadata: { n: 1n } })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', { toJSON: () => 'not an object' })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        const at = new Date('2026-01-02T03:04:05.678Z');
+        await store.append('s', [event('A', { at, gone: undefined, nan: Number.NaN, list: [1, undefined] })]);
+        expect((await store.readStream('s')).events[0]!.data).toEqual({ at: '2026-01-02T03:04:05.678Z', nan: null, list: [1, null] });
+      });
+
+      it('rejects stream ids, types and owners holding U+0000 or an unpaired surrogate', async () => {
+        await expectCode(store.append('s\u0000', [event('A')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s\uD800', [event('A')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A\u0000')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A')], { owner: 'a\u0000@x.com' }), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        expect((await store.readAll()).events).toHaveLength(0);
+      });
+
+      it('decides appends issued together in order, each against the version the ones before it left', async () => {
+        const outcomes = await Promise.allSettled([
+          store.append('g', [event('A')], { expectedVersion: 'no_stream' }),
+          store.append('g', [event('B'), event('C')], { expectedVersion: 1 }),
+          store.append('g', [event('Stale')], { expectedVersion: 1 }),
+          store.append('g', [event('D')], { expectedVersion: 3 }),
+          store.append('g', [event('Again')], { expectedVersion: 'no_stream' }),
+          store.append('h', [event('E')], { expectedVersion: 'stream_exists' }),
+          store.append('g', [event('F')], { expectedVersion: 'any' }),
+        ]);
+        expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled', 'rejected', 'rejected', 'fulfilled']);
+        expect((outcomes[2] as PromiseRejectedResult).reason).toMatchObject({ expected: 1, actual: 3 });
+        expect((outcomes[4] as PromiseRejectedResult).reason).toMatchObject({ expected: 'no_stream', actual: 4 });
+        expect((outcomes[5] as PromiseRejectedResult).reason).toMatchObject({ expected: 'stream_exists', actual: 0 });
+        expect((outcomes[6] as PromiseFulfilledResult<{ nextExpectedVersion: number }>).value.nextExpectedVersion).toBe(5);
+        expect((await store.readStream('g')).events.map((e) => `${e.version}${e.type}`)).toEqual(['1A', '2B', '3C', '4D', '5F']);
+      });
+
       it('rejects malformed appends with a clear code', async () => {
         await expectCode(store.append('s', []), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
         await expectCode(store.append('', [event('A')]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');

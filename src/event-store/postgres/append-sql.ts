@@ -1,0 +1,176 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import { encodeCursor } from '../cursor.ts';
+import type { RecordedEvent } from '../types.ts';
+import { int8 } from './event-row.ts';
+import { selectRows } from './select-rows.ts';
+
+export type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'>;
+
+export interface AppendState {
+  /** Stored events among the ids looked up, by event id. */
+  stored: Map<string, StoredIdentity>;
+  /** The current version of each stream looked up (0 when it does not exist). */
+  versions: Map<string, number>;
+}
+
+const lookupRow = z.union([
+  z.object({ kind: z.literal('event'), event_id: z.string(), stream_id: z.string(), version: z.number(), position: int8, tx: z.string(), event_type: z.string() }),
+  z.object({ kind: z.literal('stream'), stream_id: z.string(), version: z.number() }),
+]);
+
+/**
+ * What a group of appends must know before deciding, in one round trip: which of its event ids
+ * are stored (idempotent retries), and the current version of each stream it touches (read with a
+ * backward index scan of one row per stream, however long the stream).
+ */
+export async function lookupAppendState(db: CommonQueryMethods, eventIds: readonly string[], streamIds: readonly string[]): Promise<AppendState> {
+  const rows = await selectRows(db, lookupRow, sql.unsafe`
+    SELECT 'event' AS kind, event_id::text AS event_id, stream_id, stream_version AS version, position, tx_id::text AS tx, event_type
+    FROM events WHERE event_id = ANY(${sql.array(eventIds, 'uuid')})
+    UNION ALL
+    SELECT 'stream', NULL, wanted.stream_id,
+      coalesce((SELECT stream_version FROM events WHERE events.stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1), 0),
+      NULL, NULL, NULL
+    FROM unnest(${sql.array(streamIds, 'text')}) AS wanted(stream_id)`);
+  const state: AppendState = { stored: new Map(), versions: new Map() };
+  for (const row of rows) {
+    if (row.kind === 'stream') {
+      state.versions.set(row.stream_id, row.version);
+    } else {
+      state.stored.set(row.event_id, {
+        eventId: row.event_id,
+        streamId: row.stream_id,
+        version: row.version,
+        position: row.position,
+        cursor: encodeCursor({ tx: BigInt(row.tx), position: BigInt(row.position) }),
+        type: row.event_type,
+      });
+    }
+  }
+  return state;
+}
+
+/** Rows to insert, column by column (the shape unnest takes). */
+export interface InsertColumns {
+  streamIds: string[];
+  versions: number[];
+  eventIds: string[];
+  types: string[];
+  schemaVersions: number[];
+  data: string[];
+  metadata: string[];
+  owners: (string | null)[];
+  escaped: boolean[];
+}
+
+export function emptyInsertColumns(): InsertColumns {
+  return { streamIds: [], versions: [], eventIds: [], types: [], schemaVersions: [], data: [], metadata: [], owners: [], escaped: [] };
+}
+
+export interface InsertedRow {
+  eventId: string;
+  position: number;
+  tx: bigint;
+}
+
+/**
+ * data and metadata travel as one JSON array each, picked by ordinality: a jsonb[] parameter would
+ * have every document escaped into an array literal on the client and parsed out of it on the
+ * server (about 15% slower for a 100-event group, measured).
+ */
+function jsonArray(documents: readonly string[]): string {
+  return `[${documents.join(',')}]`;
+}
+
+/** The group's other columns, one array each, numbered in order (`incoming.n`). */
+function incomingRows(columns: InsertColumns) {
+  return sql.fragment`unnest(
+      ${sql.array(columns.streamIds, 'text')}, ${sql.array(columns.versions, 'int4')}, ${sql.array(columns.eventIds, 'uuid')},
+      ${sql.array(columns.types, 'text')}, ${sql.array(columns.schemaVersions, 'int4')}, ${sql.array(columns.owners, 'text')},
+      ${sql.array(columns.escaped, 'bool')}
+    ) WITH ORDINALITY AS incoming`;
+}
+
+const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.string() });
+
+/**
+ * One multi-row INSERT for a whole group, as a single statement (its own transaction): every row
+ * gets the same tx_id, and positions follow the order given (ORDER BY ordinality feeds the identity
+ * column in that order). Versions are enforced by the unique keys, never by ON CONFLICT DO NOTHING:
+ * a stale decision fails loudly and is retried by the caller.
+ */
+export async function insertEvents(db: CommonQueryMethods, columns: InsertColumns): Promise<Map<string, InsertedRow>> {
+  const rows = await selectRows(db, insertedRow, sql.unsafe`
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
+    SELECT incoming.stream_id, incoming.stream_version, incoming.event_id, incoming.event_type, incoming.schema_version,
+      ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
+      incoming.owner, incoming.text_escaped
+    FROM ${incomingRows(columns)} (stream_id, stream_version, event_id, event_type, schema_version, owner, text_escaped, n)
+    ORDER BY incoming.n
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx`);
+  const inserted = new Map<string, InsertedRow>();
+  for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx) });
+  return inserted;
+}
+
+/** One append's version condition in an optimistic group insert. */
+export interface VersionCheck {
+  streamId: string;
+  /** Events of earlier appends in the group on the same stream. */
+  offset: number;
+  kind: 'any' | 'no_stream' | 'stream_exists' | 'exact';
+  expected: number;
+}
+
+export interface WrittenRow extends InsertedRow {
+  version: number;
+}
+
+const writtenRow = z.object({ event_id: z.string(), position: int8, tx: z.string(), version: z.number() });
+
+/**
+ * A whole group in ONE statement, when every append's expected version holds: reads each stream's
+ * current version, checks every condition, and inserts all rows or none (the version of each row
+ * is the stream's current version plus its place in the group). Returns null when a condition
+ * failed: nothing was written, and the caller decides each append exactly. A concurrent writer of
+ * the same version or event id makes it fail on a unique key, as the plain insert does.
+ */
+export async function insertIfVersionsHold(
+  db: CommonQueryMethods,
+  checks: readonly VersionCheck[],
+  columns: InsertColumns,
+): Promise<Map<string, WrittenRow> | null> {
+  const rows = await selectRows(db, writtenRow, sql.unsafe`
+    WITH checks AS (
+      SELECT * FROM unnest(
+        ${sql.array(checks.map((check) => check.streamId), 'text')}, ${sql.array(checks.map((check) => check.offset), 'int4')},
+        ${sql.array(checks.map((check) => check.kind), 'text')}, ${sql.array(checks.map((check) => check.expected), 'int4')}
+      ) AS check_row (stream_id, version_offset, kind, expected)
+    ), head AS (
+      SELECT wanted.stream_id,
+        coalesce((SELECT stream_version FROM events WHERE events.stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1), 0) AS version
+      FROM (SELECT DISTINCT stream_id FROM checks) AS wanted
+    ), allowed AS (
+      SELECT coalesce(bool_and(CASE checks.kind
+          WHEN 'any' THEN true
+          WHEN 'no_stream' THEN head.version + checks.version_offset = 0
+          WHEN 'stream_exists' THEN head.version + checks.version_offset > 0
+          ELSE head.version + checks.version_offset = checks.expected END), false) AS ok
+      FROM checks JOIN head USING (stream_id)
+    )
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
+    SELECT incoming.stream_id, head.version + incoming.relative_version, incoming.event_id, incoming.event_type, incoming.schema_version,
+      ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
+      incoming.owner, incoming.text_escaped
+    FROM ${incomingRows(columns)} (stream_id, relative_version, event_id, event_type, schema_version, owner, text_escaped, n)
+    JOIN head USING (stream_id)
+    CROSS JOIN allowed
+    WHERE allowed.ok
+    ORDER BY incoming.n
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`);
+  if (rows.length === 0) return null;
+  const written = new Map<string, WrittenRow>();
+  for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });
+  return written;
+}

@@ -1,0 +1,284 @@
+import type { Logger } from 'pino';
+import type { CommonQueryMethods } from 'slonik';
+import { LakechatError } from '../../errors.ts';
+import { encodeCursor } from '../cursor.ts';
+import type { AppendResult } from '../types.ts';
+import type { PreparedAppend } from '../validate-append.ts';
+import { insertEvents, insertIfVersionsHold, lookupAppendState, type InsertedRow } from './append-sql.ts';
+import { appendResult, decideGroup, insertColumnsFor, optimisticGroup, type Decision } from './decide-group.ts';
+import { findDuplicateAppend } from '../idempotency.ts';
+import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
+
+type Attempt =
+  | { kind: 'written'; decisions: Decision[]; inserted: Map<string, InsertedRow> }
+  /** An expected version did not hold: nothing written; decide each append exactly. */
+  | { kind: 'refused' }
+  /** A unique key was taken by another writer (or a retried event id): nothing written. */
+  | { kind: 'raced' }
+  /** A value PostgreSQL refuses (class 22): nothing written; isolate it. */
+  | { kind: 'unstorable' };
+
+interface Pending {
+  prepared: PreparedAppend;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
+}
+
+export interface GroupCommitterOptions {
+  db: CommonQueryMethods;
+  /** Groups in flight at once. Two in-flight groups never touch the same stream or event id. */
+  flushers: number;
+  /** A group takes appends until it holds this many events (one append is never split). */
+  maxGroupEvents: number;
+  /** Called after every commit with the cursor of the last row it wrote. */
+  onCommitted(cursor: string, tx: bigint): void;
+  logger?: Logger | undefined;
+}
+
+/** Another writer kept winning the race for this stream; the caller may retry. */
+const maxAttemptsAlone = 20;
+
+function unavailable(error: unknown): LakechatError {
+  return error instanceof LakechatError ? error : new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', undefined, { cause: error });
+}
+
+/**
+ * Group commit. Concurrent appends on one store instance queue here and are written together, in
+ * one transaction, so a burst of N appends costs one WAL flush instead of N:
+ * 1. Optimistic: one statement checks every append's expected version against the streams'
+ *    current versions and inserts all the group's rows, or none (one round trip).
+ * 2. When a version did not hold: one query reads the streams' versions, each append is decided in
+ *    arrival order in JavaScript (exactly as if they ran one after another), and one multi-row
+ *    INSERT writes the accepted ones.
+ * 3. When an INSERT loses a race on a unique key (another instance, a retried event id): decided
+ *    again with every event id looked up; if it loses again, each append alone.
+ */
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private inFlight = 0;
+  private readonly busyStreams = new Map<string, number>();
+  private readonly busyIds = new Set<string>();
+  private drained: (() => void)[] = [];
+  private pumpScheduled = false;
+
+  constructor(private readonly options: GroupCommitterOptions) {}
+
+  append(prepared: PreparedAppend): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ prepared, resolve, reject });
+      // Appends issued in the same tick (Promise.all, one request fanning out) share a group.
+      if (!this.pumpScheduled) {
+        this.pumpScheduled = true;
+        queueMicrotask(() => {
+          this.pumpScheduled = false;
+          this.pump();
+        });
+      }
+    });
+  }
+
+  /** Resolves once every queued append has been settled. */
+  async drain(): Promise<void> {
+    if (this.queue.length === 0 && this.inFlight === 0) return;
+    await new Promise<void>((resolve) => this.drained.push(resolve));
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.options.flushers && this.queue.length > 0) {
+      const group = this.takeGroup();
+      if (group.length === 0) return; // what is queued waits for a group in flight
+      this.inFlight++;
+      this.markBusy(group, 1);
+      void this.flush(group).finally(() => {
+        this.markBusy(group, -1);
+        this.inFlight--;
+        this.pump();
+        if (this.queue.length === 0 && this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+      });
+    }
+  }
+
+  /**
+   * Takes the next group in arrival order. An append is left for later when its stream or an event
+   * id is in a group in flight, or when its ids repeat an append already in this group (a retry:
+   * it must be decided once the first is stored); everything after it on the same stream or ids
+   * stays behind it, so per-stream order is arrival order.
+   */
+  private takeGroup(): Pending[] {
+    const group: Pending[] = [];
+    const rest: Pending[] = [];
+    const blockedStreams = new Set<string>();
+    const blockedIds = new Set<string>();
+    const groupIds = new Set<string>();
+    let events = 0;
+    for (const pending of this.queue) {
+      const { streamId, events: batch } = pending.prepared;
+      const blocked =
+        (group.length > 0 && events + batch.length > this.options.maxGroupEvents) ||
+        this.busyStreams.has(streamId) ||
+        blockedStreams.has(streamId) ||
+        batch.some((event) => this.busyIds.has(event.eventId) || blockedIds.has(event.eventId) || groupIds.has(event.eventId));
+      if (blocked) {
+        rest.push(pending);
+        blockedStreams.add(streamId);
+        for (const event of batch) blockedIds.add(event.eventId);
+        continue;
+      }
+      group.push(pending);
+      events += batch.length;
+      for (const event of batch) groupIds.add(event.eventId);
+    }
+    this.queue = rest;
+    return group;
+  }
+
+  private markBusy(group: readonly Pending[], delta: 1 | -1): void {
+    if (this.options.flushers === 1) return;
+    for (const { prepared } of group) {
+      const count = (this.busyStreams.get(prepared.streamId) ?? 0) + delta;
+      if (count === 0) this.busyStreams.delete(prepared.streamId);
+      else this.busyStreams.set(prepared.streamId, count);
+      for (const event of prepared.events) {
+        if (delta === 1) this.busyIds.add(event.eventId);
+        else this.busyIds.delete(event.eventId);
+      }
+    }
+  }
+
+  private async flush(group: readonly Pending[]): Promise<void> {
+    const prepared = group.map((pending) => pending.prepared);
+    let outcome: Attempt;
+    try {
+      outcome = await this.attemptOptimistic(prepared);
+      if (outcome.kind === 'refused') outcome = await this.attempt(prepared, false);
+      // Lost a race (another instance, or a retried event id): once more, checking every event id.
+      if (outcome.kind === 'raced') outcome = await this.attempt(prepared, true);
+    } catch (error) {
+      for (const pending of group) pending.reject(unavailable(error));
+      return;
+    }
+    if (outcome.kind !== 'written') {
+      // Still racing, or one append holds a value PostgreSQL refuses: each append alone.
+      this.options.logger?.debug({ outcome: outcome.kind, appends: group.length }, 'group insert failed; appending one by one');
+      for (const pending of group) await this.settle(pending, this.appendAlone(pending.prepared));
+      return;
+    }
+    const { decisions, inserted } = outcome;
+    group.forEach((pending, index) => {
+      const decision = decisions[index]!;
+      if (decision.kind === 'failed') return pending.reject(decision.error);
+      if (decision.kind === 'done') return pending.resolve(decision.result);
+      try {
+        pending.resolve(appendResult(pending.prepared, decision.firstVersion, inserted));
+      } catch (error) {
+        pending.reject(unavailable(error));
+      }
+    });
+    let last: InsertedRow | undefined;
+    for (const row of inserted.values()) if (last === undefined || row.position > last.position) last = row;
+    if (last !== undefined) this.options.onCommitted(encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
+  }
+
+  /**
+   * The common case in one round trip: every expected version holds, no event id is stored yet.
+   * The statement checks the versions itself and writes all or nothing.
+   */
+  private async attemptOptimistic(prepared: readonly PreparedAppend[]): Promise<Attempt> {
+    const { checks, columns } = optimisticGroup(prepared);
+    let written;
+    try {
+      written = await insertIfVersionsHold(this.options.db, checks, columns);
+    } catch (error) {
+      if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
+      if (isDataException(error)) return { kind: 'unstorable' };
+      throw error;
+    }
+    if (written === null) return { kind: 'refused' };
+    const decisions = prepared.map((append): Decision => ({ kind: 'insert', firstVersion: written.get(append.events[0]!.eventId)!.version }));
+    return { kind: 'written', decisions, inserted: written };
+  }
+
+  /**
+   * Decides and writes a group exactly; settles nothing. The first attempt reads only the streams'
+   * versions: new event ids are the rule, and the unique key on event_id catches a retry at insert
+   * time (the attempt then reports a race and the next one reads the ids too). An append refused on
+   * its version is checked against stored event ids before the refusal stands: it may be a retry.
+   */
+  private async attempt(prepared: readonly PreparedAppend[], checkIds: boolean): Promise<Attempt> {
+    const streams = [...new Set(prepared.map((append) => append.streamId))];
+    const ids = checkIds ? prepared.flatMap((append) => append.events.map((event) => event.eventId)) : [];
+    let decisions = decideGroup(prepared, await lookupAppendState(this.options.db, ids, streams));
+    if (!checkIds) decisions = await this.confirmRefusals(prepared, decisions);
+    const columns = insertColumnsFor(prepared, decisions);
+    if (columns.eventIds.length === 0) return { kind: 'written', decisions, inserted: new Map() };
+    try {
+      return { kind: 'written', decisions, inserted: await insertEvents(this.options.db, columns) };
+    } catch (error) {
+      if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
+      if (isDataException(error)) return { kind: 'unstorable' };
+      throw error;
+    }
+  }
+
+  private async confirmRefusals(prepared: readonly PreparedAppend[], decisions: Decision[]): Promise<Decision[]> {
+    const refused = prepared.flatMap((append, index) => (decisions[index]!.kind === 'failed' ? append.events.map((event) => event.eventId) : []));
+    if (refused.length === 0) return decisions;
+    const { stored } = await lookupAppendState(this.options.db, refused, []);
+    if (stored.size === 0) return decisions;
+    return decisions.map((decision, index): Decision => {
+      if (decision.kind !== 'failed') return decision;
+      try {
+        const duplicate = findDuplicateAppend(prepared[index]!, (eventId) => stored.get(eventId));
+        return duplicate === null ? decision : { kind: 'done', result: duplicate };
+      } catch (error) {
+        return { kind: 'failed', error };
+      }
+    });
+  }
+
+  private async settle(pending: Pending, outcome: Promise<AppendResult>): Promise<void> {
+    try {
+      pending.resolve(await outcome);
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+
+  /**
+   * One append in its own transaction. This is where a unique violation becomes a typed outcome:
+   * someone else stored a version or an event id first, so decide again on what is stored now,
+   * which yields the concurrency error with the actual version, the idempotent original result,
+   * or the event id conflict.
+   */
+  private async appendAlone(prepared: PreparedAppend): Promise<AppendResult> {
+    const eventIds = prepared.events.map((event) => event.eventId);
+    for (let attempt = 1; ; attempt++) {
+      let state;
+      try {
+        state = await lookupAppendState(this.options.db, eventIds, [prepared.streamId]);
+      } catch (error) {
+        throw unavailable(error);
+      }
+      const decision = decideGroup([prepared], state)[0]!;
+      if (decision.kind === 'done') return decision.result;
+      if (decision.kind === 'failed') throw decision.error;
+      let inserted;
+      try {
+        inserted = await insertEvents(this.options.db, insertColumnsFor([prepared], [decision]));
+      } catch (error) {
+        if (violatedUniqueKey(error) !== undefined && attempt < maxAttemptsAlone) continue;
+        if (violatedUniqueKey(error) !== undefined) {
+          throw new LakechatError('LAKECHAT_ERR_STORE_CONTENDED', undefined, { cause: error, details: { streamId: prepared.streamId } });
+        }
+        if (isDataException(error)) {
+          throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', 'Invalid append: a value PostgreSQL cannot store', { cause: error });
+        }
+        throw unavailable(error);
+      }
+      const result = appendResult(prepared, decision.firstVersion, inserted);
+      const last = inserted.get(prepared.events[prepared.events.length - 1]!.eventId)!;
+      this.options.onCommitted(result.cursor, last.tx);
+      return result;
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import type { ClientConfigurationInput } from 'slonik';
+
+export interface EventStorePoolSettings {
+  maxPoolSize: number;
+  /** PostgreSQL ends a session idle inside a transaction this long (idle_in_transaction_session_timeout). */
+  idleInTransactionTimeoutMs: number;
+  statementTimeoutMs?: number;
+}
+
+/**
+ * Slonik settings for a pool the event store runs on; the Lakebase connection code spreads these
+ * into its own createPool call (adding the token-refreshing password).
+ */
+export function eventStorePoolConfiguration(settings: EventStorePoolSettings): ClientConfigurationInput {
+  return {
+    maxPoolSize: settings.maxPoolSize,
+    // A transaction left open holds every reader of the log back (see docs/architecture.md):
+    // PostgreSQL ends such sessions after this long.
+    idleInTransactionSessionTimeout: settings.idleInTransactionTimeoutMs,
+    statementTimeout: settings.statementTimeoutMs ?? 60_000,
+    // Slonik runs DISCARD ALL at every release by default: one more round trip per query. The store
+    // leaves no session state behind (no SET, temp tables or prepared statements), so skip it.
+    resetConnection: async () => {},
+  };
+}

@@ -1,0 +1,284 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import type { Logger } from 'pino';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { LakechatError } from '../../errors.ts';
+import { compareCursors, decodeCursor, type CursorPoint } from '../cursor.ts';
+import { pickFilter } from '../filter.ts';
+import { LiveTail } from '../live-tail.ts';
+import { clampLimit } from '../memory-event-store.ts';
+import { subscribeToStore } from '../subscribe.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  ReadStreamResult,
+  RecordedEvent,
+  SubscribeOptions,
+} from '../types.ts';
+import { prepareAppend } from '../validate-append.ts';
+import { CoalescedNotifier } from './coalesced-notifier.ts';
+import { GroupCommitter } from './group-committer.ts';
+import { NotificationListener, notificationChannel } from './notification-listener.ts';
+import { sqlState } from './postgres-errors.ts';
+import { boundaryCursor, readAllPage } from './read-all.ts';
+import { readStreamPage } from './read-stream.ts';
+import { selectRows } from './select-rows.ts';
+import { readVisibilityLag, type VisibilityLag } from './visibility-lag.ts';
+
+export interface PostgresEventStoreOptions {
+  pool: DatabasePool;
+  /** Settings of the dedicated LISTEN connection; called at every (re)connect. */
+  listenerConfig: () => Promise<pg.ClientConfig>;
+  logger?: Logger;
+  /** Live subscribers read at least this often when no notification arrives. */
+  pollIntervalMs?: number;
+  /** Names this process in notifications (and the listener's application_name). */
+  instanceId?: string;
+  /** At most one notification per this many milliseconds (see CoalescedNotifier). */
+  notifyIntervalMs?: number;
+  maxQueuedPerSubscriber?: number;
+  /** Append groups in flight at once. */
+  appendFlushers?: number;
+  /** How long readAll and headCursor wait for this instance's own commits to become readable. */
+  readYourWritesMs?: number;
+  newId?: () => string;
+}
+
+const defaultPageSize = 1_000;
+const maxInt8 = 2n ** 63n - 1n;
+const maxXid8 = 2n ** 64n - 1n;
+const snapshotRow = z.object({ xmin: z.string(), xmax: z.string() });
+const newestRow = z.object({ tx: z.string(), position: z.string() });
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function unavailable(error: unknown): LakechatError {
+  return error instanceof LakechatError ? error : new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', undefined, { cause: error });
+}
+
+/**
+ * The event store on PostgreSQL. Appends go through group commit; reads order and resume by
+ * (transaction id, position) and stop below the oldest running transaction, so no reader skips an
+ * event whose transaction commits late; live subscribers share one LiveTail, woken by this
+ * instance's own commits at once and by other instances through LISTEN/NOTIFY.
+ */
+export class PostgresEventStore implements EventStore {
+  readonly kind = 'postgres' as const;
+  readonly instanceId: string;
+  private readonly pool: DatabasePool;
+  private readonly tail: LiveTail;
+  private readonly committer: GroupCommitter;
+  private readonly notifier: CoalescedNotifier;
+  private readonly listener: NotificationListener;
+  private readonly newId: () => string;
+  private readonly readYourWritesMs: number;
+  /** The newest transaction this instance committed: readers here wait for it to become visible. */
+  private ownLastTx = 0n;
+  private closed = false;
+
+  constructor(private readonly options: PostgresEventStoreOptions) {
+    this.pool = options.pool;
+    this.instanceId = options.instanceId ?? randomUUID();
+    this.newId = options.newId ?? randomUUID;
+    this.readYourWritesMs = options.readYourWritesMs ?? 1_000;
+    this.tail = new LiveTail(this, {
+      pageSize: defaultPageSize,
+      pollIntervalMs: options.pollIntervalMs ?? 1_000,
+      maxQueuedPerMember: options.maxQueuedPerSubscriber ?? 10_000,
+      logger: options.logger,
+    });
+    this.notifier = new CoalescedNotifier({
+      intervalMs: options.notifyIntervalMs ?? 5,
+      logger: options.logger,
+      send: async (cursor) => {
+        const payload = JSON.stringify({ i: this.instanceId, c: cursor });
+        await this.pool.query(sql.unsafe`SELECT pg_notify(${notificationChannel}, ${payload})`);
+      },
+    });
+    this.listener = new NotificationListener({
+      clientConfig: options.listenerConfig,
+      instanceId: this.instanceId,
+      logger: options.logger,
+      onNotification: (cursor) => this.tail.wake(cursor),
+      onConnected: () => void this.wakeAfterReconnect(),
+    });
+    this.committer = new GroupCommitter({
+      db: this.pool,
+      flushers: options.appendFlushers ?? 1,
+      maxGroupEvents: 5_000,
+      logger: options.logger,
+      onCommitted: (cursor, tx) => {
+        if (tx > this.ownLastTx) this.ownLastTx = tx;
+        // Local subscribers must not wait for a notification round trip.
+        this.tail.wake(cursor);
+        this.notifier.changed(cursor);
+      },
+    });
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+    this.assertOpen();
+    return this.committer.append(prepareAppend(streamId, events, options, this.newId));
+  }
+
+  async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
+    this.assertOpen();
+    const limit = clampLimit(options.limit, 10_000);
+    try {
+      return await readStreamPage(this.pool, streamId, { fromVersion: options.fromVersion, limit, backwards: options.direction === 'backwards' });
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    this.assertOpen();
+    const limit = clampLimit(options.limit);
+    const after = options.after == null ? { tx: 0n, position: 0n } : this.decode(options.after);
+    const filter = pickFilter(options);
+    const started = Date.now();
+    const ownCommit = this.ownLastTx; // only what was committed before this read began
+    for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
+      let page;
+      try {
+        page = await readAllPage(this.pool, after, limit, filter);
+      } catch (error) {
+        throw unavailable(error);
+      }
+      if (page.events.length >= limit) return { events: page.events, cursor: page.events[page.events.length - 1]!.cursor };
+      if (this.mayWaitForOwnWrites(page.xmin, ownCommit, started)) {
+        await sleep(delayMs);
+        continue;
+      }
+      // A short page read everything below the snapshot's xmin: resume from there (never behind
+      // where this read started, which an older open transaction could otherwise cause).
+      const boundary = boundaryCursor(page.xmin);
+      const cursor = options.after != null && compareCursors(options.after, boundary) > 0 ? options.after : boundary;
+      return { events: page.events, cursor };
+    }
+  }
+
+  /**
+   * The boundary (xmin, 0) of a snapshot taken now: everything before it has been committed (or
+   * rolled back), nothing after the call can draw an id below it. When an older transaction holds
+   * xmin at or below this instance's own last commit, wait (bounded) for it to end, but never move
+   * the head past xmax of the first snapshot: transactions that write after this call draw ids from
+   * xmax on, and a subscriber starting at the head must receive their events.
+   */
+  async headCursor(): Promise<string | null> {
+    this.assertOpen();
+    const started = Date.now();
+    const ownCommit = this.ownLastTx;
+    let limit: bigint | undefined;
+    for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
+      let snapshot;
+      try {
+        [snapshot] = await selectRows(
+          this.pool,
+          snapshotRow,
+          sql.unsafe`SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() AS s`,
+        );
+      } catch (error) {
+        throw unavailable(error);
+      }
+      const xmin = BigInt(snapshot!.xmin);
+      limit ??= BigInt(snapshot!.xmax);
+      if (!this.mayWaitForOwnWrites(xmin, ownCommit, started)) return boundaryCursor(xmin < limit ? xmin : limit);
+      await sleep(delayMs);
+    }
+  }
+
+  subscribe(options: SubscribeOptions = {}): AsyncIterableIterator<RecordedEvent> {
+    this.assertOpen();
+    this.listener.start();
+    return subscribeToStore(this, this.tail, options, defaultPageSize, this.options.logger);
+  }
+
+  /** How far readers lag behind commits; see docs/architecture.md ("Long transactions"). */
+  async visibilityLag(): Promise<VisibilityLag> {
+    this.assertOpen();
+    try {
+      return await readVisibilityLag(this.pool);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /** True while the LISTEN connection is up (subscribers poll meanwhile when it is not). */
+  get listening(): boolean {
+    return this.listener.connected;
+  }
+
+  /** Stops taking appends, settles those queued, ends live subscriptions. The pool stays open: it is the caller's. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.committer.drain();
+    this.tail.close();
+    await this.notifier.close();
+    await this.listener.close();
+  }
+
+  /**
+   * A reader on this instance should see what this instance already committed: when the snapshot
+   * still hides our own last commit (an older transaction elsewhere is open), look again shortly,
+   * within a bounded time. Other instances' commits get no such wait; they arrive on the next read.
+   */
+  private mayWaitForOwnWrites(xmin: bigint, ownCommit: bigint, started: number): boolean {
+    return xmin <= ownCommit && Date.now() - started < this.readYourWritesMs && !this.closed;
+  }
+
+  /**
+   * Notifications sent while the listener was down are lost: wake the tail, with the newest stored
+   * event as the hint, so that it keeps looking until that event is readable (an older open
+   * transaction may still hide it) instead of waiting for the next poll.
+   */
+  private async wakeAfterReconnect(): Promise<void> {
+    let newest: string | null = null;
+    try {
+      const [row] = await selectRows(
+        this.pool,
+        newestRow,
+        sql.unsafe`SELECT tx_id::text AS tx, position::text AS position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1`,
+      );
+      if (row !== undefined) newest = `${row.tx}-${row.position}`;
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'could not read the newest event after reconnecting');
+    }
+    this.tail.wake(newest);
+  }
+
+  private decode(cursor: string): CursorPoint {
+    const point = decodeCursor(cursor);
+    if (point.tx > maxXid8 || point.position > maxInt8) {
+      throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_CURSOR', undefined, { details: { cursor: cursor.slice(0, 64) } });
+    }
+    return point;
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new LakechatError('LAKECHAT_ERR_STORE_CLOSED');
+  }
+}
+
+export async function createPostgresEventStore(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
+  const store = new PostgresEventStore(options);
+  try {
+    await options.pool.query(sql.unsafe`SELECT position FROM events LIMIT 0`);
+  } catch (error) {
+    if (sqlState(error) === '42P01') {
+      throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', 'The events table does not exist: run the migrations (npm run migrate)', { cause: error });
+    }
+    throw unavailable(error);
+  }
+  return store;
+}
+

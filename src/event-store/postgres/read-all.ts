@@ -1,0 +1,79 @@
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
+import { compareCursors, encodeCursor, type CursorPoint } from '../cursor.ts';
+import type { EventFilter, RecordedEvent } from '../types.ts';
+import { readEventRow } from './event-row.ts';
+
+const eventColumns = sql.fragment`position, tx_id::text AS tx, stream_id, stream_version, event_id::text AS event_id,
+  event_type, schema_version, data, metadata, owner, text_escaped, recorded_at`;
+
+const xminRow = z.object({ xmin: z.string() });
+
+export interface ReadAllPage {
+  events: RecordedEvent[];
+  /** Every transaction below this id had ended when the page was read. */
+  xmin: bigint;
+}
+
+/**
+ * One page of the log in reader order, (tx_id, position) after the cursor, returning only rows of
+ * transactions older than every transaction still running: a row whose transaction commits later
+ * sorts after everything this page (and any earlier page) returned, so no reader skips it.
+ */
+export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, limit: number, filter: EventFilter): Promise<ReadAllPage> {
+  const conditions = [
+    sql.fragment`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.position.toString()}::int8)`,
+    sql.fragment`tx_id < snapshot.xmin`,
+  ];
+  if (filter.owner !== undefined) conditions.push(sql.fragment`owner = ${filter.owner}`);
+  if (filter.streamId !== undefined) conditions.push(sql.fragment`stream_id = ${filter.streamId}`);
+  if (filter.streamPrefix !== undefined) conditions.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
+  const types = filter.types !== undefined && filter.types.length > 0 ? filter.types : undefined;
+  // Alone, a type filter reads one index range per type and merges them; with an owner or a stream
+  // (fewer rows) the type is a plain condition on that narrower scan.
+  const perType = types !== undefined && filter.owner === undefined && filter.streamId === undefined;
+  if (types !== undefined && !perType) conditions.push(sql.fragment`event_type = ANY(${sql.array(types, 'text')})`);
+  const where = sql.join(conditions, sql.fragment` AND `);
+
+  const page = perType
+    ? sql.fragment`SELECT ${eventColumns} FROM (
+        SELECT typed.* FROM unnest(${sql.array(types!, 'text')}) AS wanted(event_type)
+        CROSS JOIN LATERAL (
+          SELECT * FROM events WHERE events.event_type = wanted.event_type AND ${where}
+          ORDER BY tx_id, position LIMIT ${limit}
+        ) AS typed
+        ORDER BY typed.tx_id, typed.position LIMIT ${limit}
+      ) AS events`
+    : sql.fragment`SELECT ${eventColumns} FROM events WHERE ${where} ORDER BY tx_id, position LIMIT ${limit}`;
+
+  // One row per event plus the snapshot's xmin; a single row of nulls when the page is empty, so an
+  // empty read still learns its boundary in one round trip.
+  const result = await db.query(sql.unsafe`
+    SELECT snapshot.xmin::text AS xmin, page.*
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot
+    LEFT JOIN LATERAL (${page}) AS page ON true`);
+  const rows = result.rows as readonly Record<string, unknown>[];
+  const { xmin } = xminRow.parse(rows[0]);
+  const events: RecordedEvent[] = [];
+  let sorted = true;
+  let previousTx = '';
+  let previousPosition = -1;
+  for (const row of rows) {
+    if (row.position === null) continue;
+    const { event, tx } = readEventRow(row);
+    // Canonical decimals: a shorter one is smaller, equal lengths compare as text.
+    const order = tx.length - previousTx.length || (tx < previousTx ? -1 : tx > previousTx ? 1 : 0);
+    if (order < 0 || (order === 0 && event.position < previousPosition)) sorted = false;
+    previousTx = tx;
+    previousPosition = event.position;
+    events.push(event);
+  }
+  // The lateral join keeps the inner ORDER BY in every plan PostgreSQL makes for it; the check
+  // costs one comparison per row and makes the order a guarantee rather than an observation.
+  if (!sorted) events.sort((a, b) => compareCursors(a.cursor, b.cursor));
+  return { events, xmin: BigInt(xmin) };
+}
+
+export function boundaryCursor(xmin: bigint): string {
+  return encodeCursor({ tx: xmin, position: 0n });
+}
