@@ -54,9 +54,12 @@ function memoryStorage(config: Config, logger: Logger, status: StorageStatus): S
   return { eventStore, status: () => status, close: () => eventStore.close() };
 }
 
-/** Why the database could not be used, in one line: the catalogued message, or the driver's. */
+/** Why the database could not be used, in one line: the catalogued message and the driver's. */
 function reasonOf(error: unknown): string {
-  return isLakechatError(error) ? error.message : describeDatabaseError(error);
+  if (!isLakechatError(error)) return describeDatabaseError(error);
+  if (error.cause === undefined) return error.message;
+  const cause = describeDatabaseError(error.cause);
+  return error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
 }
 
 /** Migrations on their own connection with the current token; a refused token is replaced once. */

@@ -68,6 +68,26 @@ describe('storage on Lakebase', () => {
     }
   });
 
+  it('falls back to memory, saying why, when the migrations fail (no CREATE privilege)', async () => {
+    const restricted = await createLakebaseWorld({ canCreate: false });
+    try {
+      const env = { ...restricted.baseEnv, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat };
+      const storage = await openStorage(loadConfig(env), log.logger);
+      try {
+        expect(storage.status()).toMatchObject({ storage: 'memory', mode: 'instance', degraded: true, user: restricted.role.name });
+        expect(storage.status().reason).toContain('permission denied for schema public');
+        expect(storage.eventStore.kind).toBe('memory');
+      } finally {
+        await storage.close();
+      }
+      await expect(openStorage(loadConfig({ ...env, STORAGE_FALLBACK: 'fail' }), log.logger)).rejects.toMatchObject({
+        code: 'LAKECHAT_ERR_MIGRATION_FAILED',
+      });
+    } finally {
+      await restricted.cleanup();
+    }
+  });
+
   it('wrote no token to the log', () => {
     const text = log.text();
     for (const issued of [...world.workspace.issued(), ...oauthWorld.workspace.issued()]) expect(text).not.toContain(issued.token);
