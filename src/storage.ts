@@ -12,6 +12,7 @@ import {
   createLakebasePool,
   describeDatabaseError,
   detectMode,
+  isAuthenticationFailure,
   resolveConnection,
   type Clock,
   type ConnectionMode,
@@ -56,14 +57,27 @@ function memoryStorage(config: Config, logger: Logger, status: StorageStatus): S
   return { eventStore, status: () => status, close: () => eventStore.close() };
 }
 
-/** Why the database could not be used, in one line: the catalogued message, or the driver's. */
+/** Why the database could not be used, in one line: the catalogued message and the driver's. */
 function reasonOf(error: unknown): string {
-  return isLakechatError(error) ? error.message : describeDatabaseError(error);
+  if (!isLakechatError(error)) return describeDatabaseError(error);
+  if (error.cause === undefined) return error.message;
+  const cause = describeDatabaseError(error.cause);
+  return error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
 }
 
-/** Migrates the database (one instance at a time), then runs the event store on the Lakebase pool. */
+/** Migrations on their own connection with the current token; a refused token is replaced once. */
+async function migrate(lakebase: LakebasePool, logger: Logger): Promise<void> {
+  try {
+    await runMigrations(await lakebase.clientConfig(), logger);
+  } catch (error) {
+    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
+    lakebase.tokens.invalidate();
+    await runMigrations(await lakebase.clientConfig(), logger);
+  }
+}
+
 async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePool): Promise<Storage> {
-  await runMigrations(await lakebase.clientConfig(), logger);
+  await migrate(lakebase, logger);
   const eventStore = await createPostgresEventStore({
     pool: lakebase.pool,
     listenerConfig: () => lakebase.listenerConfig(),

@@ -86,7 +86,7 @@ export function prepareAppend(
     if (seen.has(normalizedId)) throw invalid(`event id ${normalizedId} appears twice in one append`);
     seen.add(normalizedId);
     const schemaVersion: unknown = event.schemaVersion ?? 1;
-    if (typeof schemaVersion !== 'number' || !Number.isSafeInteger(schemaVersion) || schemaVersion < 1) {
+    if (typeof schemaVersion !== 'number' || !Number.isSafeInteger(schemaVersion) || schemaVersion < 1 || schemaVersion > 2_147_483_647) {
       throw invalid(`event ${index} has a bad schema version`);
     }
     const metadata = event.metadata ?? {};

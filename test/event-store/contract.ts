@@ -201,6 +201,12 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         expect((await store.readAll()).events).toHaveLength(0);
       });
 
+      it('refuses an expected version far beyond the stream with the concurrency error', async () => {
+        await store.append('s', [event('A')]);
+        const error = await expectCode(store.append('s', [event('B')], { expectedVersion: 2 ** 40 }), 'LAKECHAT_ERR_STORE_WRONG_EXPECTED_VERSION');
+        expect(error).toMatchObject({ expected: 2 ** 40, actual: 1 });
+      });
+
       it('decides appends issued together in order, each against the version the ones before it left', async () => {
         const outcomes = await Promise.allSettled([
           store.append('g', [event('A')], { expectedVersion: 'no_stream' }),
@@ -228,6 +234,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         const id = randomUUID();
         await expectCode(store.append('s', [event('A', {}, { eventId: id }), event('B', {}, { eventId: id })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
         await expectCode(store.append('s', [event('A')], { expectedVersion: -1 }), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
+        await expectCode(store.append('s', [event('A', {}, { schemaVersion: 2 ** 31 })]), 'LAKECHAT_ERR_STORE_INVALID_APPEND');
         expect((await store.readAll()).events).toHaveLength(0);
       });
     });

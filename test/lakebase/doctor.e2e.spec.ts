@@ -1,26 +1,25 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 
-const script = fileURLToPath(new URL('../../scripts/doctor.ts', import.meta.url));
 const tsx = import.meta.resolve('tsx');
 let world: LakebaseWorld;
 let cwd: string;
 
 /**
- * `npm run doctor` (tsx scripts/doctor.ts) with exactly `env`, in an empty folder so that no
- * developer's .env.local is read.
+ * A script of package.json (`npm run doctor` is `tsx scripts/doctor.ts`) with exactly `env`, in an
+ * empty folder so that no developer's .env.local is read.
  */
-function doctor(env: Record<string, string>): Promise<{ code: number; output: string }> {
+function script(name: 'doctor' | 'migrate', env: Record<string, string>): Promise<{ code: number; output: string }> {
+  const file = fileURLToPath(new URL(`../../scripts/${name}.ts`, import.meta.url));
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', tsx, script],
+      ['--import', tsx, file],
       { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
     );
@@ -30,33 +29,33 @@ function doctor(env: Record<string, string>): Promise<{ code: number; output: st
 beforeAll(async () => {
   cwd = mkdtempSync(path.join(tmpdir(), 'lakechat-doctor-'));
   world = await createLakebaseWorld();
-  // Record every migration of this build as applied, as the server's start-up would.
-  const folder = new URL('../../migrations/', import.meta.url);
-  const files = (existsSync(folder) ? readdirSync(folder) : []).filter((file) => /^\d+\.do\.sql$/.test(file));
-  const client = new pg.Client({ connectionString: world.database.url });
-  await client.connect();
-  await client.query('CREATE TABLE schemaversion (version bigint PRIMARY KEY, name text, md5 text, run_at timestamptz)');
-  for (const file of files) await client.query('INSERT INTO schemaversion VALUES ($1, $2, $3, now())', [Number.parseInt(file, 10), file, '']);
-  await client.query(`GRANT SELECT ON schemaversion TO ${pg.escapeIdentifier(world.role.name)}`);
-  await client.end();
-}, 60_000);
+});
 afterAll(async () => {
   await world?.cleanup();
   rmSync(cwd, { recursive: true, force: true });
 });
 
 describe('npm run doctor', () => {
-  it('exits 0 when every step passes', async () => {
-    const { code, output } = await doctor({ ...world.baseEnv, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat });
-    expect(output).toContain('All checks passed.');
-    expect(code).toBe(0);
+  it('exits 1 until the migrations ran, and 0 once npm run migrate applied them (instance mode)', async () => {
+    const env = { ...world.baseEnv, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat };
+    const before = await script('doctor', env);
+    expect(before.code).toBe(1);
+    expect(before.output).toMatch(/✗ migrations\s+no schemaversion table/);
+    expect(before.output).toContain('Fix: Run the migrations');
+
+    const migrate = await script('migrate', env);
+    expect(migrate.code, migrate.output).toBe(0);
+
+    const after = await script('doctor', env);
+    expect(after.output).toContain('All checks passed.');
+    expect(after.code).toBe(0);
+    for (const issued of world.workspace.issued()) expect(before.output + migrate.output + after.output).not.toContain(issued.token);
   });
 
   it('exits 1 at the first failing step, with its fix', async () => {
-    const { code, output } = await doctor({ ...world.baseEnv, LAKEBASE_INSTANCE_NAME: 'no-such-instance', DATABRICKS_TOKEN: pat });
+    const { code, output } = await script('doctor', { ...world.baseEnv, LAKEBASE_INSTANCE_NAME: 'no-such-instance', DATABRICKS_TOKEN: pat });
     expect(code).toBe(1);
     expect(output).toMatch(/✗ instance lookup/);
     expect(output).toContain('Fix: Verify that LAKEBASE_INSTANCE_NAME matches the instance name exactly (case-sensitive)');
-    for (const issued of world.workspace.issued()) expect(output).not.toContain(issued.token);
   });
 });

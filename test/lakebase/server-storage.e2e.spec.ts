@@ -42,6 +42,23 @@ describe('storage at start-up', () => {
     expect(server.output()).toContain('events live in memory and are lost on restart');
   });
 
+  it('keeps events in Lakebase when the instance is reachable, and /health says where and until when the token runs', async () => {
+    const server = await run({ ...world.baseEnv, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat, STORAGE_FALLBACK: 'fail' });
+    const body = await health(server);
+    expect(body).toMatchObject({
+      status: 'ok',
+      storage: 'postgres',
+      mode: 'instance',
+      degraded: false,
+      host: world.pgHost,
+      user: world.role.name,
+      database: world.database.name,
+    });
+    expect(Date.parse(String(body.tokenExpiresAt))).toBeGreaterThan(Date.now());
+    expect(tokensIn(server.output() + JSON.stringify(body))).toEqual([]);
+    expect(await server.stop()).toBe(0);
+  });
+
   it('falls back to memory when the configured database is unreachable, saying why in the log and in /health', async () => {
     const closedPort = String(await freePort());
     const server = await run({ ...world.baseEnv, PGPORT: closedPort, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat });
