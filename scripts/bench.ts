@@ -9,6 +9,7 @@ import { httpScenario } from './bench/http.ts';
 import { liveScenario } from './bench/live.ts';
 import { memoryScenario } from './bench/memory.ts';
 import { readallScenario } from './bench/readall.ts';
+import { wsScenario } from './bench/ws.ts';
 import type { BenchContext, BenchRow, BenchScenario } from './bench/scenario.ts';
 import { closeSeededLogs } from './bench/support.ts';
 
@@ -17,7 +18,7 @@ import { closeSeededLogs } from './bench/support.ts';
  * PostgreSQL 16 it starts itself exactly as the tests do; prints a table, then one JSON line with
  * every figure. Not a test: nothing here passes or fails, it measures.
  */
-const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario];
+const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario, wsScenario];
 
 function parseOnly(argv: readonly string[]): Set<string> | undefined {
   const index = argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));

@@ -6,6 +6,7 @@ import { installErrorEnvelope } from './http/error-envelope.ts';
 import { requestIdFrom } from './http/request-context.ts';
 import type { Logger } from './logger.ts';
 import type { Storage } from './storage.ts';
+import { registerWebSocket } from './ws/index.ts';
 
 export interface AppDependencies {
   config: Config;
@@ -38,6 +39,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
 
   const services = await registerApi(app, { config, logger, storage, pool: storage.pool ?? null, now });
   app.decorate('lakechat', services);
+  await registerWebSocket(app, { config, logger, store: storage.eventStore, services });
 
   return app;
 }

@@ -101,6 +101,25 @@ const environmentObject = z.object({
   PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
 
+  // WebSocket transport (src/ws/): every limit is per instance; docs/protocol.md says what a breach costs.
+  WS_MAX_PAYLOAD_BYTES: positiveInt.min(1_024).max(16 * 1024 * 1024).default(64 * 1024),
+  WS_POSTS_PER_SECOND: nonNegativeInt.default(10),
+  WS_SIGNALS_PER_SECOND: nonNegativeInt.default(50),
+  WS_MAX_SUBSCRIPTIONS: positiveInt.max(1_000).default(20),
+  WS_MAX_CONNECTIONS_PER_USER: positiveInt.default(20),
+  WS_HEARTBEAT_INTERVAL_MS: positiveInt.min(10).max(600_000).default(30_000),
+  WS_SEND_BUFFER_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
+  WS_STUCK_TIMEOUT_MS: positiveInt.min(10).max(600_000).default(30_000),
+  WS_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .transform((value) =>
+      (value ?? '')
+        .split(',')
+        .map((origin) => origin.trim().toLowerCase().replace(/\/+$/, ''))
+        .filter((origin) => origin.length > 0),
+    ),
+
   // `npm run bench` runs against this PostgreSQL (a superuser URL) instead of starting its own.
   BENCH_DATABASE_URL: optionalString,
 });

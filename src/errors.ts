@@ -63,6 +63,25 @@ export const errorCatalogue = {
   },
   LAKECHAT_ERR_PROJECTION_STOPPED: { status: 503, message: 'The projections are not running' },
 
+  // WebSocket transport: error frames, and close reasons (docs/protocol.md lists the close codes)
+  LAKECHAT_ERR_WS_INVALID_JSON: { status: 400, message: 'The frame is not a JSON object' },
+  LAKECHAT_ERR_WS_BINARY_FRAME: { status: 400, message: 'Frames must be JSON text, not binary' },
+  LAKECHAT_ERR_WS_UNKNOWN_TYPE: { status: 400, message: 'Unknown frame type' },
+  LAKECHAT_ERR_WS_INVALID_FRAME: { status: 400, message: 'The frame has missing or invalid fields' },
+  LAKECHAT_ERR_WS_RATE_LIMITED: { status: 429, message: 'Too many frames of this type on this connection; slow down' },
+  LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS: { status: 429, message: 'This connection has as many subscriptions as it may' },
+  LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION: { status: 409, message: 'A subscription with this id is already open on this connection' },
+  LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION: { status: 404, message: 'No open subscription has this id' },
+  LAKECHAT_ERR_WS_FORBIDDEN_SCOPE: { status: 403, message: 'The "all" scope is for analysts only' },
+  LAKECHAT_ERR_WS_SIGNAL_TOO_LARGE: { status: 413, message: 'The signal is too large to relay' },
+  LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS: { status: 429, message: 'This user has as many WebSocket connections as allowed' },
+  LAKECHAT_ERR_WS_FORBIDDEN_ORIGIN: { status: 403, message: 'WebSocket connections from this origin are not allowed' },
+  LAKECHAT_ERR_WS_TOO_MANY_BAD_FRAMES: { status: 400, message: 'Too many rejected frames; the connection is closed' },
+  LAKECHAT_ERR_WS_SLOW_CONSUMER: { status: 503, message: 'The client stopped reading; reconnect and resume from the last cursor' },
+  LAKECHAT_ERR_WS_HEARTBEAT_MISSED: { status: 408, message: 'The client did not answer the heartbeat' },
+  LAKECHAT_ERR_WS_SERVER_RESTARTING: { status: 503, message: 'The server is restarting; reconnect and resume from the last cursor' },
+  LAKECHAT_ERR_WS_INTERNAL: { status: 500, message: 'Internal server error' },
+
   // Migrations
   LAKECHAT_ERR_MIGRATION_FAILED: { status: 500, message: 'The database migrations failed' },
 

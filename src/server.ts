@@ -32,13 +32,18 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ signal }, 'shutting down');
+    // Databricks Apps kills the process 15 s after SIGTERM; leave well before, whatever hangs.
     const forced = setTimeout(() => {
-      logger.error('shutdown took longer than 10 s; exiting');
+      logger.error('shutdown took longer than 9 s; exiting');
       process.exit(1);
-    }, 10_000);
+    }, 9_000);
     forced.unref();
+    // Closing the app first refuses new WebSocket upgrades, closes every WebSocket client with 1012
+    // (reconnect: another instance, or this one restarted, resumes them from their cursors), and
+    // cuts off those that do not finish the close handshake within 2 s; then the HTTP server stops.
     await app.close();
     await storage.close();
+    logger.info('stopped');
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

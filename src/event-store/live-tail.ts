@@ -48,7 +48,7 @@ export class TailMember {
   }
 
   /** Takes a page the tail read; `mustSkip` when this member may already have seen some of it. */
-  offer(events: readonly RecordedEvent[], points: readonly CursorPoint[], boundary: string, mustSkip: boolean): void {
+  offer(events: readonly RecordedEvent[], points: readonly CursorPoint[], boundary: string, boundaryPoint: CursorPoint, mustSkip: boolean): void {
     if (this.state !== 'live') return;
     const accepted: RecordedEvent[] = [];
     for (let i = 0; i < events.length; i++) {
@@ -63,9 +63,10 @@ export class TailMember {
       return;
     }
     for (const event of accepted) this.queue.push(event);
-    if (compareCursors(boundary, this.cursor) > 0) {
+    // The boundary is decoded once per page, not once per member: a page reaches every member.
+    if (isAfter(boundaryPoint, this.point)) {
       this.cursor = boundary;
-      this.point = decodeCursor(boundary);
+      this.point = boundaryPoint;
     }
     this.settle();
   }
@@ -186,9 +187,10 @@ export class LiveTail {
         const points = page.events.map((event) => decodeCursor(event.cursor));
         const boundary = page.cursor ?? before;
         if (boundary !== null) {
+          const boundaryPoint = decodeCursor(boundary);
           for (const member of this.members) {
             const mustSkip = beforePoint === null || isAfter(member.point, beforePoint);
-            member.offer(page.events, points, boundary, mustSkip);
+            member.offer(page.events, points, boundary, boundaryPoint, mustSkip);
             if (member.state !== 'live') this.members.delete(member);
           }
           this.cursor = boundary;

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { isLakechatError } from '../errors.ts';
 import type { LiveTail, TailReader } from './live-tail.ts';
 import type { RecordedEvent, SubscribeOptions } from './types.ts';
 
@@ -42,6 +43,8 @@ export async function* subscribeToStore(
       page = await source.readAll({ ...filter, after: cursor, limit: pageSize });
       failures = 0;
     } catch (error) {
+      // A cursor the store never issued fails the same way every time: tell the caller.
+      if (isLakechatError(error, 'LAKECHAT_ERR_STORE_INVALID_CURSOR')) throw error;
       failures++;
       logger?.warn({ err: error, failures }, 'subscription read failed; retrying');
       await sleep(Math.min(50 * 2 ** failures, 5_000), signal);

@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 
 export const notificationChannel = 'lakechat_events';
 
+const channelPattern = /^[a-z_][a-z0-9_]{0,62}$/;
+
 export interface NotificationPayload {
   /** The instance that appended. */
   i: string;
@@ -47,6 +49,8 @@ export class NotificationListener {
   private backoffMs: number;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
+  /** Other channels this connection LISTENs on, for whoever asked (the WebSocket signal relay). */
+  private readonly channels = new Map<string, (payload: string) => void>();
 
   constructor(private readonly options: NotificationListenerOptions) {
     this.backoffMs = options.minBackoffMs ?? 100;
@@ -57,6 +61,17 @@ export class NotificationListener {
     this.connecting = this.connect().finally(() => {
       this.connecting = undefined;
     });
+  }
+
+  /**
+   * Also LISTEN on `channel`, now and after every reconnect. Unlike appends, nothing is replayed
+   * for a channel after a reconnect: what was sent meanwhile is lost, so use it for ephemeral news.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): void {
+    if (!channelPattern.test(channel) || channel === notificationChannel) throw new Error(`cannot listen on channel ${channel}`);
+    const known = this.channels.has(channel);
+    this.channels.set(channel, onPayload);
+    if (!known && this.client !== undefined) this.listenOn(this.client, [channel]);
   }
 
   get connected(): boolean {
@@ -85,18 +100,24 @@ export class NotificationListener {
       client.on('error', (error) => this.lost(client!, error));
       client.on('end', () => this.lost(client!, undefined));
       client.on('notification', (message) => {
-        if (message.channel !== notificationChannel) return;
+        if (message.channel !== notificationChannel) {
+          this.channels.get(message.channel)?.(message.payload ?? '');
+          return;
+        }
         const payload = parsePayload(message.payload);
         if (payload?.i === this.options.instanceId) return; // our own appends woke our tail already
         this.options.onNotification(payload?.c ?? null);
       });
       await client.connect();
-      await client.query(`LISTEN ${notificationChannel}`);
+      const listened = [notificationChannel, ...this.channels.keys()];
+      await client.query(listened.map((channel) => `LISTEN ${channel}`).join('; '));
       if (this.closed) {
         await client.end().catch(() => undefined);
         return;
       }
       this.client = client;
+      const added = [...this.channels.keys()].filter((channel) => !listened.includes(channel));
+      if (added.length > 0) this.listenOn(client, added);
       this.backoffMs = this.options.minBackoffMs ?? 100;
       this.options.logger?.debug('listening for event notifications');
       this.options.onConnected();
@@ -107,6 +128,13 @@ export class NotificationListener {
       this.options.logger?.warn({ err: error, retryInMs: this.backoffMs }, 'event notification listener could not connect');
       this.scheduleReconnect();
     }
+  }
+
+  private listenOn(client: pg.Client, channels: readonly string[]): void {
+    // A failure here means the connection is going away; the reconnect LISTENs on every channel.
+    client.query(channels.map((channel) => `LISTEN ${channel}`).join('; ')).catch((error: unknown) => {
+      this.options.logger?.warn({ err: error }, 'LISTEN failed');
+    });
   }
 
   private lost(client: pg.Client, error: Error | undefined): void {

@@ -202,6 +202,27 @@ export class PostgresEventStore implements EventStore {
     return subscribeToStore(this, this.tail, options, defaultPageSize, this.options.logger);
   }
 
+  /**
+   * Sends a small payload to every instance's `listen(channel)`, this one's included (NOTIFY:
+   * PostgreSQL refuses payloads of 8000 bytes or more). For ephemeral news that is never stored,
+   * such as the WebSocket transport's typing and delta signals.
+   */
+  async notify(channel: string, payload: string): Promise<void> {
+    this.assertOpen();
+    try {
+      await this.pool.query(sql.unsafe`SELECT pg_notify(${channel}, ${payload})`);
+    } catch (error) {
+      throw unavailable(error);
+    }
+  }
+
+  /** Calls `onPayload` with every `notify(channel)` payload, from any instance, on the LISTEN connection. */
+  listen(channel: string, onPayload: (payload: string) => void): void {
+    this.assertOpen();
+    this.listener.listen(channel, onPayload);
+    this.listener.start();
+  }
+
   /** How far readers lag behind commits; see docs/architecture.md ("Long transactions"). */
   async visibilityLag(): Promise<VisibilityLag> {
     this.assertOpen();

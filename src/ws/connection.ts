@@ -1,0 +1,308 @@
+import type { Duplex } from 'node:stream';
+import type { WebSocket } from 'ws';
+import type { ChatService } from '../chats/chat-service.ts';
+import { LakechatError } from '../errors.ts';
+import type { EventStore, RecordedEvent } from '../event-store/index.ts';
+import type { Identity } from '../http/identity.ts';
+import type { Logger } from '../logger.ts';
+import type { CommandContext } from '../projections/context.ts';
+import { parseClientFrame, type PostFrame, type SignalFrame, type SubscribeFrame, type UnsubscribeFrame } from './client-frames.ts';
+import { closeReasons, type CloseReason } from './close-codes.ts';
+import { Outbox } from './outbox.ts';
+import type { WsLimits } from './limits.ts';
+import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, unsubscribedFrame } from './server-frames.ts';
+import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
+import { Subscription } from './subscription.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+/** What a connection needs from the hub that accepted it. */
+export interface ConnectionHost {
+  readonly store: EventStore;
+  readonly chats: ChatService;
+  readonly limits: WsLimits;
+  readonly logger: Logger;
+  readonly instanceId: string;
+  /** The user has this chat (waiting for this instance's read models to catch up before saying no). */
+  chatIsReadable(owner: string, chatId: string): Promise<boolean>;
+  subscribed(subscription: Subscription): void;
+  unsubscribed(subscription: Subscription): void;
+  /** Delivers to this instance's other subscribers and relays `payload` (encodeSignal) to the other instances. */
+  publishSignal(envelope: SignalEnvelope, payload: string): Promise<void>;
+  closed(connection: WsConnection): void;
+}
+
+const OPEN = 1;
+/** Chats a connection remembers it may signal to, so a stream of deltas costs no lookup each. */
+const maxAuthorizedChats = 256;
+
+/**
+ * One client's WebSocket. Each subscription pulls from the store's iterator only while the socket
+ * has less than the send buffer cap waiting to be written: above it every subscription stops pulling,
+ * so a slow client's backlog stays in the store (whose live tail detaches and later re-reads a member
+ * that falls too far behind) rather than in this process. Staying above the cap longer than the stuck
+ * timeout closes the connection (4001): the client reconnects and resumes from its last cursor.
+ */
+export class WsConnection {
+  /** Answered the last heartbeat (or sent anything since). */
+  alive = true;
+  private framesSent = 0;
+  private closing = false;
+  private readonly outbox: Outbox;
+  private readonly subscriptions = new Map<string, Subscription>();
+  private readonly authorizedChats = new Set<string>();
+  private readonly posts: TokenBucket;
+  private readonly signals: TokenBucket;
+  private readonly badFrames: TokenBucket;
+
+  constructor(
+    readonly id: number,
+    private readonly socket: WebSocket,
+    /** The TCP socket under the WebSocket. */
+    transport: Duplex | undefined,
+    readonly identity: Identity,
+    private readonly context: CommandContext,
+    private readonly host: ConnectionHost,
+  ) {
+    const limits = host.limits;
+    this.outbox = new Outbox(socket, transport, {
+      capBytes: limits.sendBufferBytes,
+      stuckTimeoutMs: limits.stuckTimeoutMs,
+      onStuck: () => {
+        host.logger.info({ user: identity.email, bufferedBytes: socket.bufferedAmount }, 'closing a WebSocket client that stopped reading');
+        this.close(closeReasons.slowConsumer);
+      },
+    });
+    this.posts = new TokenBucket(limits.postsPerSecond, Math.max(1, limits.postsPerSecond));
+    this.signals = new TokenBucket(limits.signalsPerSecond, Math.max(1, limits.signalsPerSecond));
+    this.badFrames = new TokenBucket(limits.badFramesPerSecond, limits.badFrameBurst);
+    socket.on('message', (data, isBinary) => this.receive(data, isBinary));
+    socket.on('pong', () => {
+      this.alive = true;
+    });
+    socket.on('close', () => this.cleanUp());
+  }
+
+  get subscriptionCount(): number {
+    return this.subscriptions.size;
+  }
+
+  get bufferedBytes(): number {
+    return this.outbox.bufferedBytes;
+  }
+
+  get isPaused(): boolean {
+    return this.outbox.paused;
+  }
+
+  /** Sends a heartbeat ping, or ends a connection that did not answer the previous one. */
+  heartbeat(): void {
+    if (this.socket.readyState !== OPEN) return;
+    if (!this.alive) {
+      this.close(closeReasons.heartbeatMissed);
+      // A dead peer never completes the close handshake: free everything now (after handing the
+      // close frame to the kernel, in case the peer is only slow).
+      this.outbox.flush();
+      this.socket.terminate();
+      return;
+    }
+    this.alive = false;
+    this.socket.ping();
+  }
+
+  close({ code, reason }: CloseReason): void {
+    if (this.closing) return;
+    this.closing = true;
+    for (const subscription of this.subscriptions.values()) subscription.close();
+    this.outbox.wakeAll();
+    this.socket.close(code, reason);
+  }
+
+  terminate(): void {
+    this.socket.terminate();
+  }
+
+  /** A signal for one of this connection's subscriptions; dropped while the client is behind. */
+  deliverSignal(subscription: Subscription, envelope: SignalEnvelope): void {
+    if (!subscription.live || subscription.closed || this.outbox.paused) return;
+    if (envelope.instance === this.host.instanceId && envelope.connection === this.id) return;
+    this.send(signalFrameFor(subscription.id, envelope));
+  }
+
+  private send(text: string): void {
+    this.outbox.send(text);
+    this.framesSent++;
+  }
+
+  private receive(data: Parameters<typeof parseClientFrame>[0], isBinary: boolean): void {
+    this.alive = true;
+    if (this.closing) return;
+    const parsed = parseClientFrame(data, isBinary);
+    if (!parsed.ok) {
+      this.reject(parsed.error, parsed.id);
+      return;
+    }
+    const frame = parsed.frame;
+    switch (frame.type) {
+      case 'ping':
+        this.send(pongFrame(frame.id));
+        return;
+      case 'subscribe':
+        void this.subscribe(frame);
+        return;
+      case 'unsubscribe':
+        this.unsubscribe(frame);
+        return;
+      case 'post':
+        void this.post(frame);
+        return;
+      case 'signal':
+        void this.signal(frame);
+        return;
+    }
+  }
+
+  /** Answers a frame with an error; a client that keeps sending frames that fail is closed (1008). */
+  private reject(error: unknown, id: string | undefined): void {
+    if (!(error instanceof LakechatError) || error.statusCode >= 500) {
+      const known = error instanceof LakechatError ? error : new LakechatError('LAKECHAT_ERR_WS_INTERNAL', undefined, { cause: error });
+      if (!(error instanceof LakechatError)) this.host.logger.error({ err: error, user: this.identity.email }, 'WebSocket frame failed');
+      this.send(errorFrame(known, id));
+      return;
+    }
+    this.send(errorFrame(error, id));
+    if (this.badFrames.take() > 0) this.close(closeReasons.tooManyBadFrames);
+  }
+
+  private async subscribe(frame: SubscribeFrame): Promise<void> {
+    const { id, scope } = frame;
+    if (this.subscriptions.has(id)) return this.reject(new LakechatError('LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION'), id);
+    if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
+      return this.reject(new LakechatError('LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS', undefined, { details: { max: this.host.limits.maxSubscriptions } }), id);
+    }
+    if (scope === 'all' && !this.identity.analyst) return this.reject(new LakechatError('LAKECHAT_ERR_WS_FORBIDDEN_SCOPE'), id);
+    const owner = this.identity.email;
+    const streamId = frame.chatId === undefined ? undefined : this.host.chats.streamIdOf(owner, frame.chatId);
+    const subscription = new Subscription(this, id, scope, owner, streamId);
+    // Taken now, so the same id sent again while this one is being authorized is a duplicate.
+    this.subscriptions.set(id, subscription);
+    if (frame.chatId !== undefined) {
+      let readable: boolean;
+      try {
+        readable = await this.authorize(frame.chatId);
+      } catch (error) {
+        this.forget(subscription);
+        return this.reject(error, id);
+      }
+      if (subscription.closed) return;
+      if (!readable) {
+        this.forget(subscription);
+        return this.reject(new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND'), id);
+      }
+    }
+    this.host.subscribed(subscription);
+    await this.pump(subscription, frame.after === undefined ? 'end' : frame.after);
+  }
+
+  /** Feeds one subscription from the store, pulling only while the socket keeps up. */
+  private async pump(subscription: Subscription, after: string | null | 'end'): Promise<void> {
+    let iterator: AsyncIterableIterator<RecordedEvent> | undefined;
+    try {
+      iterator = this.host.store.subscribe({
+        after,
+        filter: subscription.filter,
+        signal: subscription.controller.signal,
+        onCaughtUp: (cursor) => {
+          if (subscription.closed) return;
+          subscription.live = true;
+          this.send(caughtUpFrame(subscription.id, cursor));
+        },
+      });
+      for (;;) {
+        while (this.outbox.paused && !subscription.closed) await this.outbox.drained();
+        if (subscription.closed) break;
+        const next = await iterator.next();
+        if (next.done === true || subscription.closed) break;
+        this.send(eventFrame(subscription.id, next.value));
+      }
+    } catch (error) {
+      if (!subscription.closed) this.reject(error, subscription.id);
+    } finally {
+      this.forget(subscription);
+      await iterator?.return?.(undefined);
+    }
+  }
+
+  private unsubscribe(frame: UnsubscribeFrame): void {
+    const subscription = this.subscriptions.get(frame.id);
+    if (subscription === undefined) return this.reject(new LakechatError('LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION'), frame.id);
+    this.forget(subscription);
+    this.outbox.wakeAll();
+    this.send(unsubscribedFrame(frame.id));
+  }
+
+  private forget(subscription: Subscription): void {
+    subscription.close();
+    if (this.subscriptions.get(subscription.id) === subscription) this.subscriptions.delete(subscription.id);
+    this.host.unsubscribed(subscription);
+  }
+
+  private async post(frame: PostFrame): Promise<void> {
+    const waitMs = this.posts.take();
+    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
+    try {
+      const posted = await this.host.chats.postMessage(this.context, frame.chatId, { role: frame.role, content: frame.content, clientMessageId: frame.id });
+      this.send(
+        ackFrame({
+          id: frame.id,
+          messageId: posted.message.messageId,
+          position: posted.message.position,
+          cursor: posted.cursor,
+          version: posted.version,
+          duplicate: posted.duplicate,
+        }),
+      );
+    } catch (error) {
+      this.reject(error, frame.id);
+    }
+  }
+
+  private async signal(frame: SignalFrame): Promise<void> {
+    const waitMs = this.signals.take();
+    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
+    const owner = this.identity.email;
+    const envelope: SignalEnvelope = {
+      instance: this.host.instanceId,
+      connection: this.id,
+      owner,
+      streamId: this.host.chats.streamIdOf(owner, frame.chatId),
+      chatId: frame.chatId,
+      kind: frame.kind,
+      data: frame.data,
+    };
+    try {
+      const payload = encodeSignal(envelope);
+      if (!(await this.authorize(frame.chatId))) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
+      await this.host.publishSignal(envelope, payload);
+    } catch (error) {
+      this.reject(error, frame.id);
+    }
+  }
+
+  private async authorize(chatId: string): Promise<boolean> {
+    if (this.authorizedChats.has(chatId)) return true;
+    const readable = await this.host.chatIsReadable(this.identity.email, chatId);
+    if (readable) {
+      if (this.authorizedChats.size >= maxAuthorizedChats) this.authorizedChats.clear();
+      this.authorizedChats.add(chatId);
+    }
+    return readable;
+  }
+
+  private cleanUp(): void {
+    this.host.logger.debug({ connection: this.id, user: this.identity.email, framesSent: this.framesSent }, 'WebSocket closed');
+    this.closing = true;
+    for (const subscription of [...this.subscriptions.values()]) this.forget(subscription);
+    this.outbox.stop();
+    this.host.closed(this);
+  }
+}

@@ -1,0 +1,201 @@
+import type { Duplex } from 'node:stream';
+import type { FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
+import type { ChatService } from '../chats/chat-service.ts';
+import { LakechatError } from '../errors.ts';
+import type { EventStore } from '../event-store/index.ts';
+import type { Identity } from '../http/identity.ts';
+import type { Logger } from '../logger.ts';
+import type { Projections } from '../projections/read-models.ts';
+import { closeReasons, type CloseReason } from './close-codes.ts';
+import { WsConnection, type ConnectionHost } from './connection.ts';
+import type { WsLimits } from './limits.ts';
+import { originAllowed } from './origin.ts';
+import { errorFrame } from './server-frames.ts';
+import { createSignalRelay, type SignalEnvelope, type SignalRelay } from './signal-relay.ts';
+import type { Subscription } from './subscription.ts';
+
+export interface WsHubOptions {
+  store: EventStore;
+  chats: ChatService;
+  projections: Projections;
+  limits: WsLimits;
+  logger: Logger;
+  /** Resolves the caller from the upgrade request's headers, as for HTTP (throws a 401 error). */
+  identify(headers: FastifyRequest['headers']): Identity;
+  /** Trust a `user` query parameter as X-Demo-User (browsers cannot set headers on a WebSocket). */
+  allowDemoUser: boolean;
+  allowedOrigins: readonly string[];
+}
+
+/** A snapshot of this instance's WebSocket connections, for tests, health checks and benchmarks. */
+export interface WsStats {
+  connections: number;
+  subscriptions: number;
+  /** Connections above the send buffer cap right now (their subscriptions are not pulling). */
+  paused: number;
+  /** The most bytes any one connection has waiting to be written. */
+  maxBufferedBytes: number;
+}
+
+/**
+ * Every WebSocket connection of this instance: accepts them (origin, identity, connections per user),
+ * runs the heartbeat, routes signals to the subscriptions of a chat (from this instance or, through
+ * the relay, from the others), and closes everything with 1012 on shutdown.
+ */
+export class WsHub implements ConnectionHost {
+  readonly store: EventStore;
+  readonly chats: ChatService;
+  readonly limits: WsLimits;
+  readonly logger: Logger;
+  readonly instanceId: string;
+  private readonly connections = new Set<WsConnection>();
+  private readonly perUser = new Map<string, number>();
+  private readonly byStream = new Map<string, Set<Subscription>>();
+  private readonly byOwner = new Map<string, Set<Subscription>>();
+  private readonly relay: SignalRelay;
+  private nextId = 1;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopping: Promise<void> | undefined;
+  private whenEmpty: (() => void) | undefined;
+
+  constructor(private readonly options: WsHubOptions) {
+    this.store = options.store;
+    this.chats = options.chats;
+    this.limits = options.limits;
+    this.logger = options.logger;
+    this.relay = createSignalRelay(options.store, (envelope) => this.deliver(envelope), options.logger);
+    this.instanceId = this.relay.instanceId;
+  }
+
+  accept(socket: WebSocket, request: FastifyRequest): void {
+    if (this.stopping !== undefined) return refuse(socket, closeReasons.serverRestarting);
+    if (!originAllowed(request.headers, this.options.allowedOrigins)) {
+      this.logger.info({ origin: request.headers.origin }, 'refused a WebSocket from a foreign origin');
+      return refuse(socket, closeReasons.forbiddenOrigin);
+    }
+    let identity: Identity;
+    try {
+      identity = this.options.identify(this.upgradeHeaders(request));
+    } catch (error) {
+      const invalid = error instanceof LakechatError && error.code === 'LAKECHAT_ERR_AUTH_INVALID_IDENTITY';
+      return refuse(socket, invalid ? closeReasons.invalidIdentity : closeReasons.missingIdentity, error);
+    }
+    const open = this.perUser.get(identity.email) ?? 0;
+    if (open >= this.limits.maxConnectionsPerUser) {
+      const error = new LakechatError('LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS', undefined, { details: { max: this.limits.maxConnectionsPerUser } });
+      return refuse(socket, closeReasons.tooManyConnections, error);
+    }
+    this.perUser.set(identity.email, open + 1);
+    const context = { actor: identity.email, correlationId: request.id, client: 'ws' };
+    const connection = new WsConnection(this.nextId++, socket, request.raw.socket as Duplex | undefined, identity, context, this);
+    this.connections.add(connection);
+    this.logger.debug({ connection: connection.id, user: identity.email }, 'WebSocket connected');
+    this.heartbeatTimer ??= setInterval(() => this.heartbeat(), this.limits.heartbeatIntervalMs).unref();
+  }
+
+  stats(): WsStats {
+    let subscriptions = 0;
+    let paused = 0;
+    let maxBufferedBytes = 0;
+    for (const connection of this.connections) {
+      subscriptions += connection.subscriptionCount;
+      if (connection.isPaused) paused++;
+      maxBufferedBytes = Math.max(maxBufferedBytes, connection.bufferedBytes);
+    }
+    return { connections: this.connections.size, subscriptions, paused, maxBufferedBytes };
+  }
+
+  /** Stops accepting, asks every client to reconnect elsewhere (1012), and cuts off the slow ones. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+      for (const connection of this.connections) connection.close(closeReasons.serverRestarting);
+      if (this.connections.size === 0) return;
+      const empty = new Promise<void>((resolve) => (this.whenEmpty = resolve));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), this.limits.closeGraceMs)));
+      if ((await Promise.race([empty, late])) === 'late') {
+        for (const connection of this.connections) connection.terminate();
+        await empty;
+      }
+      clearTimeout(timer);
+    })();
+    return this.stopping;
+  }
+
+  async chatIsReadable(owner: string, chatId: string): Promise<boolean> {
+    if (await this.chats.canRead(owner, chatId)) return true;
+    // The chat may have been started through another instance a moment ago: if its stream exists,
+    // let this instance's read models apply its last event before saying no.
+    const stream = await this.store.readStream(this.chats.streamIdOf(owner, chatId), { direction: 'backwards', limit: 1 });
+    const last = stream.events[0];
+    if (last === undefined) return false;
+    await this.options.projections.runner.waitFor(last.cursor);
+    return this.chats.canRead(owner, chatId);
+  }
+
+  subscribed(subscription: Subscription): void {
+    const index = this.indexOf(subscription);
+    if (index === undefined) return;
+    const [map, key] = index;
+    let set = map.get(key);
+    if (set === undefined) map.set(key, (set = new Set()));
+    set.add(subscription);
+  }
+
+  unsubscribed(subscription: Subscription): void {
+    const index = this.indexOf(subscription);
+    if (index === undefined) return;
+    const [map, key] = index;
+    const set = map.get(key);
+    if (set?.delete(subscription) === true && set.size === 0) map.delete(key);
+  }
+
+  async publishSignal(envelope: SignalEnvelope, payload: string): Promise<void> {
+    this.deliver(envelope);
+    await this.relay.publish(payload);
+  }
+
+  closed(connection: WsConnection): void {
+    if (!this.connections.delete(connection)) return;
+    const email = connection.identity.email;
+    const open = (this.perUser.get(email) ?? 1) - 1;
+    if (open > 0) this.perUser.set(email, open);
+    else this.perUser.delete(email);
+    if (this.connections.size === 0) {
+      clearInterval(this.heartbeatTimer);
+      this.heartbeatTimer = undefined;
+      this.whenEmpty?.();
+    }
+  }
+
+  private deliver(envelope: SignalEnvelope): void {
+    for (const subscription of this.byStream.get(envelope.streamId) ?? []) subscription.connection.deliverSignal(subscription, envelope);
+    for (const subscription of this.byOwner.get(envelope.owner) ?? []) subscription.connection.deliverSignal(subscription, envelope);
+  }
+
+  private indexOf(subscription: Subscription): [Map<string, Set<Subscription>>, string] | undefined {
+    if (subscription.scope === 'chat') return [this.byStream, subscription.streamId!];
+    if (subscription.scope === 'user') return [this.byOwner, subscription.owner];
+    return undefined;
+  }
+
+  private heartbeat(): void {
+    for (const connection of this.connections) connection.heartbeat();
+  }
+
+  private upgradeHeaders(request: FastifyRequest): FastifyRequest['headers'] {
+    const user = (request.query as Record<string, unknown> | undefined)?.user;
+    if (!this.options.allowDemoUser || typeof user !== 'string' || request.headers['x-demo-user'] !== undefined) return request.headers;
+    return { ...request.headers, 'x-demo-user': user };
+  }
+}
+
+/** Tells a client why it may not stay, then closes: a browser sees the code, never an HTTP status. */
+function refuse(socket: WebSocket, { code, reason }: CloseReason, error?: unknown): void {
+  const reported = error instanceof LakechatError ? error : new LakechatError(reason);
+  socket.send(errorFrame(reported));
+  socket.close(code, reason);
+}

@@ -1,0 +1,3 @@
+export { registerWebSocket, type WebSocketOptions } from './register.ts';
+export { WsHub, type WsStats } from './hub.ts';
+export { closeCodes } from './close-codes.ts';

@@ -1,0 +1,39 @@
+import type { Config } from '../config.ts';
+
+/** The limits of the WebSocket transport, read once from the configuration. */
+export interface WsLimits {
+  maxPayloadBytes: number;
+  /** Posts each connection may sustain per second (the burst is the same number); 0: no limit. */
+  postsPerSecond: number;
+  signalsPerSecond: number;
+  maxSubscriptions: number;
+  maxConnectionsPerUser: number;
+  heartbeatIntervalMs: number;
+  /** Above this many bytes waiting to be written, the connection stops pulling events. */
+  sendBufferBytes: number;
+  /** A connection above the send buffer cap for this long is closed as a slow consumer. */
+  stuckTimeoutMs: number;
+  /** Frames answered with an error a connection may send at once before it is closed (1008)... */
+  badFrameBurst: number;
+  /** ...and per second after that. */
+  badFramesPerSecond: number;
+  /** How long a shutdown waits for clients to finish the close handshake before cutting them off. */
+  closeGraceMs: number;
+}
+
+export function wsLimitsFrom(config: Config): WsLimits {
+  const env = config.env;
+  return Object.freeze({
+    maxPayloadBytes: env.WS_MAX_PAYLOAD_BYTES,
+    postsPerSecond: env.WS_POSTS_PER_SECOND,
+    signalsPerSecond: env.WS_SIGNALS_PER_SECOND,
+    maxSubscriptions: env.WS_MAX_SUBSCRIPTIONS,
+    maxConnectionsPerUser: env.WS_MAX_CONNECTIONS_PER_USER,
+    heartbeatIntervalMs: env.WS_HEARTBEAT_INTERVAL_MS,
+    sendBufferBytes: env.WS_SEND_BUFFER_BYTES,
+    stuckTimeoutMs: env.WS_STUCK_TIMEOUT_MS,
+    badFrameBurst: 50,
+    badFramesPerSecond: 5,
+    closeGraceMs: 2_000,
+  });
+}

@@ -1,0 +1,33 @@
+import type { EventFilter } from '../event-store/index.ts';
+import type { WsConnection } from './connection.ts';
+
+export type SubscriptionScope = 'chat' | 'user' | 'all';
+
+/** One `subscribe` of one connection: what it follows, and whether it has reached the live edge. */
+export class Subscription {
+  /** True once `caught_up` was sent: signals go only to subscriptions that are live. */
+  live = false;
+  closed = false;
+  readonly controller = new AbortController();
+
+  constructor(
+    readonly connection: WsConnection,
+    readonly id: string,
+    readonly scope: SubscriptionScope,
+    readonly owner: string,
+    /** The chat's stream, for the chat scope. */
+    readonly streamId: string | undefined,
+  ) {}
+
+  get filter(): EventFilter | undefined {
+    if (this.scope === 'chat') return { streamId: this.streamId! };
+    if (this.scope === 'user') return { owner: this.owner };
+    return undefined;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.controller.abort();
+  }
+}

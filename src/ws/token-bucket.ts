@@ -1,0 +1,30 @@
+/**
+ * A token bucket for one connection: `burst` frames at once, then `perSecond`. Kept per connection
+ * (not per user) so the cost is a few numbers and no shared map.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private at: number;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.tokens = burst;
+    this.at = now();
+  }
+
+  /** Takes one token; returns 0 when granted, else the milliseconds until one is available. */
+  take(): number {
+    if (this.perSecond === 0) return 0;
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1_000) * this.perSecond);
+    this.at = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil(((1 - this.tokens) / this.perSecond) * 1_000));
+  }
+}

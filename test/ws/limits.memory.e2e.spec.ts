@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { closeCodes } from '../../src/ws/index.ts';
+import { Client, eventually, startChat, startInstance, type Instance } from './ws-support.ts';
+
+let instance: Instance | undefined;
+const clients: Client[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.socket.terminate();
+  await instance?.close();
+  instance = undefined;
+});
+
+function connect(options: ConstructorParameters<typeof Client>[1] & { url?: string } = {}): Client {
+  const client = new Client(options.url ?? instance!.url, options);
+  clients.push(client);
+  return client;
+}
+
+describe('who may connect', () => {
+  it('closes a connection without identity with 4401 after an error frame that says why', async () => {
+    instance = await startInstance();
+    const client = connect({ user: null });
+    expect(await client.closed).toEqual({ code: closeCodes.noIdentity, reason: 'LAKECHAT_ERR_AUTH_MISSING_IDENTITY' });
+    expect(client.frames).toEqual([{ type: 'error', code: 'LAKECHAT_ERR_AUTH_MISSING_IDENTITY', message: 'No user identity on the request' }]);
+    const malformed = connect({ user: null, headers: { 'x-forwarded-email': 'two words@x.com' } });
+    expect(await malformed.closed).toEqual({ code: closeCodes.noIdentity, reason: 'LAKECHAT_ERR_AUTH_INVALID_IDENTITY' });
+  });
+
+  it('takes the Databricks Apps headers, and the user query parameter only where demo users are allowed', async () => {
+    instance = await startInstance();
+    await startChat(instance, 'carol@example.com', 'c1');
+    const proxied = connect({ user: null, headers: { 'x-forwarded-email': 'Carol@Example.com' } });
+    expect((await proxied.subscribe({ id: 's', scope: 'chat', chatId: 'c1' })).type).toBe('caught_up');
+    const browser = connect({ user: null, url: `${instance.url}?user=carol@example.com` });
+    expect((await browser.subscribe({ id: 's', scope: 'chat', chatId: 'c1' })).type).toBe('caught_up');
+    await instance.close();
+
+    instance = await startInstance({ env: { NODE_ENV: 'production' } });
+    const refused = connect({ user: null, url: `${instance.url}?user=carol@example.com` });
+    expect((await refused.closed).code).toBe(closeCodes.noIdentity);
+    const demoHeader = connect({ user: 'carol@example.com' });
+    expect((await demoHeader.closed).code).toBe(closeCodes.noIdentity);
+    const proxiedInProduction = connect({ user: null, headers: { 'x-forwarded-email': 'carol@example.com' } });
+    await proxiedInProduction.opened;
+    proxiedInProduction.send({ type: 'ping' });
+    await proxiedInProduction.next((frame) => frame.type === 'pong');
+  });
+
+  it('refuses a browser from another origin with 4403, and allows its own origin and the listed ones', async () => {
+    instance = await startInstance({ env: { WS_ALLOWED_ORIGINS: 'https://app.example.com/' } });
+    const foreign = connect({ headers: { origin: 'https://evil.example.net' } });
+    expect(await foreign.closed).toEqual({ code: closeCodes.forbiddenOrigin, reason: 'LAKECHAT_ERR_WS_FORBIDDEN_ORIGIN' });
+    expect(foreign.frames[0]).toMatchObject({ type: 'error', code: 'LAKECHAT_ERR_WS_FORBIDDEN_ORIGIN' });
+    expect((await connect({ headers: { origin: 'null' } }).closed).code).toBe(closeCodes.forbiddenOrigin);
+    for (const origin of [`http://127.0.0.1:${instance.port}`, 'https://APP.example.com']) {
+      const client = connect({ headers: { origin } });
+      await client.opened;
+      client.send({ type: 'ping' });
+      await client.next((frame) => frame.type === 'pong');
+    }
+  });
+
+  it('closes a connection over the per-user limit with 4429, and lets another in once one leaves', async () => {
+    instance = await startInstance({ env: { WS_MAX_CONNECTIONS_PER_USER: '2' } });
+    const first = connect();
+    const second = connect();
+    await Promise.all([first.opened, second.opened]);
+    await eventually('two connections', () => instance!.app.lakechatWs.stats().connections === 2);
+    const third = connect();
+    expect(await third.closed).toEqual({ code: closeCodes.tooManyConnections, reason: 'LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS' });
+    expect(third.frames[0]).toMatchObject({ code: 'LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS', details: { max: 2 } });
+    const otherUser = connect({ user: 'bob@example.com' });
+    await otherUser.opened;
+    first.close();
+    await first.closed;
+    await eventually('the first connection to be forgotten', () => instance!.app.lakechatWs.stats().connections === 2);
+    const fourth = connect();
+    await fourth.opened;
+    fourth.send({ type: 'ping' });
+    await fourth.next((frame) => frame.type === 'pong');
+  });
+});
+
+describe('limits on a connection', () => {
+  it('closes with 1009 on a frame over WS_MAX_PAYLOAD_BYTES', async () => {
+    instance = await startInstance({ env: { WS_MAX_PAYLOAD_BYTES: '2048' } });
+    await startChat(instance, 'alice@example.com', 'c1');
+    const client = connect();
+    await client.opened;
+    client.send({ type: 'post', id: 'm1', chatId: 'c1', content: 'x'.repeat(1_500) });
+    await client.next((frame) => frame.type === 'ack');
+    client.send({ type: 'post', id: 'm2', chatId: 'c1', content: 'x'.repeat(3_000) });
+    expect((await client.closed).code).toBe(closeCodes.messageTooBig);
+  });
+
+  it('answers posts beyond WS_POSTS_PER_SECOND with LAKECHAT_ERR_WS_RATE_LIMITED and a retry delay', async () => {
+    instance = await startInstance({ env: { WS_POSTS_PER_SECOND: '3' } });
+    await startChat(instance, 'alice@example.com', 'c1');
+    const client = connect();
+    await client.opened;
+    for (let n = 0; n < 6; n++) client.send({ type: 'post', id: `m${n}`, chatId: 'c1', content: `message ${n}` });
+    await client.until(() => (client.frames.length === 6 ? true : undefined), 'six answers');
+    const limited = client.errors();
+    // Three at once (the burst); a token may come back while the six are read.
+    expect(limited.length).toBeGreaterThanOrEqual(2);
+    expect(limited.length).toBeLessThanOrEqual(3);
+    for (const frame of limited) {
+      expect(frame.code).toBe('LAKECHAT_ERR_WS_RATE_LIMITED');
+      expect(frame.details.retryAfterMs).toBeGreaterThan(0);
+    }
+    expect(limited.map((frame) => frame.id)).toEqual(['m3', 'm4', 'm5'].slice(3 - limited.length));
+  });
+
+  it('answers signals beyond WS_SIGNALS_PER_SECOND with LAKECHAT_ERR_WS_RATE_LIMITED', async () => {
+    instance = await startInstance({ env: { WS_SIGNALS_PER_SECOND: '2' } });
+    await startChat(instance, 'alice@example.com', 'c1');
+    const client = connect();
+    await client.opened;
+    for (let n = 0; n < 5; n++) client.send({ type: 'signal', id: `g${n}`, chatId: 'c1', kind: 'typing' });
+    await client.until(() => (client.errors().length >= 2 ? true : undefined), 'rate-limited signals');
+    expect(client.errors()[0]).toMatchObject({ code: 'LAKECHAT_ERR_WS_RATE_LIMITED' });
+  });
+
+  it('refuses a subscription beyond WS_MAX_SUBSCRIPTIONS, and takes one again after an unsubscribe', async () => {
+    instance = await startInstance({ env: { WS_MAX_SUBSCRIPTIONS: '2' } });
+    const client = connect();
+    await client.opened;
+    expect((await client.subscribe({ id: 'a', scope: 'user' })).type).toBe('caught_up');
+    expect((await client.subscribe({ id: 'b', scope: 'user' })).type).toBe('caught_up');
+    expect(await client.subscribe({ id: 'c', scope: 'user' })).toMatchObject({
+      type: 'error',
+      id: 'c',
+      code: 'LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS',
+      details: { max: 2 },
+    });
+    client.send({ type: 'unsubscribe', id: 'a' });
+    await client.next((frame) => frame.type === 'unsubscribed');
+    expect((await client.subscribe({ id: 'c', scope: 'user' })).type).toBe('caught_up');
+  });
+
+  it('refuses a signal too large to relay with LAKECHAT_ERR_WS_SIGNAL_TOO_LARGE', async () => {
+    instance = await startInstance();
+    await startChat(instance, 'alice@example.com', 'c1');
+    const client = connect();
+    await client.opened;
+    client.send({ type: 'signal', id: 'big', chatId: 'c1', kind: 'delta', data: { text: 'é'.repeat(4_000) } });
+    expect(await client.next((frame) => frame.type === 'error')).toMatchObject({
+      id: 'big',
+      code: 'LAKECHAT_ERR_WS_SIGNAL_TOO_LARGE',
+      details: { maxBytes: 7_999 },
+    });
+    client.send({ type: 'signal', id: 'fits', chatId: 'c1', kind: 'delta', data: { text: 'é'.repeat(3_000) } });
+    client.send({ type: 'ping' });
+    await client.next((frame) => frame.type === 'pong');
+    expect(client.errors()).toHaveLength(1);
+  });
+
+  it('closes with 1008 a connection that keeps sending frames it has been told are wrong', async () => {
+    instance = await startInstance();
+    const client = connect();
+    await client.opened;
+    for (let n = 0; n < 80; n++) client.send('not json');
+    const closed = await client.closed;
+    expect(closed).toEqual({ code: closeCodes.policyViolation, reason: 'LAKECHAT_ERR_WS_TOO_MANY_BAD_FRAMES' });
+    // The burst (50), perhaps a token or two that came back, then nothing more.
+    expect(client.errors().length).toBeGreaterThanOrEqual(50);
+    expect(client.errors().length).toBeLessThan(60);
+  });
+});
+
+describe('heartbeats', () => {
+  it('terminates a client that does not answer pings (4002) and frees its connection', async () => {
+    instance = await startInstance({ env: { WS_HEARTBEAT_INTERVAL_MS: '100' } });
+    const healthy = connect();
+    const silent = connect({ autoPong: false });
+    await Promise.all([healthy.opened, silent.opened]);
+    await silent.subscribe({ id: 's', scope: 'user' });
+    let pings = 0;
+    healthy.socket.on('ping', () => pings++);
+    expect(await silent.closed).toEqual({ code: closeCodes.heartbeatMissed, reason: 'LAKECHAT_ERR_WS_HEARTBEAT_MISSED' });
+    await eventually('the silent connection to be freed', () => {
+      const stats = instance!.app.lakechatWs.stats();
+      return stats.connections === 1 && stats.subscriptions === 0;
+    });
+    await eventually('a few pings', () => pings >= 3);
+    expect(healthy.socket.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('closing the app', () => {
+  it('closes every client with 1012 and refuses none silently', async () => {
+    instance = await startInstance();
+    const clientsOpen = [connect(), connect({ user: 'bob@example.com' })];
+    await Promise.all(clientsOpen.map((client) => client.opened));
+    await clientsOpen[0]!.subscribe({ id: 's', scope: 'user' });
+    await instance.close();
+    for (const client of clientsOpen) {
+      expect(await client.closed).toEqual({ code: closeCodes.serverRestarting, reason: 'LAKECHAT_ERR_WS_SERVER_RESTARTING' });
+    }
+  });
+});

@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest';
+import { TokenBucket } from '../../src/ws/token-bucket.ts';
+
+describe('the per-connection token bucket', () => {
+  it('grants the burst at once, then says how long until the next token', () => {
+    let now = 0;
+    const bucket = new TokenBucket(4, 2, () => now);
+    expect([bucket.take(), bucket.take()]).toEqual([0, 0]);
+    expect(bucket.take()).toBe(250);
+    now = 250;
+    expect(bucket.take()).toBe(0);
+    expect(bucket.take()).toBe(250);
+  });
+
+  it('never holds more than the burst, however long it waited', () => {
+    let now = 0;
+    const bucket = new TokenBucket(10, 3, () => now);
+    now = 60_000;
+    expect([bucket.take(), bucket.take(), bucket.take()]).toEqual([0, 0, 0]);
+    expect(bucket.take()).toBeGreaterThan(0);
+  });
+
+  it('limits nothing at 0 per second', () => {
+    const bucket = new TokenBucket(0, 1, () => 0);
+    for (let n = 0; n < 100; n++) expect(bucket.take()).toBe(0);
+  });
+});
