@@ -4,7 +4,7 @@ import { decideChat } from '../../src/chats/decide.ts';
 import type { ChatEvent } from '../../src/chats/events.ts';
 import { evolveChat } from '../../src/chats/evolve.ts';
 import { initialChatState } from '../../src/chats/state.ts';
-import { decider } from '../support/given-when-then.ts';
+import { decider } from './given-when-then.ts';
 
 const policy = { maxMessageBytes: 16 };
 const given = decider<typeof initialChatState, ChatEvent, ChatCommand>({

@@ -4,7 +4,7 @@ import { decideProfile } from '../../src/profiles/decide.ts';
 import type { ProfileEvent } from '../../src/profiles/events.ts';
 import { evolveProfile } from '../../src/profiles/evolve.ts';
 import { initialProfileState } from '../../src/profiles/state.ts';
-import { decider } from '../support/given-when-then.ts';
+import { decider } from '../chats/given-when-then.ts';
 
 const given = decider<typeof initialProfileState, ProfileEvent, ProfileCommand>({
   initial: initialProfileState,
