@@ -7,6 +7,7 @@ import {
   eventStorePoolConfiguration,
   MemoryEventStore,
   type EventStore,
+  type VisibilityLag,
 } from './event-store/index.ts';
 import {
   createLakebasePool,
@@ -42,6 +43,8 @@ export interface Storage {
   readonly eventStore: EventStore;
   /** The PostgreSQL store's pool: the read models live in the same database. Absent in memory. */
   readonly pool?: DatabasePool;
+  /** How far the log's readers are held behind its writers by open transactions. Absent in memory. */
+  readerLag?(): Promise<VisibilityLag>;
   status(): StorageStatus;
   close(): Promise<void>;
 }
@@ -89,6 +92,7 @@ async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePo
   return {
     eventStore,
     pool: lakebase.pool,
+    readerLag: () => eventStore.visibilityLag(),
     status: () => {
       const connection = lakebase.status();
       return {

@@ -41,11 +41,21 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     };
   };
 
+  // Open transactions anywhere in the cluster hold the log's readers back (docs/architecture.md).
+  const readerStatus = async () => {
+    if (storage.readerLag === undefined) return null;
+    try {
+      return await storage.readerLag();
+    } catch {
+      return null;
+    }
+  };
+
   app.get('/health', async () => {
     const storageStatus = storage.status();
-    const projections = await projectionStatus();
+    const [projections, readers] = await Promise.all([projectionStatus(), readerStatus()]);
     const healthy = !storageStatus.degraded && projections.state === 'running' && projections.lastError === null && projections.lagEvents !== null;
-    return { status: healthy ? 'ok' : 'degraded', ...storageStatus, projections };
+    return { status: healthy ? 'ok' : 'degraded', ...storageStatus, projections, readers };
   });
 
   app.get('/ready', async (_request, reply) => {

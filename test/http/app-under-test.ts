@@ -56,6 +56,7 @@ export async function postgresApp(options: AppOptions & { bed?: PostgresTestBed 
   const storage: Storage = {
     eventStore: store,
     pool: bed.pool,
+    readerLag: () => store.visibilityLag(),
     status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }),
     close: () => store.close(),
   };

@@ -18,6 +18,22 @@ describe('health and readiness on PostgreSQL', () => {
     expect(ready.json()).toMatchObject({ status: 'ready', checks: { migrations: true, projections: true } });
     const health = await t.as(null, 'GET', '/health');
     expect(health.json()).toMatchObject({ status: 'ok', storage: 'postgres', projections: { state: 'running', lagEvents: 0 } });
+    expect(health.json().readers).toMatchObject({ heldBackEvents: expect.any(Number) });
+  });
+
+  it('reports how many events an open transaction holds back from the log\'s readers', async () => {
+    t = await postgresApp();
+    await withClient(t.bed.database.url, async (open) => {
+      await open.query('BEGIN');
+      await open.query('SELECT pg_current_xact_id()');
+      const writer = t!.bed.openStore({ pollIntervalMs: 100 });
+      await writer.append('held-back', [{ type: 'Noted', data: {} }]);
+      await writer.close();
+      const health = (await t!.as(null, 'GET', '/health')).json();
+      expect(health.readers.heldBackEvents).toBeGreaterThanOrEqual(1);
+      expect(health.readers.oldestTransactionMs).toBeGreaterThanOrEqual(0);
+      await open.query('ROLLBACK');
+    });
   });
 
   it('is not ready when the database lacks a migration this build ships', async () => {
