@@ -19,6 +19,7 @@ import {
   type LakebasePool,
   type ResolvedConnection,
 } from './lakebase/index.ts';
+import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
@@ -43,6 +44,8 @@ export interface Storage {
   /** The PostgreSQL store's pool: the read models live in the same database. Absent in memory. */
   readonly pool?: DatabasePool;
   status(): StorageStatus;
+  /** The database token's refreshes and failures (for /metrics); absent in memory or with a fixed password. */
+  tokenStatus?(): TokenStatus | null;
   close(): Promise<void>;
 }
 
@@ -89,6 +92,7 @@ async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePo
   return {
     eventStore,
     pool: lakebase.pool,
+    tokenStatus: () => lakebase.tokens?.status() ?? null,
     status: () => {
       const connection = lakebase.status();
       return {
