@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { registerApi, type LakechatServices } from './http/api.ts';
+import { registerDemoPage } from './http/demo-page.ts';
 import { installErrorEnvelope } from './http/error-envelope.ts';
 import { requestIdFrom } from './http/request-context.ts';
 import type { Logger } from './logger.ts';
@@ -50,6 +51,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
     void reply.type('text/plain; version=0.0.4; charset=utf-8');
     return metrics.render();
   });
+  registerDemoPage(app);
 
   return app;
 }
