@@ -4,7 +4,9 @@
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
-const user = params.get('user') ?? localStorage.getItem('lakechat.user') ?? 'alice@example.com';
+// Deployed, the Databricks Apps proxy says who the user is; locally a demo user stands in.
+const deployed = location.hostname.endsWith('.databricksapps.com');
+const user = params.get('user') ?? localStorage.getItem('lakechat.user') ?? (deployed ? '' : 'alice@example.com');
 
 const chats = new Map(); // chatId -> { id, title, preview, at }
 const messages = new Map(); // chatId -> Map(messageId -> message), in arrival (= store) order
