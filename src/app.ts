@@ -2,9 +2,11 @@ import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { registerApi, type LakechatServices } from './http/api.ts';
+import { registerDemoPage } from './http/demo-page.ts';
 import { installErrorEnvelope } from './http/error-envelope.ts';
 import { requestIdFrom } from './http/request-context.ts';
 import type { Logger } from './logger.ts';
+import { LakechatMetrics } from './metrics/index.ts';
 import type { Storage } from './storage.ts';
 import { registerWebSocket } from './ws/index.ts';
 
@@ -37,9 +39,19 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
   });
   installErrorEnvelope(app);
 
-  const services = await registerApi(app, { config, logger, storage, pool: storage.pool ?? null, now });
+  const metrics = new LakechatMetrics({ storage });
+  // The services append through the instrumented store; the WebSocket hub keeps the store itself,
+  // whose PostgreSQL notifications carry signals between instances (it appends only through services).
+  const instrumented: Storage = { ...storage, eventStore: metrics.instrument(storage.eventStore) };
+  const services = await registerApi(app, { config, logger, storage: instrumented, pool: storage.pool ?? null, now });
   app.decorate('lakechat', services);
-  await registerWebSocket(app, { config, logger, store: storage.eventStore, services });
+  const ws = await registerWebSocket(app, { config, logger, store: storage.eventStore, services });
+  metrics.attach({ runner: services.projections.runner, ws });
+  app.get('/metrics', async (_request, reply) => {
+    void reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return metrics.render();
+  });
+  registerDemoPage(app);
 
   return app;
 }

@@ -20,6 +20,7 @@ import {
   type LakebasePool,
   type ResolvedConnection,
 } from './lakebase/index.ts';
+import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
 import { runMigrations } from './migrate.ts';
@@ -46,6 +47,8 @@ export interface Storage {
   /** How far the log's readers are held behind its writers by open transactions. Absent in memory. */
   readerLag?(): Promise<VisibilityLag>;
   status(): StorageStatus;
+  /** The database token's refreshes and failures (for /metrics); absent in memory or with a fixed password. */
+  tokenStatus?(): TokenStatus | null;
   close(): Promise<void>;
 }
 
@@ -93,6 +96,7 @@ async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePo
     eventStore,
     pool: lakebase.pool,
     readerLag: () => eventStore.visibilityLag(),
+    tokenStatus: () => lakebase.tokens?.status() ?? null,
     status: () => {
       const connection = lakebase.status();
       return {

@@ -38,6 +38,8 @@ export interface TokenStatus {
   refreshAt: string | null;
   /** Tokens obtained since start. */
   fetches: number;
+  /** Refresh failures since start. */
+  failures: number;
   /** Refresh failures in a row, and the last one's code. */
   consecutiveFailures: number;
   lastErrorCode: string | null;
@@ -66,6 +68,7 @@ export class TokenProvider {
   #timer: Timer | undefined;
   #fetches = 0;
   #failures = 0;
+  #failuresTotal = 0;
   #lastErrorCode: string | null = null;
   #closed = false;
 
@@ -116,6 +119,7 @@ export class TokenProvider {
       expiresAt: iso(cached === undefined ? undefined : (cached.expiresAt ?? cached.validUntil)),
       refreshAt: iso(cached?.refreshAt),
       fetches: this.#fetches,
+      failures: this.#failuresTotal,
       consecutiveFailures: this.#failures,
       lastErrorCode: this.#lastErrorCode,
     };
@@ -175,6 +179,7 @@ export class TokenProvider {
       ? error
       : new LakechatError('LAKECHAT_ERR_LAKEBASE_CREDENTIAL_FAILED', 'Could not obtain a database token', { cause: error });
     this.#failures += 1;
+    this.#failuresTotal += 1;
     this.#lastErrorCode = failure.code;
     const cached = this.#cached;
     const now = this.#clock.now();

@@ -10,6 +10,7 @@ import { parseClientFrame, type PostFrame, type SignalFrame, type SubscribeFrame
 import { closeReasons, type CloseReason } from './close-codes.ts';
 import { Outbox } from './outbox.ts';
 import type { WsLimits } from './limits.ts';
+import type { WsTraffic } from './hub.ts';
 import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, unsubscribedFrame } from './server-frames.ts';
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
@@ -22,6 +23,7 @@ export interface ConnectionHost {
   readonly limits: WsLimits;
   readonly logger: Logger;
   readonly instanceId: string;
+  readonly traffic: WsTraffic;
   /** The user has this chat (waiting for this instance's read models to catch up before saying no). */
   chatIsReadable(owner: string, chatId: string): Promise<boolean>;
   subscribed(subscription: Subscription): void;
@@ -123,7 +125,11 @@ export class WsConnection {
 
   /** A signal for one of this connection's subscriptions; dropped while the client is behind. */
   deliverSignal(subscription: Subscription, envelope: SignalEnvelope): void {
-    if (!subscription.live || subscription.closed || this.outbox.paused) return;
+    if (!subscription.live || subscription.closed) return;
+    if (this.outbox.paused) {
+      this.host.traffic.signalsDropped++;
+      return;
+    }
     if (envelope.instance === this.host.instanceId && envelope.connection === this.id) return;
     this.send(signalFrameFor(subscription.id, envelope));
   }
@@ -131,6 +137,7 @@ export class WsConnection {
   private send(text: string): void {
     this.outbox.send(text);
     this.framesSent++;
+    this.host.traffic.framesSent++;
   }
 
   private receive(data: Parameters<typeof parseClientFrame>[0], isBinary: boolean): void {

@@ -38,6 +38,12 @@ export interface WsStats {
   maxBufferedBytes: number;
 }
 
+/** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */
+export interface WsTraffic {
+  framesSent: number;
+  signalsDropped: number;
+}
+
 /**
  * Every WebSocket connection of this instance: accepts them (origin, identity, connections per user),
  * runs the heartbeat, routes signals to the subscriptions of a chat (from this instance or, through
@@ -49,6 +55,7 @@ export class WsHub implements ConnectionHost {
   readonly limits: WsLimits;
   readonly logger: Logger;
   readonly instanceId: string;
+  readonly traffic: WsTraffic = { framesSent: 0, signalsDropped: 0 };
   private readonly connections = new Set<WsConnection>();
   private readonly perUser = new Map<string, number>();
   private readonly byStream = new Map<string, Set<Subscription>>();

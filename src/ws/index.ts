@@ -1,3 +1,3 @@
 export { registerWebSocket, type WebSocketOptions } from './register.ts';
-export { WsHub, type WsStats } from './hub.ts';
+export { WsHub, type WsStats, type WsTraffic } from './hub.ts';
 export { closeCodes } from './close-codes.ts';

@@ -90,7 +90,8 @@ describe('the token provider', () => {
     clock.advance(4_000);
     await vi.waitFor(async () => expect(await provider.getToken()).not.toBe(first));
     expect(credentials(workspace)).toBe(5);
-    expect(provider.status()).toMatchObject({ consecutiveFailures: 0, lastErrorCode: null });
+    // /metrics counts every failure since start, so these stay counted after the recovery.
+    expect(provider.status()).toMatchObject({ consecutiveFailures: 0, failures: 3, fetches: 2, lastErrorCode: null });
     const retries = log.lines().filter((line) => line.msg === 'could not refresh the database token; the current one still works, retrying');
     expect(retries.map((line) => line.retryInMs)).toEqual([1_000, 2_000, 4_000]);
   });

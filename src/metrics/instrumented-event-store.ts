@@ -1,0 +1,65 @@
+import type {
+  AppendOptions,
+  AppendResult,
+  EventStore,
+  NewEvent,
+  ReadAllOptions,
+  ReadAllResult,
+  ReadStreamOptions,
+  ReadStreamResult,
+  RecordedEvent,
+  SubscribeOptions,
+} from '../event-store/index.ts';
+import type { Counter, Histogram } from './registry.ts';
+
+export interface AppendMetrics {
+  eventsAppended: Counter;
+  appendSeconds: Histogram;
+}
+
+/**
+ * The event store with its appends counted and timed, wrapped at the contract so neither store
+ * implementation knows about metrics. An idempotent retry that wrote nothing counts no event; a
+ * failed append counts only its latency.
+ */
+export class InstrumentedEventStore implements EventStore {
+  constructor(
+    private readonly store: EventStore,
+    private readonly metrics: AppendMetrics,
+  ) {}
+
+  get kind(): EventStore['kind'] {
+    return this.store.kind;
+  }
+
+  async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
+    const started = process.hrtime.bigint();
+    try {
+      const result = await this.store.append(streamId, events, options);
+      if (!result.duplicate) for (const event of events) this.metrics.eventsAppended.inc({ type: event.type });
+      return result;
+    } finally {
+      this.metrics.appendSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
+    return this.store.readStream(streamId, options);
+  }
+
+  readAll(options?: ReadAllOptions): Promise<ReadAllResult> {
+    return this.store.readAll(options);
+  }
+
+  headCursor(): Promise<string | null> {
+    return this.store.headCursor();
+  }
+
+  subscribe(options?: SubscribeOptions): AsyncIterableIterator<RecordedEvent> {
+    return this.store.subscribe(options);
+  }
+
+  close(): Promise<void> {
+    return this.store.close();
+  }
+}
