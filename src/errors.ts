@@ -24,6 +24,7 @@ export const errorCatalogue = {
   },
   LAKECHAT_ERR_STORE_INVALID_CURSOR: { status: 400, message: 'The cursor is not one this store issued' },
   LAKECHAT_ERR_STORE_INVALID_APPEND: { status: 400, message: 'The append is malformed' },
+  LAKECHAT_ERR_STORE_INVALID_FILTER: { status: 400, message: 'A filter of the read is malformed (a position must be a whole number >= 0, a time a valid date)' },
   LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
   LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
   LAKECHAT_ERR_STORE_CONTENDED: {

@@ -108,7 +108,7 @@ const insertChunk = `
         WHEN 'ChatStarted' THEN jsonb_build_object('chatId', 'c' || p.id, 'userEmail', owner_email,
           'title', 'Budget question ' || p.id, 'agentId', CASE WHEN p.id % 3 = 0 THEN 'advisor' END)
         WHEN 'MessagePosted' THEN jsonb_build_object('chatId', 'c' || p.id,
-          'messageId', md5('m' || p.id || '-' || p.v)::uuid::text, 'position', p.v - 1,
+          'messageId', gen_random_uuid()::text, 'position', p.v - 1,
           'role', CASE WHEN p.v % 2 = 0 THEN 'user' ELSE 'assistant' END,
           'content', left(repeat('How much should I save each month for retirement given my income? ', 6), 20 + (p.id * 7 + p.v * 13) % 200))
           || CASE WHEN p.v % 2 = 1 THEN jsonb_build_object('traceId', 'tr-' || p.id || '-' || p.v) ELSE '{}' END

@@ -1,3 +1,4 @@
+import { LakechatError } from '../errors.ts';
 import type { EventFilter, RecordedEvent } from './types.ts';
 
 export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefined): boolean {
@@ -6,15 +7,38 @@ export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefi
   if (filter.owner !== undefined && event.owner !== filter.owner) return false;
   if (filter.streamId !== undefined && event.streamId !== filter.streamId) return false;
   if (filter.streamPrefix !== undefined && !event.streamId.startsWith(filter.streamPrefix)) return false;
+  if (filter.fromPosition !== undefined && event.position < filter.fromPosition) return false;
+  if (filter.toPosition !== undefined && event.position > filter.toPosition) return false;
+  if (filter.since !== undefined && event.recordedAt.getTime() < filter.since.getTime()) return false;
+  if (filter.until !== undefined && event.recordedAt.getTime() >= filter.until.getTime()) return false;
   return true;
 }
 
-/** Only the filter's own fields, so a ReadAllOptions can be passed without its paging fields. */
+function invalidFilter(field: string): LakechatError {
+  return new LakechatError('LAKECHAT_ERR_STORE_INVALID_FILTER', undefined, { details: { field } });
+}
+
+/**
+ * Only the filter's own fields, so a ReadAllOptions can be passed without its paging fields; checks
+ * the range fields, which both stores would otherwise read differently when malformed.
+ */
 export function pickFilter(options: EventFilter): EventFilter {
+  for (const field of ['fromPosition', 'toPosition'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) throw invalidFilter(field);
+  }
+  for (const field of ['since', 'until'] as const) {
+    const value = options[field];
+    if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) throw invalidFilter(field);
+  }
   const filter: EventFilter = {};
   if (options.types !== undefined) filter.types = options.types;
   if (options.owner !== undefined) filter.owner = options.owner;
   if (options.streamId !== undefined) filter.streamId = options.streamId;
   if (options.streamPrefix !== undefined) filter.streamPrefix = options.streamPrefix;
+  if (options.fromPosition !== undefined) filter.fromPosition = options.fromPosition;
+  if (options.toPosition !== undefined) filter.toPosition = options.toPosition;
+  if (options.since !== undefined) filter.since = options.since;
+  if (options.until !== undefined) filter.until = options.until;
   return filter;
 }

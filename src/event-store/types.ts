@@ -96,6 +96,14 @@ export interface EventFilter {
   streamId?: string;
   /** Streams whose id starts with this prefix (e.g. "chat-"). */
   streamPrefix?: string;
+  /** Events at this position or later. Positions are not the reader order: this narrows, it does not seek. */
+  fromPosition?: number;
+  /** Events at this position or earlier. */
+  toPosition?: number;
+  /** Events recorded at or after this time. */
+  since?: Date;
+  /** Events recorded before this time (so `since`/`until` windows tile without overlap). */
+  until?: Date;
 }
 
 export interface ReadAllOptions extends EventFilter {

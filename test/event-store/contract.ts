@@ -291,6 +291,38 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         expect(await types({ streamPrefix: 'chat-', owner: 'a@x.com', types: ['MessagePosted', 'ProfileUpdated'] })).toEqual(['chat-1/MessagePosted']);
       });
 
+      it('narrows by position range and by recorded time, resuming past what did not match', async () => {
+        const appended: RecordedEvent[] = [];
+        for (let i = 0; i < 4; i++) {
+          await store.append('s', [event('E', { i })]);
+          // Distinct recording times, so each bound falls between two events.
+          const before = Date.now();
+          while (Date.now() <= before + 2) await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+        appended.push(...(await store.readAll()).events);
+        const [, second, third, fourth] = appended;
+        const indexes = (options: Parameters<EventStore['readAll']>[0]) => store.readAll(options).then((r) => r.events.map((e) => e.data.i));
+        expect(await indexes({ fromPosition: second!.position, toPosition: third!.position })).toEqual([1, 2]);
+        expect(await indexes({ fromPosition: fourth!.position + 1 })).toEqual([]);
+        // recordedAt is read at millisecond precision; PostgreSQL keeps microseconds, so a bound taken
+        // from an event's recordedAt is at or just before the event itself.
+        expect(await indexes({ since: second!.recordedAt })).toEqual([1, 2, 3]);
+        expect(await indexes({ until: fourth!.recordedAt })).toEqual([0, 1, 2]);
+        expect(await indexes({ since: second!.recordedAt, until: third!.recordedAt })).toEqual([1]);
+        const page = await store.readAll({ toPosition: second!.position, limit: 10 });
+        expect(page.events.map((e) => e.data.i)).toEqual([0, 1]);
+        await store.append('s', [event('E', { i: 4 })]);
+        expect((await store.readAll({ after: page.cursor, toPosition: second!.position })).events).toEqual([]);
+        // A short page's cursor is past everything that existed, matched or not.
+        expect(await indexes({ after: page.cursor })).toEqual([4]);
+      });
+
+      it('refuses a malformed position or time filter', async () => {
+        await expectCode(store.readAll({ fromPosition: -1 }), 'LAKECHAT_ERR_STORE_INVALID_FILTER');
+        await expectCode(store.readAll({ toPosition: 1.5 }), 'LAKECHAT_ERR_STORE_INVALID_FILTER');
+        await expectCode(store.readAll({ since: new Date('nonsense') }), 'LAKECHAT_ERR_STORE_INVALID_FILTER');
+      });
+
       it('resumes a filtered read past events that did not match', async () => {
         await store.append('a', [event('Wanted')]);
         const first = await store.readAll({ types: ['Wanted'] });

@@ -28,6 +28,11 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
   if (filter.owner !== undefined) conditions.push(sql.fragment`owner = ${filter.owner}`);
   if (filter.streamId !== undefined) conditions.push(sql.fragment`stream_id = ${filter.streamId}`);
   if (filter.streamPrefix !== undefined) conditions.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
+  // Narrowing conditions only: the page still walks (tx_id, position) order from the cursor.
+  if (filter.fromPosition !== undefined) conditions.push(sql.fragment`position >= ${filter.fromPosition}`);
+  if (filter.toPosition !== undefined) conditions.push(sql.fragment`position <= ${filter.toPosition}`);
+  if (filter.since !== undefined) conditions.push(sql.fragment`recorded_at >= ${filter.since.toISOString()}::timestamptz`);
+  if (filter.until !== undefined) conditions.push(sql.fragment`recorded_at < ${filter.until.toISOString()}::timestamptz`);
   const types = filter.types !== undefined && filter.types.length > 0 ? filter.types : undefined;
   // Alone, a type filter reads one index range per type and merges them; with an owner or a stream
   // (fewer rows) the type is a plain condition on that narrower scan.
