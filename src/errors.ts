@@ -83,6 +83,19 @@ export const errorCatalogue = {
   LAKECHAT_ERR_WS_SERVER_RESTARTING: { status: 503, message: 'The server is restarting; reconnect and resume from the last cursor' },
   LAKECHAT_ERR_WS_INTERNAL: { status: 500, message: 'Internal server error' },
 
+  // Replay (analysts) and projection rebuilds (developers)
+  LAKECHAT_ERR_REPLAY_FORBIDDEN: { status: 403, message: 'Only analysts (ANALYST_EMAILS) may read the whole event log' },
+  LAKECHAT_ERR_REPLAY_INVALID_ARGUMENT: { status: 400, message: 'An argument of the replay is invalid' },
+  LAKECHAT_ERR_REPLAY_AS_OF_NOT_FOUND: { status: 404, message: 'No event is stored at the position given to --as-of' },
+  LAKECHAT_ERR_REPLAY_INVALID_SCHEMA: { status: 400, message: 'The schema given to --into cannot hold an "as of" build' },
+  LAKECHAT_ERR_REPLAY_NEEDS_DATABASE: { status: 503, message: 'This needs the PostgreSQL event store: set LAKEBASE_PG_URL' },
+  LAKECHAT_ERR_REBUILD_IN_PROGRESS: { status: 409, message: 'Another process is already rebuilding this projection' },
+  LAKECHAT_ERR_REBUILD_UNKNOWN_PROJECTION: { status: 400, message: 'No projection has this name' },
+  LAKECHAT_ERR_REBUILD_LIVE_TABLE_MISSING: { status: 500, message: "A projection's live table does not exist: run the migrations (npm run migrate)" },
+  LAKECHAT_ERR_REBUILD_SWAP_BLOCKED: { status: 409, message: 'Other database objects depend on a live table, so it cannot be replaced' },
+  LAKECHAT_ERR_REBUILD_SWAP_TIMEOUT: { status: 503, message: 'The live tables stayed locked by other transactions; the rebuilt tables are kept: run the rebuild again' },
+  LAKECHAT_ERR_REBUILD_INTERRUPTED: { status: 503, message: 'The rebuild was interrupted; run it again to resume where it stopped' },
+
   // Migrations
   LAKECHAT_ERR_MIGRATION_FAILED: { status: 500, message: 'The database migrations failed' },
 

@@ -6,6 +6,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ProfileService } from '../profiles/profile-service.ts';
 import { registerProfileRoutes } from '../profiles/routes.ts';
+import { registerEventRoutes } from '../replay/events-route.ts';
 import { openProjections, type Projections } from '../projections/read-models.ts';
 import type { Storage } from '../storage.ts';
 import { registerHealthRoutes } from './health.ts';
@@ -67,6 +68,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   const registry = new RouteRegistry();
   registerChatRoutes(app, registry, authenticate, chats);
   registerProfileRoutes(app, registry, authenticate, profiles, options.now ?? (() => new Date()));
+  registerEventRoutes(app, registry, authenticate, store);
   registerHealthRoutes(app, {
     storage,
     runner: projections.runner,

@@ -43,7 +43,7 @@ function bulkOf(projection: AnyProjection): Record<string, BulkHandler | undefin
  * Applies the events to one projection inside a transaction: runs of consecutive events of a type
  * with a bulk handler go in one statement, the rest one by one.
  */
-async function applyTo(db: CommonQueryMethods, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
+export async function applyTo(db: CommonQueryMethods, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
   const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
   const bulk = bulkOf(projection);
   let run: Run | null = null;

@@ -1,0 +1,37 @@
+import type { CommonQueryMethods } from 'slonik';
+import type { RecordedEvent } from '../../event-store/index.ts';
+import type { TableNames } from '../../projections/tables.ts';
+
+/** A stored event as one projection reads it. */
+export interface DecodedEvent {
+  type: string;
+  data: unknown;
+  event: RecordedEvent;
+}
+
+/** What a staged batch writes; run once, inside the transaction that records the rebuild's progress. */
+export type StagedWrites = (db: CommonQueryMethods) => Promise<void>;
+
+/**
+ * Applies a rebuild's events to one projection's tables, many thousands at a time: it reads the rows
+ * the events touch, folds the events into them in memory, and writes each table with one statement.
+ * It must leave the tables exactly as the projection's own handlers, applied event by event, would
+ * (test/rebuild/appliers.int.spec.ts checks it on a log holding every case).
+ *
+ * Two steps, so the next batch can be read and folded while the database writes the previous one:
+ * `stage` only reads (rows it does not remember) and returns the writes; the rebuild runs them in
+ * order. An applier is the only writer of its tables during a rebuild, so the rows it remembers stay
+ * true, provided it never forgets one whose write has not run yet (hence the generations).
+ */
+export interface RebuildApplier {
+  /** The tables it updates in place (the rebuild leaves room in their pages for cheap updates). */
+  readonly updatedInPlace: readonly string[];
+  /** Folds events, in log order, into what it remembers; `generation` numbers the batch (1, 2, 3...). */
+  stage(db: CommonQueryMethods, items: readonly DecodedEvent[], generation: number): Promise<StagedWrites>;
+  /** The writes of every batch up to `generation` have committed: rows they touched may be forgotten. */
+  committed(generation: number): void;
+  /** Forgets everything (after a transaction rolled back, the remembered rows no longer match the tables). */
+  forget(): void;
+}
+
+export type ApplierFactory = (tables: TableNames) => RebuildApplier;

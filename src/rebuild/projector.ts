@@ -1,0 +1,161 @@
+import type { Logger } from 'pino';
+import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
+import { decodeFor } from '../projections/decode.ts';
+import type { AnyProjection } from '../projections/projection.ts';
+import type { DecodedEvent, RebuildApplier, StagedWrites } from './appliers/applier.ts';
+
+/** One projection being built, and how far. */
+export interface ProjectionTarget {
+  readonly projection: AnyProjection;
+  readonly applier: RebuildApplier;
+  /** Every event up to here is applied (the next batch starts after it); null: none yet. */
+  cursor: string | null;
+  /** The position of the last event applied, for status and checkpoints. */
+  position: number | null;
+  /** Apply nothing after this cursor (null: nothing at all); undefined: no bound. */
+  until?: string | null | undefined;
+}
+
+export interface BatchDone {
+  /** Events read from the log in this batch (whether or not a projection handles them). */
+  events: number;
+  /** The last event's position, when the batch held any. */
+  position: number | null;
+  cursor: string | null;
+}
+
+export interface ProjectOptions {
+  store: EventStore;
+  pool: DatabasePool;
+  targets: readonly ProjectionTarget[];
+  /** Events per transaction. */
+  batchSize: number;
+  /** Narrows the read (an "as of" time reads only what was recorded before it). */
+  filter?: EventFilter | undefined;
+  /** Read no further than this cursor. */
+  stopAfter?: string | null | undefined;
+  /**
+   * Runs in each batch's transaction after its writes, with the targets already moved: where a
+   * rebuild records its progress, atomically with the rows.
+   */
+  record?: ((tx: DatabaseTransactionConnection, targets: readonly ProjectionTarget[], events: number) => Promise<void>) | undefined;
+  /** Where appliers read rows they do not remember: the pool by default, the swap's transaction in a swap. */
+  reader?: CommonQueryMethods | undefined;
+  onBatch?: ((done: BatchDone) => void) | undefined;
+  /**
+   * Runs a batch's writes; its own transaction on the pool by default. The swap passes its open
+   * transaction, so the last events go in with the swap itself.
+   */
+  transaction?: ((work: (tx: DatabaseTransactionConnection) => Promise<void>) => Promise<void>) | undefined;
+  signal?: AbortSignal | undefined;
+  logger?: Logger | undefined;
+}
+
+const maxPage = 10_000;
+
+function lowest(cursors: readonly (string | null)[]): string | null {
+  let low: string | null | undefined;
+  for (const cursor of cursors) if (low === undefined || compareCursors(cursor, low) < 0) low = cursor;
+  return low ?? null;
+}
+
+/**
+ * Applies the log to the targets from where each stands up to the head (the first short page) or to
+ * `stopAfter`, a batch per transaction. While the database writes one batch the next is read and
+ * folded: the process and PostgreSQL work at the same time. Returns the events read.
+ */
+export async function projectLog(options: ProjectOptions): Promise<number> {
+  const { store, pool, targets, batchSize, signal } = options;
+  const pageSize = Math.min(batchSize, maxPage);
+  let after = lowest(targets.map((target) => target.cursor));
+  let reading: Promise<ReadAllResult> | null = store.readAll({ ...options.filter, after, limit: pageSize });
+  let committing: Promise<void> = Promise.resolve();
+  let generation = 0;
+  let total = 0;
+
+  const forgetAll = (): void => {
+    for (const target of targets) target.applier.forget();
+  };
+
+  try {
+    while (reading !== null) {
+      signal?.throwIfAborted();
+      // A batch: pages until it is full or the log is exhausted, the next page read meanwhile.
+      const batch: RecordedEvent[] = [];
+      let batchCursor: string | null = after;
+      while (reading !== null && batch.length < batchSize) {
+        const page: ReadAllResult = await reading;
+        let events: RecordedEvent[] = page.events;
+        let done: boolean = events.length < pageSize;
+        if (options.stopAfter != null && events.length > 0 && compareCursors(events[events.length - 1]!.cursor, options.stopAfter) >= 0) {
+          events = events.filter((event) => compareCursors(event.cursor, options.stopAfter!) <= 0);
+          done = true;
+        }
+        after = done && options.stopAfter != null ? options.stopAfter : page.cursor;
+        reading = done ? null : store.readAll({ ...options.filter, after, limit: pageSize });
+        batch.push(...events);
+        batchCursor = after;
+      }
+      if (batch.length === 0) break;
+
+      generation++;
+      const staged: StagedWrites[] = [];
+      for (const target of targets) {
+        const from = target.cursor;
+        const items: DecodedEvent[] = [];
+        for (const event of batch) {
+          if (compareCursors(event.cursor, from) <= 0) continue;
+          if (target.until !== undefined && compareCursors(event.cursor, target.until) > 0) continue;
+          const decoded = decodeFor(target.projection, event, options.logger);
+          if (decoded !== null) items.push({ type: decoded.type, data: decoded.data, event });
+        }
+        staged.push(await target.applier.stage(options.reader ?? pool, items, generation));
+      }
+      // One batch in the database at a time; the next waits here, already folded.
+      await committing;
+      const last = batch[batch.length - 1];
+      for (const target of targets) {
+        const end = target.until !== undefined && compareCursors(batchCursor, target.until) > 0 ? target.until : batchCursor;
+        if (compareCursors(end, target.cursor) > 0) {
+          target.cursor = end;
+          if (last !== undefined) target.position = Math.max(target.position ?? 0, lastPositionUpTo(batch, end));
+        }
+      }
+      const thisGeneration = generation;
+      const done: BatchDone = { events: batch.length, position: last?.position ?? null, cursor: batchCursor };
+      const work = async (tx: DatabaseTransactionConnection): Promise<void> => {
+        for (const write of staged) await write(tx);
+        await options.record?.(tx, targets, batch.length);
+      };
+      committing = (options.transaction ?? ownTransaction(pool))(work)
+        .then(() => {
+          for (const target of targets) target.applier.committed(thisGeneration);
+          total += done.events;
+          options.onBatch?.(done);
+        });
+      // Seen by the next iteration's await; a failure surfaces there or below.
+      committing.catch(() => undefined);
+    }
+    await committing;
+  } catch (error) {
+    forgetAll();
+    await committing.catch(() => undefined);
+    throw error;
+  }
+  return total;
+}
+
+function ownTransaction(pool: DatabasePool): (work: (tx: DatabaseTransactionConnection) => Promise<void>) => Promise<void> {
+  return (work) =>
+    pool.transaction(async (tx) => {
+      // Derived data: a crash loses at most the last batches, applied again from the progress that survived.
+      await tx.query(sql.unsafe`SELECT set_config('synchronous_commit', 'off', true)`);
+      await work(tx);
+    });
+}
+
+function lastPositionUpTo(batch: readonly RecordedEvent[], end: string | null): number {
+  for (let i = batch.length - 1; i >= 0; i--) if (compareCursors(batch[i]!.cursor, end) <= 0) return batch[i]!.position;
+  return 0;
+}

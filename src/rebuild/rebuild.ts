@@ -1,0 +1,168 @@
+import type { Logger } from 'pino';
+import type { DatabasePool } from 'slonik';
+import { LakechatError } from '../errors.ts';
+import type { EventStore } from '../event-store/index.ts';
+import type { AnyProjection } from '../projections/projection.ts';
+import { compareWithLive, type Comparison } from './compare.ts';
+import { logExtent } from './log-extent.ts';
+import { projectLog, type ProjectionTarget } from './projector.ts';
+import { planProjection, type ProjectionPlan } from './rebuild-plan.ts';
+import { readProgress, saveProgress, startProgress } from './rebuild-progress.ts';
+import { withRebuildLocks } from './rebuild-lock.ts';
+import { completeTwin, createTwin, dropTwin, shadowSuffix, twinTableName } from './shadow-tables.ts';
+import { swapIn } from './swap.ts';
+import { describeTable } from './table-definition.ts';
+
+export interface RebuildOptions {
+  pool: DatabasePool;
+  store: EventStore;
+  /** The projections to rebuild, together (one pass over the log, one swap). */
+  projections: readonly AnyProjection[];
+  /** Events per transaction (default 5,000): larger is faster, but each transaction holds the log's live readers back while it writes. */
+  batchSize?: number;
+  /** Build and compare, but do not swap (the rebuilt tables are kept: the next rebuild resumes from them). */
+  dryRun?: boolean;
+  /** Start from the beginning of the log even when an interrupted rebuild could resume. */
+  restart?: boolean;
+  /** How long the swap waits for each lock before trying again (default 10 s; three tries). */
+  swapLockTimeoutMs?: number;
+  signal?: AbortSignal;
+  logger?: Logger;
+  onProgress?: (progress: RebuildProgress) => void;
+}
+
+export interface RebuildProgress {
+  phase: 'build' | 'catch-up';
+  /** Events read in this phase so far. */
+  events: number;
+  /** About how many events the phase reads in all (positions have gaps), when known. */
+  total: number | null;
+}
+
+export interface ProjectionOutcome {
+  name: string;
+  /** Null when it started from the beginning of the log; else the cursor it resumed from. */
+  resumedFrom: string | null;
+  /** Why it started from the beginning, when it did. */
+  startedBecause: 'no saved progress' | 'asked to restart' | 'tables or code changed' | 'shadow tables missing' | null;
+  /** Where the rebuilt tables stand: with the swap, the live checkpoint. */
+  cursor: string | null;
+  position: number | null;
+}
+
+export interface RebuildReport {
+  projections: ProjectionOutcome[];
+  /** Events read from the log by this run. */
+  events: number;
+  swapped: boolean;
+  /** With `dryRun`, what a swap would change. */
+  comparisons?: Comparison[];
+}
+
+const shadowPlace = (live: { schema: string }) => ({ schema: live.schema, suffix: shadowSuffix });
+
+/** Leaves half of each page free in tables rebuilt by in-place updates, so those stay on their page. */
+const inPlaceFillfactor = 50;
+
+/**
+ * Rebuilds projections into shadow tables beside the live ones, from the start of the log (or from
+ * where an interrupted rebuild stopped), while the app keeps serving the live tables; catches up to
+ * the head; then swaps the shadow tables in, with the checkpoints, in one transaction. One rebuild per
+ * projection at a time (advisory locks).
+ */
+export async function rebuildProjections(options: RebuildOptions): Promise<RebuildReport> {
+  const { pool, store, signal, logger } = options;
+  const batchSize = options.batchSize ?? 5_000;
+  const names = options.projections.map((projection) => projection.name);
+  return withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
+    const plans: ProjectionPlan[] = [];
+    for (const projection of options.projections) plans.push(await planProjection(pool, projection, shadowPlace, logger));
+    const outcomes = await prepareShadows(pool, plans, options.restart === true, logger);
+
+    let events = 0;
+    const build = async (phase: RebuildProgress['phase']): Promise<void> => {
+      const extent = await logExtent(pool);
+      const from = Math.min(...plans.map((plan) => plan.target.position ?? (extent.first ?? 1) - 1));
+      const total = extent.last === null ? 0 : Math.max(0, extent.last - from);
+      let done = 0;
+      options.onProgress?.({ phase, events: 0, total });
+      events += await projectLog({
+        store,
+        pool,
+        targets: plans.map((plan) => plan.target),
+        batchSize,
+        signal,
+        logger,
+        record: (tx, targets, read) => saveProgress(tx, targetsProgress(targets, read)),
+        onBatch: (batch) => {
+          done += batch.events;
+          options.onProgress?.({ phase, events: done, total: Math.max(total, done) });
+        },
+      });
+    };
+
+    try {
+      await build('build');
+      for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, plan.place(table));
+      // Building the indexes took a while: catch up again before comparing or swapping.
+      await build('catch-up');
+    } catch (error) {
+      if (signal?.aborted === true) throw new LakechatError('LAKECHAT_ERR_REBUILD_INTERRUPTED', undefined, { cause: error });
+      throw error;
+    }
+
+    const report = (swapped: boolean, comparisons?: Comparison[]): RebuildReport => ({
+      projections: plans.map((plan) => ({ ...outcomes.get(plan.projection.name)!, cursor: plan.target.cursor, position: plan.target.position })),
+      events,
+      swapped,
+      ...(comparisons === undefined ? {} : { comparisons }),
+    });
+    if (options.dryRun === true) return report(false, await compareWithLive({ pool, store, plans, batchSize, logger }));
+    signal?.throwIfAborted();
+    await swapIn({ pool, store, plans, batchSize, lockTimeoutMs: options.swapLockTimeoutMs ?? 10_000, logger });
+    logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
+    return report(true);
+  });
+}
+
+function targetsProgress(targets: readonly ProjectionTarget[], read: number): { name: string; cursor: string | null; position: number | null; addedEvents: number }[] {
+  return targets.map((target) => ({ name: target.projection.name, cursor: target.cursor, position: target.position, addedEvents: read }));
+}
+
+/** Resumes each projection's shadow tables where its saved progress says, or makes them anew. */
+async function prepareShadows(pool: DatabasePool, plans: readonly ProjectionPlan[], restart: boolean, logger: Logger | undefined): Promise<Map<string, Omit<ProjectionOutcome, 'cursor' | 'position'>>> {
+  const saved = await readProgress(pool, plans.map((plan) => plan.projection.name));
+  const outcomes = new Map<string, Omit<ProjectionOutcome, 'cursor' | 'position'>>();
+  for (const plan of plans) {
+    const name = plan.projection.name;
+    const progress = saved.get(name);
+    let reason: ProjectionOutcome['startedBecause'] = null;
+    if (restart) reason = 'asked to restart';
+    else if (progress === undefined) reason = 'no saved progress';
+    else if (progress.fingerprint !== plan.fingerprint) reason = 'tables or code changed';
+    else {
+      for (const table of plan.live) {
+        const place = plan.place(table);
+        if ((await describeTable(pool, table.logicalName, place.schema, twinTableName(table, place))) === null) reason = 'shadow tables missing';
+      }
+    }
+    if (reason === null) {
+      plan.target.cursor = progress!.cursor;
+      plan.target.position = progress!.position;
+      outcomes.set(name, { name, resumedFrom: progress!.cursor, startedBecause: null });
+      logger?.info({ projection: name, cursor: progress!.cursor, events: progress!.events }, 'resuming an interrupted rebuild');
+      continue;
+    }
+    await pool.transaction(async (tx) => {
+      for (const table of plan.live) {
+        const place = plan.place(table);
+        await dropTwin(tx, table, place);
+        await createTwin(tx, table, place, { fillfactor: plan.applier.updatedInPlace.includes(table.logicalName) ? inPlaceFillfactor : undefined });
+      }
+      await startProgress(tx, name, plan.fingerprint);
+    });
+    outcomes.set(name, { name, resumedFrom: null, startedBecause: reason });
+    logger?.info({ projection: name, because: reason }, 'rebuilding from the beginning of the log');
+  }
+  return outcomes;
+}

@@ -1,0 +1,80 @@
+import type { Logger } from 'pino';
+import { sql, type DatabasePool } from 'slonik';
+import { LakechatError } from '../errors.ts';
+import { compareCursors, type EventStore } from '../event-store/index.ts';
+import { clearProgress, readProgress } from './rebuild-progress.ts';
+import { lockLiveCheckpoints, setLiveCheckpoint } from './live-checkpoints.ts';
+import { projectLog } from './projector.ts';
+import type { ProjectionPlan } from './rebuild-plan.ts';
+import { replaceLiveTable } from './shadow-tables.ts';
+
+export interface SwapOptions {
+  pool: DatabasePool;
+  store: EventStore;
+  plans: readonly ProjectionPlan[];
+  batchSize: number;
+  /** How long the swap waits for a lock (the checkpoints, then each live table) before it gives up. */
+  lockTimeoutMs: number;
+  logger?: Logger | undefined;
+}
+
+const attempts = 3;
+
+function lockTimedOut(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if ((current as { code?: unknown }).code === '55P03') return true;
+  }
+  return false;
+}
+
+/**
+ * Puts the rebuilt tables in place of the live ones and moves the live checkpoints with them, in one
+ * transaction. It first takes the checkpoint rows FOR UPDATE, as each live batch does: a live batch
+ * in flight finishes first, and the next one waits. Then it applies to the rebuilt tables, in the same
+ * transaction, every event up to the head (which includes everything the live tables had applied), so
+ * the new checkpoint is at or past the old one and the live runner goes on from there, on the new
+ * tables, which it finds by name at its next batch.
+ */
+export async function swapIn(options: SwapOptions): Promise<void> {
+  const { pool, store, plans } = options;
+  const names = plans.map((plan) => plan.projection.name);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await pool.transaction(async (tx) => {
+        await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${options.lockTimeoutMs}ms`}, true)`);
+        const live = await lockLiveCheckpoints(tx, names);
+        await projectLog({
+          store,
+          pool,
+          targets: plans.map((plan) => plan.target),
+          batchSize: options.batchSize,
+          transaction: (work) => work(tx),
+          reader: tx,
+          logger: options.logger,
+        });
+        for (const plan of plans) {
+          const liveCursor = live.get(plan.projection.name) ?? null;
+          if (compareCursors(liveCursor, plan.target.cursor) > 0) {
+            throw new Error(`the live checkpoint of ${plan.projection.name} (${liveCursor}) is past the head read by the swap (${plan.target.cursor})`);
+          }
+          for (const table of plan.live) await replaceLiveTable(tx, table, plan.place(table));
+          await setLiveCheckpoint(tx, plan.projection.name, plan.target.cursor, plan.target.position);
+        }
+        await clearProgress(tx, names);
+      });
+      return;
+    } catch (error) {
+      // The transaction rolled back: the targets and the appliers' memory are ahead of the tables.
+      for (const plan of plans) plan.applier.forget();
+      const saved = await readProgress(pool, names);
+      for (const plan of plans) {
+        plan.target.cursor = saved.get(plan.projection.name)?.cursor ?? null;
+        plan.target.position = saved.get(plan.projection.name)?.position ?? null;
+      }
+      if (!lockTimedOut(error)) throw error;
+      if (attempt >= attempts) throw new LakechatError('LAKECHAT_ERR_REBUILD_SWAP_TIMEOUT', undefined, { details: { attempts, lockTimeoutMs: options.lockTimeoutMs }, cause: error });
+      options.logger?.warn({ attempt, lockTimeoutMs: options.lockTimeoutMs }, 'the swap waited too long for a lock; trying again');
+    }
+  }
+}
+
