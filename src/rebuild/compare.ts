@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { compareCursors, type EventStore } from '../event-store/index.ts';
 import { lockLiveCheckpoints } from './live-checkpoints.ts';
+import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
 import { saveProgress } from './rebuild-progress.ts';
 import type { ProjectionPlan } from './rebuild-plan.ts';
@@ -29,41 +30,38 @@ export interface Comparison {
 export async function compareWithLive(options: { pool: DatabasePool; store: EventStore; plans: readonly ProjectionPlan[]; batchSize: number; logger?: Logger | undefined }): Promise<Comparison[]> {
   const { pool, store, plans } = options;
   const names = plans.map((plan) => plan.projection.name);
-  return pool.connect((snapshotConnection) =>
-    snapshotConnection.transaction(async (snapshot) => {
-      await snapshot.query(sql.unsafe`SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY`);
-      const live = new Map<string, string | null>();
-      await pool.transaction(async (lock) => {
-        for (const [name, cursor] of await lockLiveCheckpoints(lock, names)) live.set(name, cursor);
-        for (const plan of plans) plan.target.until = live.get(plan.projection.name) ?? null;
-        try {
-          await projectLog({
-            store,
-            pool,
-            targets: plans.map((plan) => plan.target),
-            batchSize: options.batchSize,
-            stopAfter: [...live.values()].reduce<string | null>((high, cursor) => (compareCursors(cursor, high) > 0 ? cursor : high), null),
-            record: (tx, targets, events) =>
-              saveProgress(tx, targets.map((target) => ({ name: target.projection.name, cursor: target.cursor, position: target.position, addedEvents: events }))),
-            logger: options.logger,
-          });
-        } finally {
-          for (const plan of plans) plan.target.until = undefined;
-        }
-        // The snapshot is taken at its first query: now, while no live batch can commit.
-        await snapshot.query(sql.unsafe`SELECT 1`);
-      });
-      const comparisons: Comparison[] = [];
-      for (const plan of plans) {
-        const liveCursor = live.get(plan.projection.name) ?? null;
-        const tables: TableDiff[] = [];
-        for (const table of plan.live) {
-          const place = plan.place(table);
-          tables.push(await diffTables(snapshot, table, { schema: place.schema, name: twinTableName(table, place) }));
-        }
-        comparisons.push({ name: plan.projection.name, liveCursor, rebuiltAhead: compareCursors(plan.target.cursor, liveCursor) > 0, tables });
+  return withOpenTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY', async (snapshot) => {
+    const live = new Map<string, string | null>();
+    await withOpenTransaction(pool, 'BEGIN', async (lock) => {
+      for (const [name, cursor] of await lockLiveCheckpoints(lock, names)) live.set(name, cursor);
+      for (const plan of plans) plan.target.until = live.get(plan.projection.name) ?? null;
+      try {
+        await projectLog({
+          store,
+          pool,
+          targets: plans.map((plan) => plan.target),
+          batchSize: options.batchSize,
+          stopAfter: [...live.values()].reduce<string | null>((high, cursor) => (compareCursors(cursor, high) > 0 ? cursor : high), null),
+          record: (tx, targets, events) =>
+            saveProgress(tx, targets.map((target) => ({ name: target.projection.name, cursor: target.cursor, position: target.position, addedEvents: events }))),
+          logger: options.logger,
+        });
+      } finally {
+        for (const plan of plans) plan.target.until = undefined;
       }
-      return comparisons;
-    }),
-  );
+      // The snapshot is taken at its first query: now, while no live batch can commit.
+      await snapshot.query(sql.unsafe`SELECT 1`);
+    });
+    const comparisons: Comparison[] = [];
+    for (const plan of plans) {
+      const liveCursor = live.get(plan.projection.name) ?? null;
+      const tables: TableDiff[] = [];
+      for (const table of plan.live) {
+        const place = plan.place(table);
+        tables.push(await diffTables(snapshot, table, { schema: place.schema, name: twinTableName(table, place) }));
+      }
+      comparisons.push({ name: plan.projection.name, liveCursor, rebuiltAhead: compareCursors(plan.target.cursor, liveCursor) > 0, tables });
+    }
+    return comparisons;
+  });
 }

@@ -36,7 +36,11 @@ export interface StatusReport {
 export async function projectionsStatus(pool: DatabasePool, projections: readonly AnyProjection[], lagCap = 100_000): Promise<StatusReport> {
   const names = projections.map((projection) => projection.name);
   const checkpoints = await readLiveCheckpoints(pool, names);
-  const progress = await readProgress(pool, names);
+  // Readable before the rebuild's migration has run (status runs no migrations).
+  const progress = await readProgress(pool, names).catch((error: unknown) => {
+    if ((error as { cause?: { code?: string } }).cause?.code === '42P01') return new Map<string, never>();
+    throw error;
+  });
   const running = await heldRebuildLocks(pool, names.map((name) => `rebuild:${name}`));
   const extent = await logExtent(pool);
   const lags = new Map<string | null, Awaited<ReturnType<typeof lagBehind>>>();

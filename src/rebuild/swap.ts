@@ -4,6 +4,7 @@ import { LakechatError } from '../errors.ts';
 import { compareCursors, type EventStore } from '../event-store/index.ts';
 import { clearProgress, readProgress } from './rebuild-progress.ts';
 import { lockLiveCheckpoints, setLiveCheckpoint } from './live-checkpoints.ts';
+import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
 import type { ProjectionPlan } from './rebuild-plan.ts';
 import { replaceLiveTable } from './shadow-tables.ts';
@@ -40,7 +41,7 @@ export async function swapIn(options: SwapOptions): Promise<void> {
   const names = plans.map((plan) => plan.projection.name);
   for (let attempt = 1; ; attempt++) {
     try {
-      await pool.transaction(async (tx) => {
+      await withOpenTransaction(pool, 'BEGIN', async (tx) => {
         await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${options.lockTimeoutMs}ms`}, true)`);
         const live = await lockLiveCheckpoints(tx, names);
         await projectLog({

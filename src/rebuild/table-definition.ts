@@ -60,7 +60,7 @@ export async function describeTable(db: CommonQueryMethods, logicalName: string,
               || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
             FROM pg_attribute AS a LEFT JOIN pg_attrdef AS d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
             WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum) AS columns,
-      array(SELECT a.attname FROM pg_index AS x CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
+      array(SELECT a.attname::text FROM pg_index AS x CROSS JOIN LATERAL unnest(x.indkey::int2[]) WITH ORDINALITY AS k(attnum, ord)
               JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
             WHERE x.indrelid = c.oid AND x.indisprimary ORDER BY k.ord) AS primary_key
     FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
