@@ -1,0 +1,139 @@
+/**
+ * The rebuild appliers must leave the tables exactly as the projections' own handlers do, applied by
+ * the live backend: on a log holding every case the domain writes and the odd ones it never does
+ * (which the handlers still define), in batches of every size, with a row cache small enough to evict.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chatsProjection } from '../../projections/chats.ts';
+import { messagesProjection } from '../../projections/messages.ts';
+import { profileHistoryProjection } from '../../projections/profile-history.ts';
+import { profilesProjection } from '../../projections/profiles.ts';
+import { chatStreamId } from '../../src/chats/stream-id.ts';
+import { profileStreamId } from '../../src/profiles/stream-id.ts';
+import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
+import type { AnyProjection } from '../../src/projections/projection.ts';
+import { allProjections } from '../../src/projections/read-models.ts';
+import { tableNames } from '../../src/projections/tables.ts';
+import type { RebuildApplier } from '../../src/rebuild/appliers/applier.ts';
+import { chatsApplier } from '../../src/rebuild/appliers/chats.ts';
+import { handlersApplier } from '../../src/rebuild/appliers/handlers-applier.ts';
+import { messagesApplier } from '../../src/rebuild/appliers/messages.ts';
+import { profileHistoryApplier } from '../../src/rebuild/appliers/profile-history.ts';
+import { profilesApplier } from '../../src/rebuild/appliers/profiles.ts';
+import { ddl } from '../../src/rebuild/ddl.ts';
+import { projectLog } from '../../src/rebuild/projector.ts';
+import { createTwin } from '../../src/rebuild/shadow-tables.ts';
+import { describeLiveTable } from '../../src/rebuild/table-definition.ts';
+import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
+
+let bed: LogBed;
+let expected: Record<string, unknown[]>;
+
+async function writeOddCases(bed: LogBed): Promise<void> {
+  const { writer } = bed;
+  const owner = 'odd@example.com';
+  // A chat started twice: the second start changes nothing.
+  await writer.startChat(owner, 'twice', 'First title');
+  await writer.startChat(owner, 'twice', 'Second title');
+  // Events of a chat never started: no row anywhere.
+  await writer.raw(chatStreamId(owner, 'ghost'), 'ChatRenamed', { chatId: 'ghost', title: 'Nobody' }, owner);
+  await writer.raw(chatStreamId(owner, 'ghost'), 'ChatDeleted', { chatId: 'ghost' }, owner);
+  // Two posts at the same position (a retry with a new event id): the first message stays.
+  await writer.startChat(owner, 'dup');
+  const dup = chatStreamId(owner, 'dup');
+  const message = (position: number, content: string) => ({ chatId: 'dup', messageId: '0b7e7b1c-5e2f-4e55-9d0b-3f5a7f2b9c11', position, role: 'user', content });
+  await writer.raw(dup, 'MessagePosted', message(1, 'original'), owner);
+  await writer.raw(dup, 'MessagePosted', { ...message(1, 'retry'), messageId: 'a8d3c7c9-4b1e-4c2f-8a57-0d6b3e1f2a90' }, owner);
+  // Posts after a deletion, then deleted again: each handler decides as it does.
+  await writer.startChat(owner, 'gone');
+  const gone = chatStreamId(owner, 'gone');
+  await writer.post(owner, 'gone', 'before the end');
+  await writer.deleteChat(owner, 'gone');
+  await writer.raw(gone, 'MessagePosted', { ...message(9, 'after the end'), chatId: 'gone' }, owner);
+  await writer.deleteChat(owner, 'gone');
+  await writer.raw(gone, 'MessagePosted', { ...message(10, 'after the second end'), chatId: 'gone', messageId: 'c1f7f2aa-1111-4c2f-8a57-0d6b3e1f2a91' }, owner);
+  // Data that does not match its schema, and a type nobody handles: skipped by every projection.
+  await writer.raw(dup, 'MessagePosted', { chatId: 'dup', position: 'eleven' }, owner);
+  await writer.raw(dup, 'ChatArchived', { chatId: 'dup' }, owner);
+  // Text of every kind, and a trace summary with nesting.
+  await writer.startChat(owner, 'text', 'Émojis 🎉 "quotes", commas');
+  await writer.post(owner, 'text', 'a'.repeat(250) + '🎉'.repeat(5), { traceId: 'tr', traceSummary: { nested: { list: [1, 'two', null], 'key "q"': true } } });
+  await writer.post(owner, 'text', 'x'.repeat(199) + '🎉');
+  // Profiles: deleted before they exist, re-created after a deletion, deleted twice.
+  await writer.deleteProfile('early@example.com');
+  await writer.updateProfile('early@example.com', { notes: 'after an early delete' });
+  await writer.updateProfile(owner, { employerName: 'Acme', yearsEmployed: 2.5, annualIncome: 0.1 + 0.2, dateOfBirth: '1999-12-31' });
+  await writer.updateProfile(owner, { financialGoals: [], numberOfDependents: 3 });
+  await writer.deleteProfile(owner);
+  await writer.deleteProfile(owner);
+  await writer.updateProfile(owner, { jobTitle: 'Back again' });
+  await writer.raw(profileStreamId(owner), 'ProfileUpdated', { userEmail: owner, changes: { unknownField: 1 } }, owner);
+}
+
+beforeAll(async () => {
+  bed = await createLogBed();
+  await writeHistory(bed.writer, { users: 4, chatsPerUser: 3, messagesPerChat: 5 });
+  await writeOddCases(bed);
+  await writeHistory(bed.writer, { users: 3, chatsPerUser: 2, messagesPerChat: 3, tag: 'late' });
+  // The live tables, as the live backend leaves them: one event per transaction.
+  const backend = new PostgresProjectionBackend(bed.pool, allProjections.map((projection) => ({ projection })));
+  await backend.start();
+  const { events } = await bed.store.readAll({ limit: 10_000 });
+  for (const event of events) await backend.applyBatch([event]);
+  expected = await bed.tables();
+}, 120_000);
+
+afterAll(async () => {
+  await bed?.close();
+});
+
+const appliers: [AnyProjection, (tables: ReturnType<typeof tableNames>, capacity: number) => RebuildApplier][] = [
+  [chatsProjection, (tables, capacity) => chatsApplier(tables, capacity)],
+  [messagesProjection, (tables) => messagesApplier(tables)],
+  [profilesProjection, (tables, capacity) => profilesApplier(tables, capacity)],
+  [profileHistoryProjection, (tables, capacity) => profileHistoryApplier(tables, capacity)],
+];
+
+async function rebuildInto(schema: string, batchSize: number, make: (projection: AnyProjection, tables: ReturnType<typeof tableNames>) => RebuildApplier): Promise<void> {
+  await bed.pool.query(ddl(`CREATE SCHEMA ${schema}`));
+  const tables = tableNames({ schema, suffix: '' });
+  for (const projection of allProjections) {
+    for (const name of projection.postgres.tables) await createTwin(bed.pool, await describeLiveTable(bed.pool, name), { schema, suffix: '' });
+  }
+  await projectLog({
+    store: bed.store,
+    pool: bed.pool,
+    batchSize,
+    targets: allProjections.map((projection) => ({ projection, applier: make(projection, tables), cursor: null, position: null })),
+  });
+}
+
+describe('rebuild appliers', () => {
+  it('hold a log with every case the projections handle', () => {
+    expect(expected.chats!.length).toBeGreaterThan(10);
+    expect(expected.messages!.length).toBeGreaterThan(50);
+    expect(expected.profiles!.length).toBeGreaterThan(5);
+    expect(expected.profile_history!.length).toBeGreaterThan(10);
+    // The first of two posts at one position stayed; posts after a deletion are there.
+    expect(expected.messages).toContainEqual(expect.objectContaining({ chat_id: 'dup', position: 1, content: 'original' }));
+    expect(expected.messages).toContainEqual(expect.objectContaining({ chat_id: 'gone', position: 10 }));
+  });
+
+  for (const [batchSize, capacity] of [
+    [1, 100_000],
+    [4, 2],
+    [7, 100_000],
+    [1_000, 1],
+  ] as const) {
+    it(`leave every table as the projections' handlers do, in batches of ${batchSize} remembering ${capacity} rows`, async () => {
+      const schema = `appliers_${batchSize}_${capacity}`;
+      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity));
+      expect(await bed.tables(schema)).toEqual(expected);
+    });
+  }
+
+  it('fall back to the handlers themselves for a projection without an applier, with the same result', async () => {
+    await rebuildInto('appliers_handlers', 5, (projection, tables) => handlersApplier(projection, tables, undefined));
+    expect(await bed.tables('appliers_handlers')).toEqual(expected);
+  });
+});

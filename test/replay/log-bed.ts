@@ -1,0 +1,155 @@
+/**
+ * A fresh, migrated PostgreSQL database with the event store, a writer of valid domain events, the live
+ * projection runner (as the app runs it), and a way to read whole read-model tables for comparison.
+ * Shared by the replay and rebuild tests.
+ */
+import { randomUUID } from 'node:crypto';
+import { createPool, sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { z } from 'zod';
+import { chatStreamId } from '../../src/chats/stream-id.ts';
+import { eventStorePoolConfiguration, PostgresEventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import { runMigrations } from '../../src/migrate.ts';
+import { profileStreamId } from '../../src/profiles/stream-id.ts';
+import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
+import type { AnyProjection } from '../../src/projections/projection.ts';
+import { allProjections } from '../../src/projections/read-models.ts';
+import { ProjectionRunner } from '../../src/projections/runner.ts';
+import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+
+export interface LogBed {
+  database: TestDatabase;
+  pool: DatabasePool;
+  store: PostgresEventStore;
+  writer: DomainWriter;
+  /** Starts the live projection runner on the live tables (stopped by close). */
+  startRunner(): Promise<ProjectionRunner>;
+  /** Every row of every read-model table in `schema` (the live ones by default), in key order. */
+  tables(schema?: string, projections?: readonly AnyProjection[]): Promise<Record<string, unknown[]>>;
+  /** Waits until the runner has applied everything the log holds now. */
+  caughtUp(runner: ProjectionRunner): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+export async function createLogBed(poolSize = 16): Promise<LogBed> {
+  const database = await createTestDatabase();
+  await runMigrations({ connectionString: database.url });
+  const pool = await createPool(database.url, eventStorePoolConfiguration({ maxPoolSize: poolSize, idleInTransactionTimeoutMs: 30_000 }));
+  // Other test files share the server: their transactions can hold this store's reads back a while.
+  const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: database.url }), pollIntervalMs: 50, readYourWritesMs: 10_000 });
+  const runners: ProjectionRunner[] = [];
+  return {
+    database,
+    pool,
+    store,
+    writer: new DomainWriter((streamId, events, owner) => store.append(streamId, events, { expectedVersion: 'any', owner }).then((r) => r.cursor)),
+    async startRunner() {
+      const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })));
+      const runner = new ProjectionRunner(store, backend, { batchSize: 200, waitTimeoutMs: 30_000 });
+      await runner.start();
+      runners.push(runner);
+      return runner;
+    },
+    tables: (schema, projections) => readTables(pool, schema ?? 'public', projections ?? allProjections),
+    async caughtUp(runner) {
+      const head = await store.headCursor();
+      await runner.waitFor(head, 60_000);
+      return head;
+    },
+    async close() {
+      for (const runner of runners) await runner.stop();
+      await store.close();
+      await pool.end();
+      await database.drop();
+    },
+  };
+}
+
+const anyRow = z.record(z.string(), z.unknown());
+
+/** A table's rows as JSON text, ordered by every column: two tables with the same rows read the same. */
+export async function readTables(db: CommonQueryMethods, schema: string, projections: readonly AnyProjection[]): Promise<Record<string, unknown[]>> {
+  const result: Record<string, unknown[]> = {};
+  for (const projection of projections) {
+    for (const table of projection.postgres.tables) {
+      const rows = await db.any(sql.unsafe`
+        SELECT to_jsonb(t) AS row FROM ${sql.identifier([schema, table])} AS t ORDER BY to_jsonb(t)::text`);
+      result[table] = rows.map((row) => anyRow.parse(row).row);
+    }
+  }
+  return result;
+}
+
+type Append = (streamId: string, events: NewEvent[], owner: string) => Promise<string>;
+
+/**
+ * Appends events shaped as the domain appends them (valid data, consecutive message positions), without
+ * the services: tests choose exactly what the log holds.
+ */
+export class DomainWriter {
+  private readonly messageCounts = new Map<string, number>();
+
+  constructor(private readonly append: Append) {}
+
+  metadata(actor: string): NewEvent['metadata'] {
+    return { actor, correlationId: randomUUID(), client: 'test' };
+  }
+
+  startChat(owner: string, chatId: string, title = `Chat ${chatId}`): Promise<string> {
+    const stream = chatStreamId(owner, chatId);
+    this.messageCounts.set(stream, 0);
+    return this.append(stream, [{ type: 'ChatStarted', data: { chatId, userEmail: owner, title, agentId: null }, metadata: this.metadata(owner) }], owner);
+  }
+
+  post(owner: string, chatId: string, content: string, extra: Record<string, unknown> = {}): Promise<string> {
+    const stream = chatStreamId(owner, chatId);
+    const position = (this.messageCounts.get(stream) ?? 0) + 1;
+    this.messageCounts.set(stream, position);
+    return this.append(stream, [{ type: 'MessagePosted', data: { chatId, messageId: randomUUID(), position, role: position % 2 === 1 ? 'user' : 'assistant', content, ...extra }, metadata: this.metadata(owner) }], owner);
+  }
+
+  rename(owner: string, chatId: string, title: string): Promise<string> {
+    return this.append(chatStreamId(owner, chatId), [{ type: 'ChatRenamed', data: { chatId, title }, metadata: this.metadata(owner) }], owner);
+  }
+
+  deleteChat(owner: string, chatId: string): Promise<string> {
+    return this.append(chatStreamId(owner, chatId), [{ type: 'ChatDeleted', data: { chatId }, metadata: this.metadata(owner) }], owner);
+  }
+
+  updateProfile(owner: string, changes: Record<string, unknown>): Promise<string> {
+    return this.append(profileStreamId(owner), [{ type: 'ProfileUpdated', data: { userEmail: owner, changes }, metadata: this.metadata(owner) }], owner);
+  }
+
+  deleteProfile(owner: string): Promise<string> {
+    return this.append(profileStreamId(owner), [{ type: 'ProfileDeleted', data: { userEmail: owner }, metadata: this.metadata(owner) }], owner);
+  }
+
+  /** Any event at all, for cases the domain never writes (the projections must still handle them as their handlers do). */
+  raw(streamId: string, type: string, data: Record<string, unknown>, owner: string): Promise<string> {
+    return this.append(streamId, [{ type, data, metadata: this.metadata(owner) }], owner);
+  }
+}
+
+/** A busy little log: chats started, messages posted, renamed and deleted, profiles changed and deleted. */
+export async function writeHistory(writer: DomainWriter, options: { users: number; chatsPerUser: number; messagesPerChat: number; tag?: string }): Promise<void> {
+  const tag = options.tag ?? 'h';
+  for (let u = 0; u < options.users; u++) {
+    const owner = `user${u}@example.com`;
+    await writer.updateProfile(owner, { dateOfBirth: '1980-05-0' + ((u % 9) + 1), maritalStatus: 'single', annualIncome: 50_000 + u });
+    for (let c = 0; c < options.chatsPerUser; c++) await writer.startChat(owner, `${tag}${c}`);
+  }
+  for (let m = 0; m < options.messagesPerChat; m++) {
+    for (let u = 0; u < options.users; u++) {
+      const owner = `user${u}@example.com`;
+      for (let c = 0; c < options.chatsPerUser; c++) await writer.post(owner, `${tag}${c}`, `message ${m} of ${tag}${c}, "quoted", with a comma\nand a line`, m % 3 === 0 ? { traceId: `t${m}`, traceSummary: { steps: m } } : {});
+      if (m === 1) await writer.updateProfile(owner, { financialGoals: ['retire', `goal ${u}`], riskTolerance: 'moderate' });
+    }
+  }
+  for (let u = 0; u < options.users; u++) {
+    const owner = `user${u}@example.com`;
+    if (options.chatsPerUser > 0) await writer.rename(owner, `${tag}0`, `Renamed ${tag}0`);
+    if (options.chatsPerUser > 1 && u % 2 === 0) await writer.deleteChat(owner, `${tag}1`);
+    if (u % 3 === 2) await writer.deleteProfile(owner);
+  }
+}
+
+export type { RecordedEvent };
