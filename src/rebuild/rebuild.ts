@@ -29,6 +29,8 @@ export interface RebuildOptions {
   signal?: AbortSignal;
   logger?: Logger;
   onProgress?: (progress: RebuildProgress) => void;
+  /** Runs after the last catch-up, just before the swap (tests make the live side move meanwhile). */
+  beforeSwap?: () => Promise<void>;
 }
 
 export interface RebuildProgress {
@@ -119,6 +121,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     });
     if (options.dryRun === true) return report(false, await compareWithLive({ pool, store, plans, batchSize, logger }));
     signal?.throwIfAborted();
+    await options.beforeSwap?.();
     await swapIn({ pool, store, plans, batchSize, lockTimeoutMs: options.swapLockTimeoutMs ?? 10_000, logger });
     logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
     return report(true);

@@ -51,9 +51,16 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
     },
     tables: (schema, projections) => readTables(pool, schema ?? 'public', projections ?? allProjections),
     async caughtUp(runner) {
-      const head = await store.headCursor();
-      await runner.waitFor(head, 60_000);
-      return head;
+      // The newest event's cursor (the runner stops at events, never at the head's boundary cursor).
+      let last: string | null = null;
+      for (let after: string | null = runner.status().cursor; ; ) {
+        const page = await store.readAll({ after, limit: 10_000 });
+        if (page.events.length > 0) last = page.events[page.events.length - 1]!.cursor;
+        after = page.cursor;
+        if (page.events.length < 10_000) break;
+      }
+      await runner.waitFor(last, 60_000);
+      return runner.status().cursor;
     },
     async close() {
       for (const runner of runners) await runner.stop();
