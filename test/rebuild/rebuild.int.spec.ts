@@ -67,7 +67,7 @@ async function appliedFromScratch(schema: string): Promise<Record<string, unknow
   return bed!.tables(schema);
 }
 
-describe('projection rebuilds', () => {
+describe('projection rebuilds', { timeout: 120_000 }, () => {
   it('rebuild tables equal to the live ones; rebuilding again, or a current projection, changes nothing', async () => {
     bed = await createLogBed();
     const runner = await bed.startRunner();
