@@ -5,7 +5,7 @@
  */
 export class ProgressMeter {
   private readonly started: number;
-  private lastDrawn = 0;
+  private lastDrawn = Number.NEGATIVE_INFINITY;
   private drawn = false;
 
   constructor(
