@@ -4,7 +4,7 @@ import { compareCursors, type EventStore } from '../event-store/index.ts';
 import { lockLiveCheckpoints } from './live-checkpoints.ts';
 import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
-import { saveProgress } from './rebuild-progress.ts';
+import { saveProgress, targetsProgress } from './rebuild-progress.ts';
 import type { ProjectionPlan } from './rebuild-plan.ts';
 import { twinTableName } from './shadow-tables.ts';
 import { diffTables, type TableDiff } from './table-diff.ts';
@@ -42,8 +42,7 @@ export async function compareWithLive(options: { pool: DatabasePool; store: Even
           targets: plans.map((plan) => plan.target),
           batchSize: options.batchSize,
           stopAfter: [...live.values()].reduce<string | null>((high, cursor) => (compareCursors(cursor, high) > 0 ? cursor : high), null),
-          record: (tx, targets, events) =>
-            saveProgress(tx, targets.map((target) => ({ name: target.projection.name, cursor: target.cursor, position: target.position, addedEvents: events }))),
+          record: (tx, targets, events) => saveProgress(tx, targetsProgress(targets, events)),
           logger: options.logger,
         });
       } finally {

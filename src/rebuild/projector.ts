@@ -3,7 +3,7 @@ import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransacti
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
 import { decodeFor } from '../projections/decode.ts';
 import type { AnyProjection } from '../projections/projection.ts';
-import type { DecodedEvent, RebuildApplier, StagedWrites } from './appliers/applier.ts';
+import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */
 export interface ProjectionTarget {
@@ -15,6 +15,11 @@ export interface ProjectionTarget {
   position: number | null;
   /** Apply nothing after this cursor (null: nothing at all); undefined: no bound. */
   until?: string | null | undefined;
+  /**
+   * What the tables hold once the last batch commits (an applier may keep rows back for a few batches):
+   * the progress a rebuild records. Equal to cursor and position after projectLog returns.
+   */
+  saved?: { cursor: string | null; position: number | null } | undefined;
 }
 
 export interface BatchDone {
@@ -78,9 +83,17 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
     for (const target of targets) target.applier.forget();
   };
 
+  for (const target of targets) target.saved ??= { cursor: target.cursor, position: target.position };
+  const unsaved = (): boolean => targets.some((target) => target.saved!.cursor !== target.cursor);
+
   try {
-    while (reading !== null) {
-      signal?.throwIfAborted();
+    while (reading !== null || unsaved()) {
+      if (signal?.aborted === true) {
+        // Stopping: one last batch writes what appliers kept back, so the progress saved is all of it.
+        if (!unsaved()) break;
+        reading?.catch(() => undefined);
+        reading = null;
+      }
       // A batch: pages until it is full or the log is exhausted, the next page read meanwhile.
       const batch: RecordedEvent[] = [];
       let batchCursor: string | null = after;
@@ -97,10 +110,12 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         batch.push(...events);
         batchCursor = after;
       }
-      if (batch.length === 0) break;
+      // The last batch writes everything appliers kept back (an empty one only for that).
+      const final = reading === null;
+      if (batch.length === 0 && !(final && unsaved())) break;
 
       generation++;
-      const staged: StagedWrites[] = [];
+      const staged: Staged[] = [];
       for (const target of targets) {
         const from = target.cursor;
         const items: DecodedEvent[] = [];
@@ -110,34 +125,35 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
           const decoded = decodeFor(target.projection, event, options.logger);
           if (decoded !== null) items.push({ type: decoded.type, data: decoded.data, event });
         }
-        staged.push(await target.applier.stage(options.reader ?? pool, items, generation));
+        staged.push(await target.applier.stage(options.reader ?? pool, items, generation, final));
       }
       // One batch in the database at a time; the next waits here, already folded.
       await committing;
       const last = batch[batch.length - 1];
-      for (const target of targets) {
+      targets.forEach((target, index) => {
         const end = target.until !== undefined && compareCursors(batchCursor, target.until) > 0 ? target.until : batchCursor;
         if (compareCursors(end, target.cursor) > 0) {
           target.cursor = end;
           if (last !== undefined) target.position = Math.max(target.position ?? 0, lastPositionUpTo(batch, end));
         }
-      }
+        if (staged[index]!.complete) target.saved = { cursor: target.cursor, position: target.position };
+      });
       const thisGeneration = generation;
       const done: BatchDone = { events: batch.length, position: last?.position ?? null, cursor: batchCursor };
       const work = async (tx: DatabaseTransactionConnection): Promise<void> => {
-        for (const write of staged) await write(tx);
+        for (const { write } of staged) await write(tx);
         await options.record?.(tx, targets, batch.length);
       };
-      committing = (options.transaction ?? ownTransaction(pool))(work)
-        .then(() => {
-          for (const target of targets) target.applier.committed(thisGeneration);
-          total += done.events;
-          options.onBatch?.(done);
-        });
+      committing = (options.transaction ?? ownTransaction(pool))(work).then(() => {
+        for (const target of targets) target.applier.committed(thisGeneration);
+        total += done.events;
+        options.onBatch?.(done);
+      });
       // Seen by the next iteration's await; a failure surfaces there or below.
       committing.catch(() => undefined);
     }
     await committing;
+    signal?.throwIfAborted();
   } catch (error) {
     forgetAll();
     await committing.catch(() => undefined);

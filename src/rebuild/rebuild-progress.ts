@@ -1,6 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from '../projections/rows.ts';
+import type { ProjectionTarget } from './projector.ts';
 
 /** A projection rebuild's saved progress (migration 030). */
 export interface SavedProgress {
@@ -64,4 +65,9 @@ export async function saveProgress(db: CommonQueryMethods, progress: readonly { 
 
 export async function clearProgress(db: CommonQueryMethods, names: readonly string[]): Promise<void> {
   await db.query(sql.unsafe`DELETE FROM projection_rebuilds WHERE name = ANY(${sql.array(names, 'text')})`);
+}
+
+/** Where each target's tables stand once its batch commits: what a rebuild saves. */
+export function targetsProgress(targets: readonly ProjectionTarget[], read: number): { name: string; cursor: string | null; position: number | null; addedEvents: number }[] {
+  return targets.map((target) => ({ name: target.projection.name, cursor: target.saved?.cursor ?? null, position: target.saved?.position ?? null, addedEvents: read }));
 }

@@ -5,9 +5,9 @@ import type { EventStore } from '../event-store/index.ts';
 import type { AnyProjection } from '../projections/projection.ts';
 import { compareWithLive, type Comparison } from './compare.ts';
 import { logExtent } from './log-extent.ts';
-import { projectLog, type ProjectionTarget } from './projector.ts';
+import { projectLog } from './projector.ts';
 import { planProjection, type ProjectionPlan } from './rebuild-plan.ts';
-import { readProgress, saveProgress, startProgress } from './rebuild-progress.ts';
+import { readProgress, saveProgress, startProgress, targetsProgress } from './rebuild-progress.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';
 import { completeTwin, createTwin, dropTwin, shadowSuffix, twinTableName } from './shadow-tables.ts';
 import { swapIn } from './swap.ts';
@@ -88,11 +88,14 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
       const total = extent.last === null ? 0 : Math.max(0, extent.last - from);
       let done = 0;
       options.onProgress?.({ phase, events: 0, total });
+      // Up to the head as it is now: under a steady stream of writes a phase still ends (the swap takes the rest).
+      const head = await store.headCursor();
       events += await projectLog({
         store,
         pool,
         targets: plans.map((plan) => plan.target),
         batchSize,
+        stopAfter: head,
         signal,
         logger,
         record: (tx, targets, read) => saveProgress(tx, targetsProgress(targets, read)),
@@ -126,10 +129,6 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
     return report(true);
   });
-}
-
-function targetsProgress(targets: readonly ProjectionTarget[], read: number): { name: string; cursor: string | null; position: number | null; addedEvents: number }[] {
-  return targets.map((target) => ({ name: target.projection.name, cursor: target.cursor, position: target.position, addedEvents: read }));
 }
 
 /** Resumes each projection's shadow tables where its saved progress says, or makes them anew. */

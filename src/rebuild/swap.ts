@@ -71,6 +71,7 @@ export async function swapIn(options: SwapOptions): Promise<void> {
       for (const plan of plans) {
         plan.target.cursor = saved.get(plan.projection.name)?.cursor ?? null;
         plan.target.position = saved.get(plan.projection.name)?.position ?? null;
+        plan.target.saved = { cursor: plan.target.cursor, position: plan.target.position };
       }
       if (!lockTimedOut(error)) throw error;
       if (attempt >= attempts) throw new LakechatError('LAKECHAT_ERR_REBUILD_SWAP_TIMEOUT', undefined, { details: { attempts, lockTimeoutMs: options.lockTimeoutMs }, cause: error });

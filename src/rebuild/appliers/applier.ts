@@ -12,6 +12,16 @@ export interface DecodedEvent {
 /** What a staged batch writes; run once, inside the transaction that records the rebuild's progress. */
 export type StagedWrites = (db: CommonQueryMethods) => Promise<void>;
 
+export interface Staged {
+  write: StagedWrites;
+  /**
+   * True when, once written, the tables hold every event staged so far. An applier may keep updated
+   * rows back for a few batches, to write each once instead of once per batch; the rebuild then
+   * records its progress only up to the last batch after which nothing was kept back.
+   */
+  complete: boolean;
+}
+
 /**
  * Applies a rebuild's events to one projection's tables, many thousands at a time: it reads the rows
  * the events touch, folds the events into them in memory, and writes each table with one statement.
@@ -26,8 +36,11 @@ export type StagedWrites = (db: CommonQueryMethods) => Promise<void>;
 export interface RebuildApplier {
   /** The tables it updates in place (the rebuild leaves room in their pages for cheap updates). */
   readonly updatedInPlace: readonly string[];
-  /** Folds events, in log order, into what it remembers; `generation` numbers the batch (1, 2, 3...). */
-  stage(db: CommonQueryMethods, items: readonly DecodedEvent[], generation: number): Promise<StagedWrites>;
+  /**
+   * Folds events, in log order, into what it remembers; `generation` numbers the batch (1, 2, 3...).
+   * With `flush`, nothing may be kept back: the writes make the batch complete.
+   */
+  stage(db: CommonQueryMethods, items: readonly DecodedEvent[], generation: number, flush: boolean): Promise<Staged>;
   /** The writes of every batch up to `generation` have committed: rows they touched may be forgotten. */
   committed(generation: number): void;
   /** Forgets everything (after a transaction rolled back, the remembered rows no longer match the tables). */

@@ -34,7 +34,7 @@ const columns = Object.keys(chatRow.shape);
  * The "chats" read model (projections/chats.ts) for a rebuild, by the rules of its handlers: a chat
  * starts once; every later event applies only to a row at an older version.
  */
-export function chatsApplier(tables: TableNames, capacity = 100_000): RebuildApplier {
+export function chatsApplier(tables: TableNames, capacity = 100_000, writeBehind = 50_000): RebuildApplier {
   const cache = new RowCache<ChatTableRow>(capacity);
   const write = rowWriter(tables('chats'), { columns, key: ['stream_id'], onConflict: 'replace' });
 
@@ -49,17 +49,16 @@ export function chatsApplier(tables: TableNames, capacity = 100_000): RebuildApp
 
   return {
     updatedInPlace: ['chats'],
-    async stage(db, items, generation) {
+    async stage(db, items, generation, flush) {
       await load(db, cache.missing(items.map((item) => item.event.streamId)));
-      const dirty = new Map<string, ChatTableRow>();
       for (const item of items) {
         const row = applyChatEvent(cache.get(item.event.streamId) ?? null, item);
-        if (row === null) continue;
-        cache.set(row.stream_id, row, generation);
-        dirty.set(row.stream_id, row);
+        if (row !== null) cache.change(row.stream_id, row);
       }
-      const rows = [...dirty.values()];
-      return (tx) => write(tx, rows);
+      // A chat takes an event every few thousand: its row is written once per many batches, not per batch.
+      if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };
+      const rows = cache.takeDirty(generation);
+      return { write: (tx) => write(tx, rows), complete: true };
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),

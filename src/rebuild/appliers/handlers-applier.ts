@@ -14,7 +14,7 @@ export function handlersApplier(projection: AnyProjection, tables: TableNames, l
     updatedInPlace: [],
     async stage(_db, items) {
       const events = items.map((item) => item.event);
-      return (tx) => applyTo(tx, projection, tables, events, logger);
+      return { write: (tx) => applyTo(tx, projection, tables, events, logger), complete: true };
     },
     committed: () => {},
     forget: () => {},

@@ -60,9 +60,12 @@ export function messagesApplier(tables: TableNames): RebuildApplier {
       }
       const rows = [...inserts.values()];
       const streams = [...deleted];
-      return async (tx) => {
-        if (streams.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(streams, 'text')})`);
-        await write(tx, rows);
+      return {
+        write: async (tx) => {
+          if (streams.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(streams, 'text')})`);
+          await write(tx, rows);
+        },
+        complete: true,
       };
     },
     committed: () => {},

@@ -55,7 +55,7 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
         entries.push(entry);
         cache.set(owner, { version: item.event.version, snapshot: entry.snapshot as ProfileFields | null }, generation);
       }
-      return (tx) => write(tx, entries);
+      return { write: (tx) => write(tx, entries), complete: true };
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),

@@ -63,7 +63,7 @@ function toRow(state: ProfileState): Record<string, unknown> {
 }
 
 /** The "profiles" read model (projections/profiles.ts) for a rebuild: one row per user, keyed by email. */
-export function profilesApplier(tables: TableNames, capacity = 100_000): RebuildApplier {
+export function profilesApplier(tables: TableNames, capacity = 100_000, writeBehind = 50_000): RebuildApplier {
   const cache = new RowCache<ProfileState>(capacity);
   const write = rowWriter(tables('profiles'), { columns, key: ['owner'], onConflict: 'replace' });
 
@@ -78,19 +78,16 @@ export function profilesApplier(tables: TableNames, capacity = 100_000): Rebuild
 
   return {
     updatedInPlace: ['profiles'],
-    async stage(db, items, generation) {
+    async stage(db, items, generation, flush) {
       const ownerOf = (item: DecodedEvent): string => (item.data as { userEmail: string }).userEmail;
       await load(db, cache.missing(items.map(ownerOf)));
-      const dirty = new Map<string, ProfileState>();
       for (const item of items) {
-        const owner = ownerOf(item);
-        const state = applyProfileEvent(cache.get(owner) ?? null, item);
-        if (state === null) continue;
-        cache.set(owner, state, generation);
-        dirty.set(owner, state);
+        const state = applyProfileEvent(cache.get(ownerOf(item)) ?? null, item);
+        if (state !== null) cache.change(state.owner, state);
       }
-      const rows = [...dirty.values()].map(toRow);
-      return (tx) => write(tx, rows);
+      if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };
+      const rows = cache.takeDirty(generation).map(toRow);
+      return { write: (tx) => write(tx, rows), complete: true };
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),

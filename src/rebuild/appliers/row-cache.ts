@@ -7,10 +7,13 @@ interface Entry<Row> {
 /**
  * The rows an applier last read or staged, by key, least recently used first; `null` remembers that
  * no row exists. Bounded, so a rebuild's memory does not grow with the log: a row is evicted only once
- * the write that staged it has committed, and is read again the next time an event needs it.
+ * the write that staged it has committed, and is read again the next time an event needs it. Rows
+ * changed but not yet written (write-behind) are kept until they are.
  */
 export class RowCache<Row> {
   private readonly entries = new Map<string, Entry<Row>>();
+  /** Rows changed in memory and not yet handed to a write: never evicted. */
+  private readonly dirty = new Set<string>();
 
   constructor(private readonly capacity: number) {}
 
@@ -30,6 +33,28 @@ export class RowCache<Row> {
     this.entries.set(key, { row, generation: Math.max(generation, previous?.generation ?? 0) });
   }
 
+  /** Remembers a row changed by an event, to be written by a later `takeDirty`. */
+  change(key: string, row: Row): void {
+    this.set(key, row);
+    this.dirty.add(key);
+  }
+
+  get dirtyCount(): number {
+    return this.dirty.size;
+  }
+
+  /** The changed rows, handed to the write of batch `generation` (they stay until it commits). */
+  takeDirty(generation: number): Row[] {
+    const rows: Row[] = [];
+    for (const key of this.dirty) {
+      const entry = this.entries.get(key)!;
+      entry.generation = generation;
+      if (entry.row !== null) rows.push(entry.row);
+    }
+    this.dirty.clear();
+    return rows;
+  }
+
   /** The keys among `keys` it does not know, each once. */
   missing(keys: Iterable<string>): string[] {
     const wanted = new Set<string>();
@@ -42,12 +67,13 @@ export class RowCache<Row> {
     if (this.entries.size <= this.capacity) return;
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= this.capacity) return;
-      if (entry.generation <= committedGeneration) this.entries.delete(key);
+      if (entry.generation <= committedGeneration && !this.dirty.has(key)) this.entries.delete(key);
     }
   }
 
   clear(): void {
     this.entries.clear();
+    this.dirty.clear();
   }
 
   get size(): number {

@@ -1,0 +1,78 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { createPool, type DatabasePool } from 'slonik';
+import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
+import { runMigrations } from '../../src/migrate.ts';
+import type { BenchContext } from './scenario.ts';
+import { seedEventLog } from './seed-log.ts';
+
+/** A migrated database holding a realistic log (valid domain events), with the pools to read it. */
+export interface RealisticLog {
+  url: string;
+  events: number;
+  pool: DatabasePool;
+  raw: pg.Pool;
+  store: PostgresEventStore;
+}
+
+const logs = new Map<number, Promise<RealisticLog>>();
+
+/**
+ * One realistic log per size for the whole run: the rebuild and export scenarios read the same events
+ * (the rebuild writes only read-model tables), so it is seeded once. Closed by `closeRealisticLogs`.
+ */
+export function realisticLog(context: BenchContext, events: number): Promise<RealisticLog> {
+  let log = logs.get(events);
+  if (log === undefined) {
+    log = (async () => {
+      const url = await context.createDatabase('bench_realistic');
+      await runMigrations({ connectionString: url });
+      await seedEventLog(url, { events });
+      const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 8, idleInTransactionTimeoutMs: 60_000, statementTimeoutMs: 600_000 }));
+      const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }), instanceId: randomUUID() });
+      return { url, events, pool, raw: new pg.Pool({ connectionString: url, max: 2 }), store };
+    })();
+    logs.set(events, log);
+  }
+  return log;
+}
+
+export async function closeRealisticLogs(): Promise<void> {
+  for (const log of logs.values()) {
+    const { store, pool, raw } = await log;
+    await store.close();
+    await pool.end();
+    await raw.end();
+  }
+  logs.clear();
+}
+
+/**
+ * The raw baseline both scenarios compare with: the events table read with pg in pages of 1,000 by
+ * position, the columns the store reads, rows as pg parses them. `count` events from position `from`.
+ */
+export async function rawPagedRead(raw: pg.Pool, from: number, count: number): Promise<number> {
+  const started = performance.now();
+  let read = 0;
+  let position = from;
+  while (read < count) {
+    const { rows } = await raw.query<{ position: string }>(
+      `SELECT position, tx_id, stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped, recorded_at
+       FROM events WHERE position > $1 ORDER BY position LIMIT 1000`,
+      [position],
+    );
+    if (rows.length === 0) break;
+    read += rows.length;
+    position = Number(rows[rows.length - 1]!.position);
+  }
+  return Math.round(read / ((performance.now() - started) / 1_000));
+}
+
+/** The baseline measured around the scenario (half before, half after), so both see the same machine. */
+export async function rawBaseline(raw: pg.Pool, events: number, measure: () => Promise<void>): Promise<number> {
+  const slice = Math.min(150_000, Math.floor(events / 4));
+  const before = await rawPagedRead(raw, Math.floor(events / 4), slice);
+  await measure();
+  const after = await rawPagedRead(raw, Math.floor(events / 2), slice);
+  return Math.round((before + after) / 2);
+}
