@@ -87,10 +87,10 @@ afterAll(async () => {
   await bed?.close();
 });
 
-const appliers: [AnyProjection, (tables: ReturnType<typeof tableNames>, capacity: number) => RebuildApplier][] = [
-  [chatsProjection, (tables, capacity) => chatsApplier(tables, capacity)],
+const appliers: [AnyProjection, (tables: ReturnType<typeof tableNames>, capacity: number, writeBehind: number) => RebuildApplier][] = [
+  [chatsProjection, (tables, capacity, writeBehind) => chatsApplier(tables, capacity, writeBehind)],
   [messagesProjection, (tables) => messagesApplier(tables)],
-  [profilesProjection, (tables, capacity) => profilesApplier(tables, capacity)],
+  [profilesProjection, (tables, capacity, writeBehind) => profilesApplier(tables, capacity, writeBehind)],
   [profileHistoryProjection, (tables, capacity) => profileHistoryApplier(tables, capacity)],
 ];
 
@@ -119,15 +119,15 @@ describe('rebuild appliers', () => {
     expect(expected.messages).toContainEqual(expect.objectContaining({ chat_id: 'gone', position: 10 }));
   });
 
-  for (const [batchSize, capacity] of [
-    [1, 100_000],
-    [4, 2],
-    [7, 100_000],
-    [1_000, 1],
+  for (const [batchSize, capacity, writeBehind] of [
+    [1, 100_000, 50_000],
+    [4, 2, 3],
+    [7, 100_000, 1],
+    [1_000, 1, 50_000],
   ] as const) {
-    it(`leave every table as the projections' handlers do, in batches of ${batchSize} remembering ${capacity} rows`, async () => {
-      const schema = `appliers_${batchSize}_${capacity}`;
-      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity));
+    it(`leave every table as the projections' handlers do, in batches of ${batchSize} remembering ${capacity} rows and writing ${writeBehind} behind`, async () => {
+      const schema = `appliers_${batchSize}_${capacity}_${writeBehind}`;
+      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity, writeBehind));
       expect(await bed.tables(schema)).toEqual(expected);
     });
   }
