@@ -143,6 +143,7 @@ describe('the HTTP plumbing', () => {
           'DELETE /api/chats/{chatId} deleteChat',
           'POST /api/chats/{chatId}/messages postMessage',
           'GET /api/chats/{chatId}/messages listMessages',
+          'GET /api/events replayEvents',
           'GET /api/profile getProfile',
           'PUT /api/profile replaceProfile',
           'PATCH /api/profile changeProfile',
