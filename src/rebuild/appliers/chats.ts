@@ -6,7 +6,7 @@ import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { DecodedEvent, RebuildApplier } from './applier.ts';
 import { RowCache } from './row-cache.ts';
-import { isoTime, rowWriter } from './write-rows.ts';
+import { isoTime, rowWriter, toColumns } from './write-rows.ts';
 
 const time = z.union([z.date(), z.number(), z.string()]).transform(isoTime);
 const chatRow = z.object({
@@ -50,14 +50,14 @@ export function chatsApplier(tables: TableNames, capacity = 100_000, writeBehind
   return {
     updatedInPlace: ['chats'],
     async stage(db, items, generation, flush) {
-      await load(db, cache.missing(items.map((item) => item.event.streamId)));
+      await load(db, cache.missing(items, (item) => item.event.streamId));
       for (const item of items) {
         const row = applyChatEvent(cache.get(item.event.streamId) ?? null, item);
         if (row !== null) cache.change(row.stream_id, row);
       }
       // A chat takes an event every few thousand: its row is written once per many batches, not per batch.
       if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };
-      const rows = cache.takeDirty(generation);
+      const rows = toColumns(cache.takeDirty(generation), columns);
       return { write: (tx) => write(tx, rows), complete: true };
     },
     committed: (generation) => cache.trim(generation),
@@ -89,25 +89,28 @@ function applyChatEvent(row: ChatTableRow | null, { type, data, event }: Decoded
       deleted: false,
     };
   }
-  // UPDATE ... WHERE stream_id = $stream AND version < $version
+  // UPDATE ... WHERE stream_id = $stream AND version < $version. The row is changed in place: it is
+  // this applier's own copy (a write takes its values when staged), and a copy per event is garbage.
   if (row === null || row.version >= event.version) return null;
-  const next: ChatTableRow = { ...row, updated_at: at, version: event.version, last_position: event.position };
+  if (type !== 'ChatRenamed' && type !== 'MessagePosted' && type !== 'ChatDeleted') return null;
+  const next = row;
+  next.updated_at = at;
+  next.version = event.version;
+  next.last_position = event.position;
   switch (type) {
     case 'ChatRenamed':
       next.title = (data as ChatRenamedData).title;
       return next;
     case 'MessagePosted': {
       const posted = data as MessagePostedData;
-      next.message_count = Math.max(row.message_count, posted.position);
+      next.message_count = Math.max(next.message_count, posted.position);
       next.last_message_role = posted.role;
       next.last_message_preview = previewOf(posted.content);
       next.last_message_at = at;
       return next;
     }
-    case 'ChatDeleted':
+    default:
       next.deleted = true;
       return next;
-    default:
-      return null;
   }
 }

@@ -1,8 +1,11 @@
-import { sql } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
 import type { MessagePostedData } from '../../chats/events.ts';
+import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { RebuildApplier } from './applier.ts';
-import { rowWriter } from './write-rows.ts';
+import { RowCache } from './row-cache.ts';
+import { rowWriter, type Columns } from './write-rows.ts';
 
 const columns = [
   'stream_id',
@@ -17,58 +20,110 @@ const columns = [
   'trace_summary',
   'created_at',
   'cursor',
-];
+] as const;
+
+const highestRow = z.object({ stream_id: z.string(), highest: z.number() });
 
 /**
  * The "messages" read model (projections/messages.ts) for a rebuild: a post inserts its message unless
  * one is stored at that position; a deletion removes the chat's messages. A batch's deletions run
  * before its inserts, and a post that came before a deletion in the batch goes with it: the order
  * of the events is kept without reading anything.
+ *
+ * It remembers each chat's highest stored position: a post above it cannot conflict, and goes in with
+ * a plain INSERT; only the others (never, in a log the domain wrote) take ON CONFLICT DO NOTHING.
  */
-export function messagesApplier(tables: TableNames): RebuildApplier {
-  const write = rowWriter(tables('messages'), { columns, key: ['stream_id', 'position'], onConflict: 'ignore' });
+export function messagesApplier(tables: TableNames, capacity = 200_000): RebuildApplier {
+  const insertNew = rowWriter(tables('messages'), { columns, key: ['stream_id', 'position'], onConflict: 'fail' });
+  const insertUnlessStored = rowWriter(tables('messages'), { columns, key: ['stream_id', 'position'], onConflict: 'ignore' });
+  const highestStored = new RowCache<number>(capacity);
+
+  const load = async (db: CommonQueryMethods, streams: string[]): Promise<void> => {
+    if (streams.length === 0) return;
+    const rows = await selectRows(db, highestRow, sql.unsafe`
+      SELECT stream_id, max(position) AS highest FROM ${tables('messages')}
+      WHERE stream_id = ANY(${sql.array(streams, 'text')}) GROUP BY stream_id`);
+    for (const stream of streams) highestStored.set(stream, 0);
+    for (const row of rows) highestStored.set(row.stream_id, row.highest);
+  };
+
   return {
     updatedInPlace: [],
-    async stage(_db, items) {
-      const inserts = new Map<string, Record<string, unknown>>();
-      const deleted = new Set<string>();
+    async stage(db, items, generation) {
+      await load(db, highestStored.missing(items, (item) => item.event.streamId));
+      const rows = emptyColumns();
+      // Whether each queued row may meet a stored one (its position is not above the highest stored).
+      const mayConflict: boolean[] = [];
+      // Per chat, queued in this batch: where its rows start (after a deletion), and the highest position.
+      const cutAt = new Map<string, number>();
+      const queued = new Map<string, number>();
       for (const { type, data, event } of items) {
+        const stream = event.streamId;
         if (type === 'ChatDeleted') {
-          deleted.add(event.streamId);
-          for (const [key, row] of inserts) if (row.stream_id === event.streamId) inserts.delete(key);
+          cutAt.set(stream, mayConflict.length);
+          queued.delete(stream);
+          highestStored.staged(stream, 0, generation);
           continue;
         }
         if (type !== 'MessagePosted') continue;
         const posted = data as MessagePostedData;
-        const key = `${event.streamId}\u0000${posted.position}`;
+        const top = queued.get(stream);
         // ON CONFLICT (stream_id, position) DO NOTHING: the first post at a position stays.
-        if (inserts.has(key)) continue;
-        inserts.set(key, {
-          stream_id: event.streamId,
-          position: posted.position,
-          owner: event.owner ?? '',
-          chat_id: posted.chatId,
-          message_id: posted.messageId,
-          role: posted.role,
-          content: posted.content,
-          client_message_id: posted.clientMessageId ?? null,
-          trace_id: posted.traceId ?? null,
-          trace_summary: posted.traceSummary ?? null,
-          created_at: event.recordedAt.toISOString(),
-          cursor: event.cursor,
-        });
+        if (top !== undefined && posted.position <= top && queuedAt(rows, cutAt.get(stream) ?? 0, stream, posted.position)) continue;
+        queued.set(stream, Math.max(top ?? 0, posted.position));
+        const highest = highestStored.get(stream) ?? 0;
+        push(rows, posted, event);
+        mayConflict.push(posted.position <= highest);
+        if (posted.position > highest) highestStored.staged(stream, posted.position, generation);
       }
-      const rows = [...inserts.values()];
-      const streams = [...deleted];
+      const deleted = [...cutAt.keys()];
+      const streams = rows.stream_id as string[];
+      const keep = (wanted: boolean) => (index: number) => mayConflict[index] === wanted && index >= (cutAt.get(streams[index]!) ?? 0);
+      const fresh = deleted.length === 0 && !mayConflict.includes(true) ? rows : select(rows, keep(false));
+      const risky = mayConflict.includes(true) ? select(rows, keep(true)) : emptyColumns();
       return {
         write: async (tx) => {
-          if (streams.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(streams, 'text')})`);
-          await write(tx, rows);
+          if (deleted.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(deleted, 'text')})`);
+          await insertNew(tx, fresh);
+          await insertUnlessStored(tx, risky);
         },
         complete: true,
       };
     },
-    committed: () => {},
-    forget: () => {},
+    committed: (generation) => highestStored.trim(generation),
+    forget: () => highestStored.clear(),
   };
+}
+
+function emptyColumns(): Columns {
+  return Object.fromEntries(columns.map((column) => [column, []]));
+}
+
+function push(rows: Columns, posted: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }): void {
+  rows.stream_id!.push(event.streamId);
+  rows.position!.push(posted.position);
+  rows.owner!.push(event.owner ?? '');
+  rows.chat_id!.push(posted.chatId);
+  rows.message_id!.push(posted.messageId);
+  rows.role!.push(posted.role);
+  rows.content!.push(posted.content);
+  rows.client_message_id!.push(posted.clientMessageId ?? null);
+  rows.trace_id!.push(posted.traceId ?? null);
+  rows.trace_summary!.push(posted.traceSummary ?? null);
+  rows.created_at!.push(event.recordedAt.toISOString());
+  rows.cursor!.push(event.cursor);
+}
+
+function queuedAt(rows: Columns, from: number, stream: string, position: number): boolean {
+  const streams = rows.stream_id as string[];
+  const positions = rows.position as number[];
+  for (let i = from; i < streams.length; i++) if (streams[i] === stream && positions[i] === position) return true;
+  return false;
+}
+
+/** The rows whose index `wanted` accepts. */
+function select(rows: Columns, wanted: (index: number) => boolean): Columns {
+  const indexes: number[] = [];
+  for (let i = 0; i < (rows.stream_id as string[]).length; i++) if (wanted(i)) indexes.push(i);
+  return Object.fromEntries(Object.entries(rows).map(([column, values]) => [column, indexes.map((i) => values[i])]));
 }

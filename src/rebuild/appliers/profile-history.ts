@@ -6,7 +6,7 @@ import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { DecodedEvent, RebuildApplier } from './applier.ts';
 import { RowCache } from './row-cache.ts';
-import { rowWriter } from './write-rows.ts';
+import { rowWriter, toColumns } from './write-rows.ts';
 
 /** The newest entry of a user's history: where the next change reads its old values. */
 interface Latest {
@@ -44,7 +44,7 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
   return {
     updatedInPlace: [],
     async stage(db, items, generation) {
-      await load(db, cache.missing(items.map(ownerOf)));
+      await load(db, cache.missing(items, ownerOf));
       const entries: Record<string, unknown>[] = [];
       for (const item of items) {
         const owner = ownerOf(item);
@@ -53,9 +53,10 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
         const entry = entryOf(latest, item);
         if (entry === null) continue;
         entries.push(entry);
-        cache.set(owner, { version: item.event.version, snapshot: entry.snapshot as ProfileFields | null }, generation);
+        cache.staged(owner, { version: item.event.version, snapshot: entry.snapshot as ProfileFields | null }, generation);
       }
-      return { write: (tx) => write(tx, entries), complete: true };
+      const rows = toColumns(entries, columns);
+      return { write: (tx) => write(tx, rows), complete: true };
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),

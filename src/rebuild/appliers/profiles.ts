@@ -6,7 +6,7 @@ import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { DecodedEvent, RebuildApplier } from './applier.ts';
 import { RowCache } from './row-cache.ts';
-import { isoTime, rowWriter } from './write-rows.ts';
+import { isoTime, rowWriter, toColumns } from './write-rows.ts';
 
 /** The profiles table has one column per field, named in snake_case (projections/profiles.ts). */
 const columnOf = (field: ProfileFieldName): string => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
@@ -80,13 +80,13 @@ export function profilesApplier(tables: TableNames, capacity = 100_000, writeBeh
     updatedInPlace: ['profiles'],
     async stage(db, items, generation, flush) {
       const ownerOf = (item: DecodedEvent): string => (item.data as { userEmail: string }).userEmail;
-      await load(db, cache.missing(items.map(ownerOf)));
+      await load(db, cache.missing(items, ownerOf));
       for (const item of items) {
         const state = applyProfileEvent(cache.get(ownerOf(item)) ?? null, item);
         if (state !== null) cache.change(state.owner, state);
       }
       if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };
-      const rows = cache.takeDirty(generation).map(toRow);
+      const rows = toColumns(cache.takeDirty(generation).map(toRow), columns);
       return { write: (tx) => write(tx, rows), complete: true };
     },
     committed: (generation) => cache.trim(generation),

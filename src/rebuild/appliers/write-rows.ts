@@ -1,79 +1,106 @@
-import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
+import { sql, type CommonQueryMethods, type IdentifierSqlToken, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from '../../projections/rows.ts';
 
 export interface RowWriterOptions {
-  /** The columns each row object holds (by their table names), in any order. */
+  /** The columns written (by their table names), in any order. */
   columns: readonly string[];
   /** The primary key's columns: the conflict target. */
   key: readonly string[];
-  /** What a row whose key exists does: replaces the stored one, or is dropped. */
-  onConflict: 'replace' | 'ignore';
+  /**
+   * What a row whose key exists does: replaces the stored one, or is dropped; 'fail' for rows known
+   * to be new (a plain INSERT: PostgreSQL skips the conflict check, a third of an insert's cost).
+   */
+  onConflict: 'replace' | 'ignore' | 'fail';
 }
 
-export type RowWriter = (db: CommonQueryMethods, rows: readonly Record<string, unknown>[]) => Promise<void>;
+/** Rows as columns: for each column, its values in row order (all the same length). */
+export type Columns = Record<string, unknown[]>;
 
-const columnType = z.object({ name: z.string(), type: z.string(), simple: z.boolean() });
+export type RowWriter = (db: CommonQueryMethods, columns: Columns) => Promise<void>;
+
+const columnType = z.object({ name: z.string(), type: z.string(), json: z.boolean() });
 
 /** The table's name as regclass input text. */
 export function qualifiedName(table: IdentifierSqlToken): string {
   return table.names.map((name) => `"${name.replaceAll('"', '""')}"`).join('.');
 }
 
+function quote(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
 /**
- * Writes rows into `table` with one statement, each column sent as one array of its own type and
- * unnested (PostgreSQL reads arrays of plain values about three times faster than the same rows as
- * JSON). The column types come from the catalog on first use, so this code knows only the names.
- * Values are the JSON forms: strings, numbers, booleans, null; objects and arrays for json columns.
+ * Writes rows into `table` with one statement. Each column travels as one JSON array (serialized
+ * natively by V8, split natively by PostgreSQL's json_array_elements, about twice as fast on both
+ * sides as array literals) and is cast to the column's type, read from the catalog on first use: this
+ * code knows the names, not the types. Values are JSON values: strings, numbers, booleans, null, and
+ * objects or arrays for json columns.
  */
 export function rowWriter(table: IdentifierSqlToken, options: RowWriterOptions): RowWriter {
-  let types: Map<string, { type: string; simple: boolean }> | undefined;
-  const columns = sql.join(options.columns.map((column) => sql.identifier([column])), sql.fragment`, `);
-  const key = sql.join(options.key.map((column) => sql.identifier([column])), sql.fragment`, `);
-  const rest = options.columns.filter((column) => !options.key.includes(column));
-  const conflict =
-    options.onConflict === 'ignore' || rest.length === 0
-      ? sql.fragment`DO NOTHING`
-      : sql.fragment`DO UPDATE SET (${sql.join(rest.map((column) => sql.identifier([column])), sql.fragment`, `)}) =
-          ROW(${sql.join(rest.map((column) => sql.fragment`EXCLUDED.${sql.identifier([column])}`), sql.fragment`, `)})`;
-
-  return async (db, rows) => {
-    if (rows.length === 0) return;
-    types ??= await readColumnTypes(db, table);
-    const known = types;
-    const simple = options.columns.every((column) => known.get(column)?.simple === true);
-    if (!simple) {
-      // A column of an array or non-catalog type: JSON carries any value PostgreSQL can convert.
-      await db.query(sql.unsafe`
-        INSERT INTO ${table} (${columns})
-        SELECT ${columns} FROM json_populate_recordset(NULL::${table}, ${JSON.stringify(rows)}::json)
-        ON CONFLICT (${key}) ${conflict}`);
-      return;
-    }
-    const arrays = options.columns.map((column) => {
-      const { type } = known.get(column)!;
-      const json = type === 'json' || type === 'jsonb';
-      const values = rows.map((row) => {
-        const value = row[column];
-        if (value === undefined || value === null) return null;
-        return json ? JSON.stringify(value) : (value as string | number | boolean);
-      });
-      return sql.array(values, type);
+  let statement: string[] | undefined;
+  const build = async (db: CommonQueryMethods): Promise<string[]> => {
+    const types = new Map((await readColumnTypes(db, table)).map((column) => [column.name, column]));
+    const target = qualifiedName(table);
+    const names = options.columns.map(quote).join(', ');
+    const casts = options.columns.map((column) => `r.${quote(column)}::${types.get(column)!.type}`).join(', ');
+    const rest = options.columns.filter((column) => !options.key.includes(column));
+    const conflict =
+      options.onConflict === 'fail'
+        ? ''
+        : options.onConflict === 'ignore' || rest.length === 0
+        ? `ON CONFLICT (${options.key.map(quote).join(', ')}) DO NOTHING`
+        : `ON CONFLICT (${options.key.map(quote).join(', ')}) DO UPDATE SET (${rest.map(quote).join(', ')}) = ROW(${rest.map((column) => `EXCLUDED.${quote(column)}`).join(', ')})`;
+    // The parts of a template literal: the values (one JSON text per column) go between them.
+    const parts = [`INSERT INTO ${target} (${names}) SELECT ${casts} FROM ROWS FROM (`];
+    options.columns.forEach((column, index) => {
+      const open = types.get(column)!.json ? 'json_array_elements(' : 'json_array_elements_text(';
+      if (index === 0) parts[0] += open;
+      else parts[parts.length - 1] += `::json), ${open}`;
+      parts.push('');
     });
-    await db.query(sql.unsafe`
-      INSERT INTO ${table} (${columns})
-      SELECT * FROM unnest(${sql.join(arrays, sql.fragment`, `)})
-      ON CONFLICT (${key}) ${conflict}`);
+    parts[parts.length - 1] += `::json)) AS r(${names}) ${conflict}`;
+    return parts;
+  };
+
+  return async (db, columns) => {
+    const count = columns[options.columns[0]!]?.length ?? 0;
+    if (count === 0) return;
+    statement ??= await build(db);
+    const values = options.columns.map((column) => JSON.stringify(wellFormed(columns[column]!)));
+    await db.query(template(statement, values));
   };
 }
 
-async function readColumnTypes(db: CommonQueryMethods, table: IdentifierSqlToken): Promise<Map<string, { type: string; simple: boolean }>> {
-  const rows = await selectRows(db, columnType, sql.unsafe`
-    SELECT a.attname AS name, t.typname AS type,
-      (t.typnamespace = 'pg_catalog'::regnamespace AND t.typcategory <> 'A') AS simple
-    FROM pg_attribute AS a JOIN pg_type AS t ON t.oid = a.atttypid
+/** Turns rows into columns. */
+export function toColumns(rows: readonly Record<string, unknown>[], columns: readonly string[]): Columns {
+  const result: Columns = {};
+  for (const column of columns) result[column] = rows.map((row) => row[column] ?? null);
+  return result;
+}
+
+/** Strings with an unpaired surrogate get U+FFFD in its place, as the driver's UTF-8 encoding gives them. */
+function wellFormed(values: unknown[]): unknown[] {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i] as WellFormable;
+    if (typeof value === 'string' && !value.isWellFormed()) values[i] = value.toWellFormed();
+  }
+  return values;
+}
+
+// ES2024 string methods (Node 20+), not in this project's TypeScript lib.
+type WellFormable = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+function template(parts: string[], values: string[]): QuerySqlToken {
+  const strings = Object.freeze(Object.assign([...parts], { raw: Object.freeze([...parts]) })) as unknown as TemplateStringsArray;
+  return sql.unsafe(strings, ...values);
+}
+
+async function readColumnTypes(db: CommonQueryMethods, table: IdentifierSqlToken): Promise<z.output<typeof columnType>[]> {
+  return selectRows(db, columnType, sql.unsafe`
+    SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid IN ('json'::regtype, 'jsonb'::regtype) AS json
+    FROM pg_attribute AS a
     WHERE a.attrelid = ${qualifiedName(table)}::regclass AND a.attnum > 0 AND NOT a.attisdropped`);
-  return new Map(rows.map((row) => [row.name, { type: row.type, simple: row.simple }]));
 }
 
 /** A timestamp as a JSON value PostgreSQL reads back to the same microsecond. */
