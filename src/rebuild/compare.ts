@@ -59,7 +59,13 @@ export async function compareWithLive(options: { pool: DatabasePool; store: Even
         const place = plan.place(table);
         tables.push(await diffTables(snapshot, table, { schema: place.schema, name: twinTableName(table, place) }));
       }
-      comparisons.push({ name: plan.projection.name, liveCursor, rebuiltAhead: compareCursors(plan.target.cursor, liveCursor) > 0, tables });
+      // Ahead only if an event lies between: a rebuilt cursor at the log's boundary past the live one is not.
+      let rebuiltAhead = false;
+      if (compareCursors(plan.target.cursor, liveCursor) > 0) {
+        const next = (await store.readAll({ after: liveCursor, limit: 1 })).events[0];
+        rebuiltAhead = next !== undefined && compareCursors(next.cursor, plan.target.cursor) <= 0;
+      }
+      comparisons.push({ name: plan.projection.name, liveCursor, rebuiltAhead, tables });
     }
     return comparisons;
   });

@@ -78,6 +78,7 @@ describe('projection rebuilds', { timeout: 120_000 }, () => {
     const dry = await rebuild({ dryRun: true });
     expect(dry.swapped).toBe(false);
     for (const comparison of dry.comparisons!) {
+      expect(comparison.rebuiltAhead).toBe(false);
       for (const table of comparison.tables) expect({ ...table, liveRows: 0, rebuiltRows: 0 }).toEqual({ table: table.table, added: 0, removed: 0, changed: 0, liveRows: 0, rebuiltRows: 0 });
     }
     expect(await bed.tables()).toEqual(live);

@@ -71,16 +71,22 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
   };
 }
 
-const anyRow = z.record(z.string(), z.unknown());
+const anyRow = z.object({ row: z.record(z.string(), z.unknown()), text: z.string() });
 
-/** A table's rows as JSON text, ordered by every column: two tables with the same rows read the same. */
+/**
+ * A table's rows, ordered: each as JSON (readable in a failure) and as the record's own text, which
+ * tells apart what JSON cannot (SQL NULL from a jsonb null, 1.0 from 1). Equal tables read equal.
+ */
 export async function readTables(db: CommonQueryMethods, schema: string, projections: readonly AnyProjection[]): Promise<Record<string, unknown[]>> {
   const result: Record<string, unknown[]> = {};
   for (const projection of projections) {
     for (const table of projection.postgres.tables) {
       const rows = await db.any(sql.unsafe`
-        SELECT to_jsonb(t) AS row FROM ${sql.identifier([schema, table])} AS t ORDER BY to_jsonb(t)::text`);
-      result[table] = rows.map((row) => anyRow.parse(row).row);
+        SELECT to_jsonb(t) AS row, t::text AS text FROM ${sql.identifier([schema, table])} AS t ORDER BY t::text`);
+      result[table] = rows.map((row) => {
+        const parsed = anyRow.parse(row);
+        return { ...parsed.row, '(record)': parsed.text };
+      });
     }
   }
   return result;

@@ -34,8 +34,8 @@ function quote(name: string): string {
  * Writes rows into `table` with one statement. Each column travels as one JSON array (serialized
  * natively by V8, split natively by PostgreSQL's json_array_elements, about twice as fast on both
  * sides as array literals) and is cast to the column's type, read from the catalog on first use: this
- * code knows the names, not the types. Values are JSON values: strings, numbers, booleans, null, and
- * objects or arrays for json columns.
+ * code knows the names, not the types. Values are JSON values: strings, numbers, booleans, null (SQL
+ * NULL, in every column), and objects or arrays for json columns.
  */
 export function rowWriter(table: IdentifierSqlToken, options: RowWriterOptions): RowWriter {
   let statement: string[] | undefined;
@@ -43,7 +43,13 @@ export function rowWriter(table: IdentifierSqlToken, options: RowWriterOptions):
     const types = new Map((await readColumnTypes(db, table)).map((column) => [column.name, column]));
     const target = qualifiedName(table);
     const names = options.columns.map(quote).join(', ');
-    const casts = options.columns.map((column) => `r.${quote(column)}::${types.get(column)!.type}`).join(', ');
+    // A JSON null is SQL NULL here, as a null parameter is for the handlers (never a jsonb 'null').
+    const casts = options.columns
+      .map((column) => {
+        const { type, json } = types.get(column)!;
+        return json ? `CASE WHEN json_typeof(r.${quote(column)}) = 'null' THEN NULL ELSE r.${quote(column)}::${type} END` : `r.${quote(column)}::${type}`;
+      })
+      .join(', ');
     const rest = options.columns.filter((column) => !options.key.includes(column));
     const conflict =
       options.onConflict === 'fail'
