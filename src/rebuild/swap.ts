@@ -21,9 +21,15 @@ export interface SwapOptions {
 
 const attempts = 3;
 
+/**
+ * A lock wait that timed out (55P03), or a transaction a timed-out statement left aborted (25P02:
+ * under load a lock timeout inside the catch-up can surface only at the next statement). Either way
+ * the transaction rolled back whole, so the swap can start again.
+ */
 function lockTimedOut(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
-    if ((current as { code?: unknown }).code === '55P03') return true;
+    const code = (current as { code?: unknown }).code;
+    if (code === '55P03' || code === '25P02') return true;
   }
   return false;
 }

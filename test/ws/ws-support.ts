@@ -29,7 +29,9 @@ export interface InstanceOptions {
 }
 
 export async function startInstance(options: InstanceOptions = {}): Promise<Instance> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
+  // Other test files share the PostgreSQL server, and their open transactions hold the log's readers
+  // (the projections included) back for a while: writes wait longer than in production.
+  const config = loadConfig({ LOG_LEVEL: 'silent', PROJECTION_WAIT_TIMEOUT_MS: '30000', ...options.env });
   const logger = createLogger({ level: 'silent' });
   let pool: DatabasePool | undefined;
   let store: EventStore;
