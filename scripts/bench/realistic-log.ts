@@ -13,38 +13,43 @@ export interface RealisticLog {
   pool: DatabasePool;
   raw: pg.Pool;
   store: PostgresEventStore;
+  close(): Promise<void>;
 }
 
-const logs = new Map<number, Promise<RealisticLog>>();
+const seeded = new Map<number, Promise<string>>();
 
 /**
- * One realistic log per size for the whole run: the rebuild and export scenarios read the same events
- * (the rebuild writes only read-model tables), so it is seeded once. Closed by `closeRealisticLogs`.
+ * A realistic log, seeded once per size for the whole run: the rebuild and export scenarios read the
+ * same events (the rebuild writes only read-model tables). Each scenario opens its own pools and closes
+ * them; the bench runner drops the database at the end.
  */
-export function realisticLog(context: BenchContext, events: number): Promise<RealisticLog> {
-  let log = logs.get(events);
-  if (log === undefined) {
-    log = (async () => {
-      const url = await context.createDatabase('bench_realistic');
-      await runMigrations({ connectionString: url });
-      await seedEventLog(url, { events });
-      const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 8, idleInTransactionTimeoutMs: 60_000, statementTimeoutMs: 600_000 }));
-      const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }), instanceId: randomUUID() });
-      return { url, events, pool, raw: new pg.Pool({ connectionString: url, max: 2 }), store };
+export async function openRealisticLog(context: BenchContext, events: number): Promise<RealisticLog> {
+  let url = seeded.get(events);
+  if (url === undefined) {
+    url = (async () => {
+      const created = await context.createDatabase('bench_realistic');
+      await runMigrations({ connectionString: created });
+      await seedEventLog(created, { events });
+      return created;
     })();
-    logs.set(events, log);
+    seeded.set(events, url);
   }
-  return log;
-}
-
-export async function closeRealisticLogs(): Promise<void> {
-  for (const log of logs.values()) {
-    const { store, pool, raw } = await log;
-    await store.close();
-    await pool.end();
-    await raw.end();
-  }
-  logs.clear();
+  const connectionString = await url;
+  const pool = await createPool(connectionString, eventStorePoolConfiguration({ maxPoolSize: 8, idleInTransactionTimeoutMs: 60_000, statementTimeoutMs: 600_000 }));
+  const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString }), instanceId: randomUUID() });
+  const raw = new pg.Pool({ connectionString, max: 2 });
+  return {
+    url: connectionString,
+    events,
+    pool,
+    raw,
+    store,
+    async close() {
+      await store.close();
+      await pool.end();
+      await raw.end();
+    },
+  };
 }
 
 /**
