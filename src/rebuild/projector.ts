@@ -115,8 +115,9 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
 
       generation++;
       const staged: Staged[] = [];
-      const decode = batchDecoder(batch, options.logger);
+      const decoderFor = batchDecoder(batch, options.logger);
       for (const target of targets) {
+        const decode = decoderFor(target.projection);
         // The batch is in log order: the target's share is one slice of it, found by comparing at its ends.
         let first = 0;
         while (first < batch.length && compareCursors(batch[first]!.cursor, target.cursor) <= 0) first++;
@@ -124,7 +125,7 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         if (target.until !== undefined) while (end > first && compareCursors(batch[end - 1]!.cursor, target.until) > 0) end--;
         const items: DecodedEvent[] = [];
         for (let i = first; i < end; i++) {
-          const decoded = decode(target.projection, i);
+          const decoded = decode(i);
           if (decoded !== null) items.push(decoded);
         }
         staged.push(await target.applier.stage(options.reader ?? pool, items, generation, final));
@@ -170,31 +171,35 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
  * messages share one. Per batch, in arrays, rather than in a WeakMap per event: a million weak entries
  * cost the garbage collector more than the parsing.
  */
-function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): (projection: AnyProjection, index: number) => DecodedEvent | null {
+function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): (projection: AnyProjection) => (index: number) => DecodedEvent | null {
   const byParser = new Map<AnyProjection['parse'], (DecodedEvent | null | { failed: unknown })[]>();
-  return (projection, index) => {
-    const event = batch[index]!;
-    if (!Object.hasOwn(projection.postgres.handlers, event.type)) return null;
+  return (projection) => {
     let parsed = byParser.get(projection.parse);
     if (parsed === undefined) byParser.set(projection.parse, (parsed = new Array(batch.length)));
-    let result = parsed[index];
-    if (result === undefined) {
-      try {
-        const decoded = projection.parse(event) as { type: string; data: unknown } | null;
-        result = decoded === null ? null : { type: decoded.type, data: decoded.data, event };
-      } catch (error) {
-        result = { failed: error };
+    const cache = parsed;
+    const handlers = projection.postgres.handlers;
+    return (index) => {
+      const event = batch[index]!;
+      if (!Object.hasOwn(handlers, event.type)) return null;
+      let result = cache[index];
+      if (result === undefined) {
+        try {
+          const decoded = projection.parse(event) as { type: string; data: unknown } | null;
+          result = decoded === null ? null : { type: decoded.type, data: decoded.data, event };
+        } catch (error) {
+          result = { failed: error };
+        }
+        cache[index] = result;
       }
-      parsed[index] = result;
-    }
-    if (result !== null && 'failed' in result) {
-      logger?.error(
-        { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
-        'skipping a stored event whose data does not match its schema',
-      );
-      return null;
-    }
-    return result;
+      if (result !== null && 'failed' in result) {
+        logger?.error(
+          { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
+          'skipping a stored event whose data does not match its schema',
+        );
+        return null;
+      }
+      return result;
+    };
   };
 }
 

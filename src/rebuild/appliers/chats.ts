@@ -50,10 +50,13 @@ export function chatsApplier(tables: TableNames, capacity = 100_000, writeBehind
   return {
     updatedInPlace: ['chats'],
     async stage(db, items, generation, flush) {
-      await load(db, cache.missing(items, (item) => item.event.streamId));
-      for (const item of items) {
-        const row = applyChatEvent(cache.get(item.event.streamId) ?? null, item);
-        if (row !== null) cache.change(row.stream_id, row);
+      const { entries, missing } = cache.lookup(items, (item) => item.event.streamId);
+      await load(db, missing);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const entry = entries[i] ?? cache.entry(item.event.streamId)!;
+        const row = applyChatEvent(entry.row, item);
+        if (row !== null) cache.change(entry, row);
       }
       // A chat takes an event every few thousand: its row is written once per many batches, not per batch.
       if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };

@@ -50,19 +50,22 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
   return {
     updatedInPlace: [],
     async stage(db, items, generation) {
-      await load(db, highestStored.missing(items, (item) => item.event.streamId));
+      const { entries, missing } = highestStored.lookup(items, (item) => item.event.streamId);
+      await load(db, missing);
       const rows = emptyColumns();
       // Whether each queued row may meet a stored one (its position is not above the highest stored).
       const mayConflict: boolean[] = [];
       // Per chat, queued in this batch: where its rows start (after a deletion), and the highest position.
       const cutAt = new Map<string, number>();
       const queued = new Map<string, number>();
-      for (const { type, data, event } of items) {
+      for (let i = 0; i < items.length; i++) {
+        const { type, data, event } = items[i]!;
         const stream = event.streamId;
+        const stored = entries[i] ?? highestStored.entry(stream)!;
         if (type === 'ChatDeleted') {
           cutAt.set(stream, mayConflict.length);
           queued.delete(stream);
-          highestStored.staged(stream, 0, generation);
+          highestStored.staged(stored, 0, generation);
           continue;
         }
         if (type !== 'MessagePosted') continue;
@@ -71,10 +74,10 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
         // ON CONFLICT (stream_id, position) DO NOTHING: the first post at a position stays.
         if (top !== undefined && posted.position <= top && queuedAt(rows, cutAt.get(stream) ?? 0, stream, posted.position)) continue;
         queued.set(stream, Math.max(top ?? 0, posted.position));
-        const highest = highestStored.get(stream) ?? 0;
+        const highest = stored.row ?? 0;
         push(rows, posted, event);
         mayConflict.push(posted.position <= highest);
-        if (posted.position > highest) highestStored.staged(stream, posted.position, generation);
+        if (posted.position > highest) highestStored.staged(stored, posted.position, generation);
       }
       const deleted = [...cutAt.keys()];
       const streams = rows.stream_id as string[];

@@ -44,16 +44,18 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
   return {
     updatedInPlace: [],
     async stage(db, items, generation) {
-      await load(db, cache.missing(items, ownerOf));
+      const { entries: cached, missing } = cache.lookup(items, ownerOf);
+      await load(db, missing);
       const entries: Record<string, unknown>[] = [];
-      for (const item of items) {
-        const owner = ownerOf(item);
-        const latest = cache.get(owner) ?? null;
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const known = cached[i] ?? cache.entry(ownerOf(item))!;
+        const latest = known.row;
         if (latest !== null && latest.version >= item.event.version) continue;
         const entry = entryOf(latest, item);
         if (entry === null) continue;
         entries.push(entry);
-        cache.staged(owner, { version: item.event.version, snapshot: entry.snapshot as ProfileFields | null }, generation);
+        cache.staged(known, { version: item.event.version, snapshot: entry.snapshot as ProfileFields | null }, generation);
       }
       const rows = toColumns(entries, columns);
       return { write: (tx) => write(tx, rows), complete: true };

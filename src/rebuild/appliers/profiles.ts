@@ -80,10 +80,13 @@ export function profilesApplier(tables: TableNames, capacity = 100_000, writeBeh
     updatedInPlace: ['profiles'],
     async stage(db, items, generation, flush) {
       const ownerOf = (item: DecodedEvent): string => (item.data as { userEmail: string }).userEmail;
-      await load(db, cache.missing(items, ownerOf));
-      for (const item of items) {
-        const state = applyProfileEvent(cache.get(ownerOf(item)) ?? null, item);
-        if (state !== null) cache.change(state.owner, state);
+      const { entries, missing } = cache.lookup(items, ownerOf);
+      await load(db, missing);
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!;
+        const entry = entries[i] ?? cache.entry(ownerOf(item))!;
+        const state = applyProfileEvent(entry.row, item);
+        if (state !== null) cache.change(entry, state);
       }
       if (!flush && cache.dirtyCount < writeBehind) return { write: async () => {}, complete: false };
       const rows = toColumns(cache.takeDirty(generation).map(toRow), columns);

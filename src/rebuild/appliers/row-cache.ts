@@ -1,80 +1,99 @@
-interface Entry<Row> {
+/** A remembered row and what the cache knows about it. */
+export interface CachedRow<Row> {
+  readonly key: string;
+  /** The row; null when the table has none with this key. */
   row: Row | null;
-  /** The batch that last staged a write of this row. */
+  /** The batch that last staged a write of this row: not evicted before that batch commits. */
   generation: number;
   /** Read or changed since the last eviction pass walked past it (a second chance). */
   used: boolean;
+  /** Changed in memory and not yet handed to a write (write-behind): never evicted. */
+  dirty: boolean;
 }
 
 /**
- * The rows an applier last read or staged, by key; `null` remembers that no row exists. Bounded, so a
- * rebuild's memory does not grow with the log: a row is evicted only once the write that staged it
- * has committed, and is read again the next time an event needs it. Rows changed but not yet written
- * (write-behind) are kept until they are. Eviction is "second chance" (CLOCK): an access only sets a
- * flag, where a strict LRU would reorder the map on every event.
+ * The rows an applier last read or staged, by key. Bounded, so a rebuild's memory does not grow with
+ * the log: a row is evicted only once the write that staged it has committed, and is read again the
+ * next time an event needs it; rows changed but not yet written are kept until they are. Eviction is
+ * "second chance" (CLOCK): an access sets a flag where a strict LRU would reorder the map on every
+ * event. Appliers hold the entries themselves between a lookup and a change: one hash lookup per event.
  */
 export class RowCache<Row> {
-  private readonly entries = new Map<string, Entry<Row>>();
-  /** Rows changed in memory and not yet handed to a write: never evicted. */
-  private readonly dirty = new Set<string>();
+  private readonly entries = new Map<string, CachedRow<Row>>();
+  private dirtyRows: CachedRow<Row>[] = [];
 
   constructor(private readonly capacity: number) {}
 
-  /** The row, null when known absent, undefined when not known. */
-  get(key: string): Row | null | undefined {
+  /** The entry for a key, when the cache knows it. */
+  entry(key: string): CachedRow<Row> | undefined {
     const entry = this.entries.get(key);
-    if (entry === undefined) return undefined;
-    entry.used = true;
-    return entry.row;
+    if (entry !== undefined) entry.used = true;
+    return entry;
   }
 
-  /** Remembers a row as read from the table. */
-  set(key: string, row: Row | null): void {
-    const entry = this.entries.get(key);
-    if (entry === undefined) this.entries.set(key, { row, generation: 0, used: true });
+  /** The row, null when known absent, undefined when not known. */
+  get(key: string): Row | null | undefined {
+    return this.entry(key)?.row;
+  }
+
+  /** Remembers a row as read from the table (null: none there). */
+  set(key: string, row: Row | null): CachedRow<Row> {
+    let entry = this.entries.get(key);
+    if (entry === undefined) this.entries.set(key, (entry = { key, row, generation: 0, used: true, dirty: false }));
     else {
       entry.row = row;
       entry.used = true;
     }
+    return entry;
   }
 
   /** Remembers a row whose write batch `generation` stages: kept until that batch commits. */
-  staged(key: string, row: Row, generation: number): void {
-    this.set(key, row);
-    const entry = this.entries.get(key)!;
-    entry.generation = Math.max(entry.generation, generation);
+  staged(entry: CachedRow<Row>, row: Row, generation: number): void {
+    entry.row = row;
+    entry.used = true;
+    if (generation > entry.generation) entry.generation = generation;
   }
 
   /** Remembers a row changed by an event, to be written by a later `takeDirty`. */
-  change(key: string, row: Row): void {
-    this.set(key, row);
-    this.dirty.add(key);
+  change(entry: CachedRow<Row>, row: Row): void {
+    entry.row = row;
+    entry.used = true;
+    if (!entry.dirty) {
+      entry.dirty = true;
+      this.dirtyRows.push(entry);
+    }
   }
 
   get dirtyCount(): number {
-    return this.dirty.size;
+    return this.dirtyRows.length;
   }
 
   /** The changed rows, handed to the write of batch `generation` (they stay until it commits). */
   takeDirty(generation: number): Row[] {
     const rows: Row[] = [];
-    for (const key of this.dirty) {
-      const entry = this.entries.get(key)!;
-      entry.generation = generation;
+    for (const entry of this.dirtyRows) {
+      entry.dirty = false;
+      entry.generation = Math.max(entry.generation, generation);
       if (entry.row !== null) rows.push(entry.row);
     }
-    this.dirty.clear();
+    this.dirtyRows = [];
     return rows;
   }
 
-  /** The keys it does not know among those `keyOf` gives for the items, each once. */
-  missing<T>(items: readonly T[], keyOf: (item: T) => string): string[] {
-    let wanted: Set<string> | undefined;
-    for (const item of items) {
-      const key = keyOf(item);
-      if (!this.entries.has(key)) (wanted ??= new Set()).add(key);
+  /**
+   * Looks every item's key up once: the entries, in item order (undefined where unknown), and the
+   * unknown keys, each once, for the caller to read from the table and `set`.
+   */
+  lookup<T>(items: readonly T[], keyOf: (item: T) => string): { entries: (CachedRow<Row> | undefined)[]; missing: string[] } {
+    const entries = new Array<CachedRow<Row> | undefined>(items.length);
+    let missing: Set<string> | undefined;
+    for (let i = 0; i < items.length; i++) {
+      const key = keyOf(items[i]!);
+      const entry = this.entries.get(key);
+      if (entry === undefined) (missing ??= new Set()).add(key);
+      else entries[i] = entry;
     }
-    return wanted === undefined ? [] : [...wanted];
+    return { entries, missing: missing === undefined ? [] : [...missing] };
   }
 
   /** Evicts rows beyond the capacity, oldest first, skipping (once) those used since, and any not yet committed. */
@@ -83,7 +102,7 @@ export class RowCache<Row> {
     let budget = this.entries.size * 2;
     for (const [key, entry] of this.entries) {
       if (this.entries.size <= this.capacity || budget-- <= 0) return;
-      if (entry.generation > committedGeneration || this.dirty.has(key)) continue;
+      if (entry.generation > committedGeneration || entry.dirty) continue;
       this.entries.delete(key);
       if (entry.used) {
         entry.used = false;
@@ -94,7 +113,7 @@ export class RowCache<Row> {
 
   clear(): void {
     this.entries.clear();
-    this.dirty.clear();
+    this.dirtyRows = [];
   }
 
   get size(): number {
