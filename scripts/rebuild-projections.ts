@@ -30,7 +30,7 @@ await runScript('projections:rebuild', async (signal) => {
   }
   const projections = pickProjections(flags.projection);
   const batchSize = positiveInt('batch-size', flags['batch-size'], 5_000, 100_000);
-  const lockTimeoutMs = positiveInt('lock-timeout-ms', flags['lock-timeout-ms'], 10_000, 600_000);
+  const lockTimeoutMs = positiveInt('lock-timeout-ms', flags['lock-timeout-ms'], 2_000, 600_000);
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, destination: process.stderr as never });
   const database = await openScriptDatabase(config, logger, { poolSize: 8, migrate: true });

@@ -24,7 +24,7 @@ export interface RebuildOptions {
   dryRun?: boolean;
   /** Start from the beginning of the log even when an interrupted rebuild could resume. */
   restart?: boolean;
-  /** How long the swap waits for each lock before trying again (default 10 s; three tries). */
+  /** How long the swap waits for each lock before trying again (default 2 s; five tries): queries on a live table queue behind a waiting swap. */
   swapLockTimeoutMs?: number;
   signal?: AbortSignal;
   logger?: Logger;
@@ -125,7 +125,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     if (options.dryRun === true) return report(false, await compareWithLive({ pool, store, plans, batchSize, logger }));
     signal?.throwIfAborted();
     await options.beforeSwap?.();
-    await swapIn({ pool, store, plans, batchSize, lockTimeoutMs: options.swapLockTimeoutMs ?? 10_000, logger });
+    await swapIn({ pool, store, plans, batchSize, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
     logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
     return report(true);
   });

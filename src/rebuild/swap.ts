@@ -19,7 +19,8 @@ export interface SwapOptions {
   logger?: Logger | undefined;
 }
 
-const attempts = 3;
+// Short waits, retried: while the swap waits for a table lock, queries on that table queue behind it.
+const attempts = 5;
 
 /**
  * A lock wait that timed out (55P03), or a transaction a timed-out statement left aborted (25P02:
