@@ -257,6 +257,35 @@ describe('projection rebuilds', { timeout: 120_000 }, () => {
     }
   });
 
+  it('gives up the swap while a long reader holds a live table, keeping what it built, and swaps once it is gone', async () => {
+    bed = await createLogBed();
+    const runner = await bed.startRunner();
+    await writeHistory(bed.writer, { users: 2, chatsPerUser: 2, messagesPerChat: 3 });
+    await bed.caughtUp(runner);
+    const live = await bed.tables();
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let reading!: () => void;
+    const isReading = new Promise<void>((resolve) => (reading = resolve));
+    // An analyst's long query: its transaction holds a lock on messages until it ends.
+    const reader = withOpenTransaction(bed.pool, 'BEGIN', async (tx) => {
+      await tx.query(sql.unsafe`SELECT count(*) FROM messages`);
+      reading();
+      await released;
+    });
+    await isReading;
+    const timedOut = await failure(rebuild({ swapLockTimeoutMs: 50 }));
+    expect(isLakechatError(timedOut, 'LAKECHAT_ERR_REBUILD_SWAP_TIMEOUT')).toBe(true);
+    release();
+    await reader;
+    expect(await bed.tables()).toEqual(live);
+    expect(await relationNames('messages\\_\\_rebuild')).toEqual(['messages__rebuild']);
+    const report = await rebuild();
+    expect(report.swapped).toBe(true);
+    expect(report.projections.every((outcome) => outcome.resumedFrom !== null)).toBe(true);
+    expect(await bed.tables()).toEqual(live);
+  });
+
   it("shows each projection's cursor and its lag behind the log", async () => {
     bed = await createLogBed();
     const runner = await bed.startRunner();
