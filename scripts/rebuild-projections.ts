@@ -42,6 +42,7 @@ await runScript('projections:rebuild', async (signal) => {
     }
     const meter = new ProgressMeter(process.stderr, 'rebuild');
     let phase = '';
+    let done = 0;
     const report = await rebuildProjections({
       pool: database.pool,
       store: database.store,
@@ -57,10 +58,11 @@ await runScript('projections:rebuild', async (signal) => {
           phase = progress.phase;
           meter.phase(progress.phase === 'build' ? 'rebuild ' : 'catch-up', progress.total);
         }
+        done = progress.events;
         meter.update(progress.events, progress.events === 0);
       },
     });
-    meter.finish(0);
+    meter.finish(done);
     process.stdout.write(describe(report));
   } finally {
     await database.close();

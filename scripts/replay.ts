@@ -69,6 +69,11 @@ await runScript('replay', async (signal) => {
   if (flags.into !== undefined && asOfText === undefined) throw invalidArgument('into', 'goes with --as-of');
   if (asOfText !== undefined && flags.into === undefined && flags.stream === undefined) throw invalidArgument('as-of', 'needs --stream STREAM_ID or --into SCHEMA');
   if (asOfText !== undefined && flags.into !== undefined && flags.stream !== undefined) throw invalidArgument('as-of', 'takes --stream or --into, not both');
+  if (asOfText !== undefined) {
+    const alone = ['after', 'from-position', 'to-position', 'since', 'until', 'type', 'stream-prefix', 'user', 'format', 'out', 'limit'] as const;
+    const extra = alone.find((flag) => flags[flag] !== undefined);
+    if (extra !== undefined) throw invalidArgument(extra, 'does not go with --as-of (the state is built from every event up to the moment)');
+  }
 
   const config = loadConfig();
   const logger = createLogger({ level: config.env.LOG_LEVEL === 'info' ? 'warn' : config.logLevel, destination: process.stderr as never });

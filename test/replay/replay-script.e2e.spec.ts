@@ -82,6 +82,9 @@ describe('npm run replay', { timeout: 60_000 }, () => {
     expect(badTime.code).toBe(64);
     expect(badTime.stderr).toContain('--since');
     expect((await replay('--into', 'x')).code).toBe(64);
+    const mixed = await replay('--as-of', '1', '--stream', 'chat-x', '--type', 'MessagePosted');
+    expect(mixed.code).toBe(64);
+    expect(mixed.stderr).toContain('--type');
     const nowhere = await runScriptFile('replay', [], {});
     expect(nowhere.code).toBe(69);
     expect(nowhere.stderr).toContain('LAKECHAT_ERR_REPLAY_NEEDS_DATABASE');
