@@ -4,7 +4,7 @@
  * or a CI log), it stays silent: progress lines are noise there.
  */
 export class ProgressMeter {
-  private readonly started: number;
+  private started: number;
   private lastDrawn = Number.NEGATIVE_INFINITY;
   private drawn = false;
 
@@ -27,6 +27,7 @@ export class ProgressMeter {
     this.drawn = false;
     this.label = label;
     this.total = total;
+    this.started = this.now();
   }
 
   update(done: number, force = false): void {
