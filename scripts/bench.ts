@@ -13,7 +13,6 @@ import { wsScenario } from './bench/ws.ts';
 import { exportScenario } from './bench/export.ts';
 import { rebuildScenario } from './bench/rebuild.ts';
 import type { BenchContext, BenchRow, BenchScenario } from './bench/scenario.ts';
-import { closeRealisticLogs } from './bench/realistic-log.ts';
 import { closeSeededLogs } from './bench/support.ts';
 
 /**
@@ -94,7 +93,6 @@ async function main(): Promise<void> {
     }
   } finally {
     await closeSeededLogs();
-    await closeRealisticLogs();
     for (const name of created) await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`).catch(() => undefined);
     await local?.stop();
   }
