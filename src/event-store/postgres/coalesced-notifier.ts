@@ -21,6 +21,7 @@ export class CoalescedNotifier {
   private lastSentAt = 0;
   private timer: NodeJS.Timeout | undefined;
   private sending: Promise<void> | undefined;
+  private closing = false;
   private closed = false;
 
   constructor(private readonly options: CoalescedNotifierOptions) {}
@@ -33,15 +34,17 @@ export class CoalescedNotifier {
 
   /** Sends what is pending now, then stops. */
   async close(): Promise<void> {
+    // No new timer from here on: a send finishing now must not schedule one behind our final send.
+    this.closing = true;
     clearTimeout(this.timer);
     this.timer = undefined;
-    await this.sending;
+    while (this.sending !== undefined) await this.sending;
     if (this.latest !== this.sentLatest) await this.send();
     this.closed = true;
   }
 
   private schedule(): void {
-    if (this.timer !== undefined || this.sending !== undefined || this.latest === this.sentLatest) return;
+    if (this.closing || this.timer !== undefined || this.sending !== undefined || this.latest === this.sentLatest) return;
     const wait = Math.max(0, this.lastSentAt + this.options.intervalMs - Date.now());
     if (wait === 0) {
       void this.send();
