@@ -97,6 +97,12 @@ export async function dropTwin(db: CommonQueryMethods, live: TableDefinition, pl
   await db.query(ddl(`DROP TABLE IF EXISTS ${qualified(place.schema, twinTableName(live, place))}`));
 }
 
+/** Takes the live tables for the rest of the transaction (the swap's first step), in a fixed order. */
+export async function lockLiveTables(db: CommonQueryMethods, live: readonly TableDefinition[]): Promise<void> {
+  const names = [...new Set(live.map((table) => qualified(table.schema, table.name)))].sort();
+  if (names.length > 0) await db.query(ddl(`LOCK TABLE ${names.join(', ')} IN ACCESS EXCLUSIVE MODE`));
+}
+
 /**
  * Puts the shadow table in the live table's place, with the live table's name and the names of its
  * indexes and constraints, so later migrations find what they expect. Run inside the swap's

@@ -7,7 +7,7 @@ import { lockLiveCheckpoints, setLiveCheckpoint } from './live-checkpoints.ts';
 import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
 import type { ProjectionPlan } from './rebuild-plan.ts';
-import { replaceLiveTable } from './shadow-tables.ts';
+import { lockLiveTables, replaceLiveTable } from './shadow-tables.ts';
 
 export interface SwapOptions {
   pool: DatabasePool;
@@ -23,25 +23,30 @@ export interface SwapOptions {
 const attempts = 5;
 
 /**
- * A lock wait that timed out (55P03), or a transaction a timed-out statement left aborted (25P02:
- * under load a lock timeout inside the catch-up can surface only at the next statement). Either way
- * the transaction rolled back whole, so the swap can start again.
+ * A lock not granted in time (55P03), a deadlock PostgreSQL broke by aborting the swap (40P01), or a
+ * transaction one of those left aborted (25P02, when it surfaces only at the next statement). The
+ * transaction rolled back whole either way, so the swap can start again.
  */
-function lockTimedOut(error: unknown): boolean {
+function lockFailed(error: unknown): boolean {
   for (let current: unknown = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
     const code = (current as { code?: unknown }).code;
-    if (code === '55P03' || code === '25P02') return true;
+    if (code === '55P03' || code === '40P01' || code === '25P02') return true;
   }
   return false;
 }
 
 /**
  * Puts the rebuilt tables in place of the live ones and moves the live checkpoints with them, in one
- * transaction. It first takes the checkpoint rows FOR UPDATE, as each live batch does: a live batch
- * in flight finishes first, and the next one waits. Then it applies to the rebuilt tables, in the same
- * transaction, every event up to the head (which includes everything the live tables had applied), so
- * the new checkpoint is at or past the old one and the live runner goes on from there, on the new
- * tables, which it finds by name at its next batch.
+ * transaction. It locks the live tables, then takes the checkpoint rows FOR UPDATE, as each live batch
+ * does: a live batch in flight finishes first, and the next one waits. Then it applies to the rebuilt
+ * tables, in the same transaction, every event up to the head (which includes everything the live
+ * tables had applied), so the new checkpoint is at or past the old one and the live runner goes on from
+ * there, on the new tables, which it finds by name at its next batch.
+ *
+ * Tables before rows: the live runner's one-statement batch locks the tables it names when the
+ * statement starts, then the checkpoint rows; taking them in the same order cannot deadlock with it.
+ * Its transaction path takes the rows first; should one wait on the other, PostgreSQL breaks the
+ * deadlock within a second and whichever it aborts tries again (the swap, up to five times).
  */
 export async function swapIn(options: SwapOptions): Promise<void> {
   const { pool, store, plans } = options;
@@ -50,6 +55,7 @@ export async function swapIn(options: SwapOptions): Promise<void> {
     try {
       await withOpenTransaction(pool, 'BEGIN', async (tx) => {
         await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${options.lockTimeoutMs}ms`}, true)`);
+        await lockLiveTables(tx, plans.flatMap((plan) => plan.live));
         const live = await lockLiveCheckpoints(tx, names);
         await projectLog({
           store,
@@ -80,7 +86,7 @@ export async function swapIn(options: SwapOptions): Promise<void> {
         plan.target.position = saved.get(plan.projection.name)?.position ?? null;
         plan.target.saved = { cursor: plan.target.cursor, position: plan.target.position };
       }
-      if (!lockTimedOut(error)) throw error;
+      if (!lockFailed(error)) throw error;
       if (attempt >= attempts) throw new LakechatError('LAKECHAT_ERR_REBUILD_SWAP_TIMEOUT', undefined, { details: { attempts, lockTimeoutMs: options.lockTimeoutMs }, cause: error });
       options.logger?.warn({ attempt, lockTimeoutMs: options.lockTimeoutMs }, 'the swap waited too long for a lock; trying again');
     }
