@@ -88,7 +88,7 @@ export const errorCatalogue = {
   LAKECHAT_ERR_REPLAY_INVALID_ARGUMENT: { status: 400, message: 'An argument of the replay is invalid' },
   LAKECHAT_ERR_REPLAY_AS_OF_NOT_FOUND: { status: 404, message: 'No event is stored at the position given to --as-of' },
   LAKECHAT_ERR_REPLAY_INVALID_SCHEMA: { status: 400, message: 'The schema given to --into cannot hold an "as of" build' },
-  LAKECHAT_ERR_REPLAY_NEEDS_DATABASE: { status: 503, message: 'This needs the PostgreSQL event store: set LAKEBASE_PG_URL' },
+  LAKECHAT_ERR_REPLAY_NEEDS_DATABASE: { status: 503, message: 'This needs the PostgreSQL event store: configure a database (LAKEBASE_PG_URL, PGHOST or LAKEBASE_INSTANCE_NAME)' },
   LAKECHAT_ERR_REBUILD_IN_PROGRESS: { status: 409, message: 'Another process is already rebuilding this projection' },
   LAKECHAT_ERR_REBUILD_UNKNOWN_PROJECTION: { status: 400, message: 'No projection has this name' },
   LAKECHAT_ERR_REBUILD_LIVE_TABLE_MISSING: { status: 500, message: "A projection's live table does not exist: run the migrations (npm run migrate)" },

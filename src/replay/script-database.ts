@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { createPool, type DatabasePool } from 'slonik';
+import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { LakechatError } from '../errors.ts';
 import { eventStorePoolConfiguration, PostgresEventStore } from '../event-store/index.ts';
+import { createLakebasePool, detectMode, isAuthenticationFailure, resolveConnection, type LakebasePool } from '../lakebase/index.ts';
 import type { Logger } from '../logger.ts';
 import { runMigrations } from '../migrate.ts';
 
@@ -22,29 +23,48 @@ export interface OpenScriptDatabaseOptions {
   statementTimeoutMs?: number;
 }
 
+/** Migrations on their own connection with the current token; a refused token is replaced once. */
+async function migrate(lakebase: LakebasePool, logger: Logger): Promise<void> {
+  try {
+    await runMigrations(await lakebase.clientConfig(), logger);
+  } catch (error) {
+    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
+    lakebase.tokens.invalidate();
+    await runMigrations(await lakebase.clientConfig(), logger);
+  }
+}
+
 /**
- * Opens the configured PostgreSQL database for a script. Until the scripts share the server's
- * Lakebase connection resolver, a URL (LAKEBASE_PG_URL) is how they reach it.
+ * Opens the configured database for a script, in whichever connection mode the server would use (a
+ * URL, the PG* variables, a Lakebase instance or endpoint with a fresh token), with no fallback: a
+ * script on the in-memory store would see nothing.
  */
 export async function openScriptDatabase(config: Config, logger: Logger, options: OpenScriptDatabaseOptions): Promise<ScriptDatabase> {
-  const url = config.env.LAKEBASE_PG_URL;
-  if (url === undefined) throw new LakechatError('LAKECHAT_ERR_REPLAY_NEEDS_DATABASE');
-  if (options.migrate) await runMigrations({ connectionString: url }, logger);
-  const pool = await createPool(
-    url,
-    eventStorePoolConfiguration({
+  if (detectMode(config.env).mode === 'memory') throw new LakechatError('LAKECHAT_ERR_REPLAY_NEEDS_DATABASE');
+  const resolved = await resolveConnection(config);
+  const lakebase = await createLakebasePool(resolved, {
+    logger,
+    poolSize: options.poolSize,
+    slowQueryMs: Math.max(config.env.SLOW_QUERY_MS, 60_000),
+    poolConfiguration: eventStorePoolConfiguration({
       maxPoolSize: options.poolSize,
       idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
       statementTimeoutMs: options.statementTimeoutMs ?? 60 * 60_000,
     }),
-  );
-  const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }), logger, instanceId: randomUUID() });
-  return {
-    pool,
-    store,
-    close: async () => {
-      await store.close();
-      await pool.end();
-    },
-  };
+  });
+  try {
+    if (options.migrate) await migrate(lakebase, logger);
+    const store = new PostgresEventStore({ pool: lakebase.pool, listenerConfig: () => lakebase.listenerConfig(), logger, instanceId: randomUUID() });
+    return {
+      pool: lakebase.pool,
+      store,
+      close: async () => {
+        await store.close();
+        await lakebase.close();
+      },
+    };
+  } catch (error) {
+    await lakebase.close().catch(() => undefined);
+    throw error;
+  }
 }
