@@ -78,12 +78,14 @@ describe('GET /api/events', () => {
       for (let i = 0; writing; i++) lastWritten = await bed.writer.post(`user${i % 3}@example.com`, 'h0', `paged ${i}`);
     })();
     const seen: string[] = [];
+    const cursors: string[] = [];
     let url = '/api/events?limit=7';
     for (let pages = 0; pages < 2_000; pages++) {
       const response = await api.fetch(analyst, url);
       expect(response.status).toBe(200);
       const page = await lines(response);
       seen.push(...page.map((line) => line.event_id as string));
+      cursors.push(...page.map((line) => line.cursor as string));
       url = nextLink(response);
       if (pages === 10) writing = false;
       if (!writing && page.length === 0) break;
@@ -91,7 +93,6 @@ describe('GET /api/events', () => {
     await writers;
     // Whatever was committed after the last empty page comes next, once readable: other test files
     // share the server, and a transaction of theirs can keep new events unreadable a while.
-    const cursors: string[] = [];
     for (const deadline = Date.now() + 30_000; !cursors.includes(lastWritten) && Date.now() < deadline; ) {
       const response = await api.fetch(analyst, url);
       const page = await lines(response);
