@@ -39,6 +39,7 @@ const relationNames = async (like: string): Promise<string[]> =>
   (await selectRows(bed!.pool, names, sql.unsafe`SELECT relname AS name FROM pg_class WHERE relname LIKE ${like} ORDER BY relname`)).map((row) => row.name);
 
 async function everyEvent() {
+  await bed!.readable();
   const events = [];
   for (let after: string | null = null; ; ) {
     const page = await bed!.store.readAll({ after, limit: 10_000 });
@@ -50,6 +51,7 @@ async function everyEvent() {
 
 /** The whole log applied from scratch by the live backend into another schema: what the tables must hold. */
 async function appliedFromScratch(schema: string): Promise<Record<string, unknown[]>> {
+  await bed!.readable();
   await bed!.pool.query(ddl(`CREATE SCHEMA ${schema}`));
   for (const table of ['projection_checkpoints', ...allProjections.flatMap((projection) => projection.postgres.tables)]) {
     await createTwin(bed!.pool, await describeLiveTable(bed!.pool, table), { schema, suffix: '' });

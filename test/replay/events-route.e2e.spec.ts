@@ -36,6 +36,7 @@ const nextLink = (response: Response): string => {
 };
 
 async function allEventIds(): Promise<string[]> {
+  await bed.readable();
   const ids: string[] = [];
   for (let after: string | null = null; ; ) {
     const page = await bed.store.readAll({ after, limit: 10_000 });
@@ -119,6 +120,7 @@ describe('GET /api/events', () => {
   });
 
   it('applies the replay filters, and refuses malformed ones', async () => {
+    await bed.readable();
     const events = (await bed.store.readAll({ limit: 10_000 })).events;
     const from = events[3]!.position;
     const to = events[12]!.position;

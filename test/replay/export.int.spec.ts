@@ -74,6 +74,7 @@ beforeAll(async () => {
   await writeHistory(bed.writer, { users: 3, chatsPerUser: 2, messagesPerChat: 4 });
   await new Promise((resolve) => setTimeout(resolve, 20));
   await writeHistory(bed.writer, { users: 2, chatsPerUser: 1, messagesPerChat: 3, tag: 'late' });
+  await bed.readable();
   log = (await bed.store.readAll({ limit: 10_000 })).events;
 }, 120_000);
 

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { createPool, sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { eventStorePoolConfiguration, PostgresEventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, eventStorePoolConfiguration, PostgresEventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
@@ -25,8 +25,10 @@ export interface LogBed {
   startRunner(): Promise<ProjectionRunner>;
   /** Every row of every read-model table in `schema` (the live ones by default), in key order. */
   tables(schema?: string, projections?: readonly AnyProjection[]): Promise<Record<string, unknown[]>>;
-  /** Waits until the runner has applied everything the log holds now. */
+  /** Waits until the runner has applied everything appended so far. */
   caughtUp(runner: ProjectionRunner): Promise<string | null>;
+  /** Waits until readers of the log can see everything appended so far. */
+  readable(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,11 +39,12 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
   // Other test files share the server: their transactions can hold this store's reads back a while.
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: database.url }), pollIntervalMs: 50, readYourWritesMs: 10_000 });
   const runners: ProjectionRunner[] = [];
+  const writer = new DomainWriter((streamId, events, owner) => store.append(streamId, events, { expectedVersion: 'any', owner }).then((r) => r.cursor));
   return {
     database,
     pool,
     store,
-    writer: new DomainWriter((streamId, events, owner) => store.append(streamId, events, { expectedVersion: 'any', owner }).then((r) => r.cursor)),
+    writer,
     async startRunner() {
       const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })));
       const runner = new ProjectionRunner(store, backend, { batchSize: 200, waitTimeoutMs: 30_000 });
@@ -51,17 +54,20 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
     },
     tables: (schema, projections) => readTables(pool, schema ?? 'public', projections ?? allProjections),
     async caughtUp(runner) {
-      // The newest event's cursor (the runner stops at events, never at the head's boundary cursor).
-      let last: string | null = null;
+      // Everything appended so far, once readable: the runner stops at events, never at the head's
+      // boundary cursor; and other test files' transactions can keep new events unreadable a while.
+      await waitReadable(store, writer.lastCursor);
+      let last: string | null = writer.lastCursor;
       for (let after: string | null = runner.status().cursor; ; ) {
         const page = await store.readAll({ after, limit: 10_000 });
-        if (page.events.length > 0) last = page.events[page.events.length - 1]!.cursor;
+        if (page.events.length > 0 && compareCursors(page.events[page.events.length - 1]!.cursor, last) > 0) last = page.events[page.events.length - 1]!.cursor;
         after = page.cursor;
         if (page.events.length < 10_000) break;
       }
       await runner.waitFor(last, 60_000);
       return runner.status().cursor;
     },
+    readable: () => waitReadable(store, writer.lastCursor),
     async close() {
       for (const runner of runners) await runner.stop();
       await store.close();
@@ -69,6 +75,17 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
       await database.drop();
     },
   };
+}
+
+/** Waits until a read of the log returns the event at `cursor` (readers see only transactions older than every running one). */
+export async function waitReadable(store: PostgresEventStore, cursor: string | null): Promise<void> {
+  if (cursor === null) return;
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    const head = await store.headCursor();
+    if (compareCursors(head, cursor) >= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`the event at ${cursor} did not become readable within 30 s`);
 }
 
 const anyRow = z.object({ row: z.record(z.string(), z.unknown()), text: z.string() });
@@ -100,8 +117,17 @@ type Append = (streamId: string, events: NewEvent[], owner: string) => Promise<s
  */
 export class DomainWriter {
   private readonly messageCounts = new Map<string, number>();
+  /** The cursor of the newest event this writer appended (readers may not see it at once). */
+  lastCursor: string | null = null;
+  private readonly append: Append;
 
-  constructor(private readonly append: Append) {}
+  constructor(append: Append) {
+    this.append = async (streamId, events, owner) => {
+      const cursor = await append(streamId, events, owner);
+      if (compareCursors(cursor, this.lastCursor) > 0) this.lastCursor = cursor;
+      return cursor;
+    };
+  }
 
   metadata(actor: string): NewEvent['metadata'] {
     return { actor, correlationId: randomUUID(), client: 'test' };

@@ -21,6 +21,7 @@ const replay = (...args: string[]) => runScriptFile('replay', args, { LAKEBASE_P
 beforeAll(async () => {
   bed = await createLogBed();
   await writeHistory(bed.writer, { users: 2, chatsPerUser: 2, messagesPerChat: 3 });
+  await bed.readable();
   log = (await bed.store.readAll({ limit: 10_000 })).events;
   folder = mkdtempSync(path.join(tmpdir(), 'lakechat-replay-'));
 }, 120_000);
