@@ -1,23 +1,8 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runMigrations } from '../../src/migrate.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { Client, eventually, startInstance, type Instance } from '../ws/ws-support.ts';
+import { describe, expect, it } from 'vitest';
+import { usePostgresInstances } from '../ws/postgres-fixture.ts';
+import { eventually, type Instance } from '../ws/ws-support.ts';
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await runMigrations({ connectionString: database.url });
-});
-afterAll(async () => {
-  await database.drop();
-});
-
-const instances: Instance[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.socket.terminate();
-  for (const instance of instances.splice(0)) await instance.close();
-});
+const { instance: startApp, client: openClient } = usePostgresInstances();
 
 async function scrape(instance: Instance): Promise<{ type: string | null; text: string; value(sample: string): number }> {
   const response = await fetch(`http://127.0.0.1:${instance.port}/metrics`);
@@ -35,8 +20,7 @@ async function scrape(instance: Instance): Promise<{ type: string | null; text: 
 
 describe('GET /metrics', () => {
   it('serves every metric in the Prometheus text format, each with HELP and TYPE', async () => {
-    const instance = await startInstance({ databaseUrl: database.url });
-    instances.push(instance);
+    const instance = await startApp();
     const metrics = await scrape(instance);
     expect(metrics.type).toBe('text/plain; version=0.0.4; charset=utf-8');
     for (const name of [
@@ -66,8 +50,7 @@ describe('GET /metrics', () => {
   });
 
   it('counts appended events by type, times the appends, and follows WebSocket connections, subscriptions and frames', async () => {
-    const instance = await startInstance({ databaseUrl: database.url });
-    instances.push(instance);
+    const instance = await startApp();
     const before = await scrape(instance);
     expect(before.value('lakechat_ws_connections')).toBe(0);
     const appendsBefore = before.value('lakechat_append_duration_seconds_count');
@@ -76,8 +59,7 @@ describe('GET /metrics', () => {
     for (const content of ['one', 'two']) {
       expect((await instance.http('metrics@example.com', 'POST', '/api/chats/counted/messages', { content })).status).toBe(201);
     }
-    const client = await Client.open(instance.url, { user: 'metrics@example.com' });
-    clients.push(client);
+    const client = await openClient(instance.url, { user: 'metrics@example.com' });
     await client.subscribe({ id: 's1', scope: 'chat', chatId: 'counted', after: null });
 
     const after = await scrape(instance);

@@ -1,36 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runMigrations } from '../../src/migrate.ts';
+import { describe, expect, it } from 'vitest';
 import { closeCodes } from '../../src/ws/index.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { appendMessages, Client, eventually, messagePositionsByChat, postMessages, startChat, startInstance, type Instance } from './ws-support.ts';
+import { usePostgresInstances } from './postgres-fixture.ts';
+import { appendMessages, eventually, messagePositionsByChat, postMessages, startChat } from './ws-support.ts';
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await runMigrations({ connectionString: database.url });
-});
-afterAll(async () => {
-  await database.drop();
-});
-
-const instances: Instance[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.socket.terminate();
-  for (const instance of instances.splice(0)) await instance.close();
-});
-
-async function instance(options: Parameters<typeof startInstance>[0] = {}): Promise<Instance> {
-  const started = await startInstance({ databaseUrl: database.url, ...options });
-  instances.push(started);
-  return started;
-}
-
-async function client(url: string, user: string): Promise<Client> {
-  const opened = await Client.open(url, { user });
-  clients.push(opened);
-  return opened;
-}
+const fixture = usePostgresInstances();
+const instance = fixture.instance;
+const client = (url: string, user: string) => fixture.client(url, { user });
 
 // More than the kernel's socket buffers on both ends of a loopback connection can hold (a few MB
 // each), so what the paused client does not read must wait in the server, or not be sent at all.

@@ -1,37 +1,10 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { compareCursors, type PostgresEventStore } from '../../src/event-store/index.ts';
-import { runMigrations } from '../../src/migrate.ts';
 import { withClient } from '../event-store/postgres-support.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { Client, eventually, messagePositionsByChat, postMessages, startChat, startInstance, type Frame, type Instance } from './ws-support.ts';
+import { usePostgresInstances } from './postgres-fixture.ts';
+import { eventually, messagePositionsByChat, postMessages, startChat, type Frame, type Instance } from './ws-support.ts';
 
-let database: TestDatabase;
-beforeAll(async () => {
-  database = await createTestDatabase();
-  await runMigrations({ connectionString: database.url });
-});
-afterAll(async () => {
-  await database.drop();
-});
-
-const instances: Instance[] = [];
-const clients: Client[] = [];
-afterEach(async () => {
-  for (const client of clients.splice(0)) client.socket.terminate();
-  for (const instance of instances.splice(0)) await instance.close();
-});
-
-async function instance(options: Parameters<typeof startInstance>[0] = {}): Promise<Instance> {
-  const started = await startInstance({ databaseUrl: database.url, ...options });
-  instances.push(started);
-  return started;
-}
-
-async function client(url: string, options: ConstructorParameters<typeof Client>[1] = {}): Promise<Client> {
-  const opened = await Client.open(url, options);
-  clients.push(opened);
-  return opened;
-}
+const { databaseUrl, instance, client } = usePostgresInstances();
 
 /** Every event of a user in the store's order: what a user-scope subscription must deliver, exactly. */
 async function storeCursors(store: Instance['store'], owner: string): Promise<string[]> {
@@ -50,7 +23,7 @@ function expectStrictlyIncreasing(events: readonly Frame[]): void {
 }
 
 async function listenerPid(store: PostgresEventStore): Promise<number | undefined> {
-  return withClient(database.url, async (pg) => {
+  return withClient(databaseUrl(), async (pg) => {
     const { rows } = await pg.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [
       `lakechat-listen-${store.instanceId}`,
     ]);
@@ -169,7 +142,7 @@ describe('streaming over PostgreSQL, across two instances', () => {
 
     const writing = postMessages(a, user, 'l1', 20, (n) => `message ${n}`);
     await subscriber.until(() => (subscriber.events('s').length >= 10 ? true : undefined), 'the first messages');
-    await withClient(database.url, (pg) => pg.query('SELECT pg_terminate_backend($1)', [firstPid]));
+    await withClient(databaseUrl(), (pg) => pg.query('SELECT pg_terminate_backend($1)', [firstPid]));
     await writing;
     // Appended after the kill, while B's listener is down or reconnecting: no notification of these reaches B.
     await postMessages(a, user, 'l1', 40, (n) => `message ${20 + n}`);
