@@ -86,6 +86,9 @@ const environmentObject = z.object({
   // PostgreSQL ends a session left idle inside a transaction this long: an open transaction holds
   // every reader of the event log back.
   DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: positiveInt.max(3_600_000).default(10_000),
+  // The hot statements run as named prepared statements (parsed and planned once per connection).
+  // Turn off behind a transaction-mode pooler that does not support them.
+  DATABASE_PREPARED_STATEMENTS: booleanFlag.default(true),
 
   // Event store tuning.
   EVENT_POLL_INTERVAL_MS: positiveInt.max(60_000).default(1_000),

@@ -157,6 +157,7 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
       poolConfiguration: eventStorePoolConfiguration({
         maxPoolSize: config.env.DATABASE_POOL_SIZE,
         idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+        preparedStatements: config.env.DATABASE_PREPARED_STATEMENTS,
       }),
       ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
     });

@@ -1,4 +1,3 @@
-import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildApp } from '../../src/app.ts';
@@ -9,49 +8,7 @@ import { runMigrations } from '../../src/migrate.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
-
-/** A keep-alive HTTP/1.1 client for the benchmarks: real sockets to 127.0.0.1, no retries, no magic. */
-class LoadClient {
-  private readonly agent: http.Agent;
-
-  constructor(
-    private readonly port: number,
-    sockets: number,
-  ) {
-    this.agent = new http.Agent({ keepAlive: true, maxSockets: sockets });
-  }
-
-  request(method: string, path: string, user: string, body?: unknown): Promise<{ status: number; body: string }> {
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const request = http.request(
-        {
-          host: '127.0.0.1',
-          port: this.port,
-          method,
-          path,
-          agent: this.agent,
-          headers: {
-            'x-demo-user': user,
-            ...(payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) }),
-          },
-        },
-        (response) => {
-          const chunks: Buffer[] = [];
-          response.on('data', (chunk: Buffer) => chunks.push(chunk));
-          response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-          response.on('error', reject);
-        },
-      );
-      request.on('error', reject);
-      request.end(payload);
-    });
-  }
-
-  close(): void {
-    this.agent.destroy();
-  }
-}
+import { LoadClient } from './http-load-client.ts';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -163,7 +120,7 @@ class LoadGenerator {
 }
 
 if (!isMainThread && (workerData as { lakechatHttpLoad?: boolean } | null)?.lakechatHttpLoad === true) {
-  const client = new LoadClient((workerData as { port: number }).port, 64);
+  const client = new LoadClient((workerData as { port: number }).port);
   parentPort!.on('message', (job: LoadJob) => {
     runLoadJob(client, job).then(
       (result) => parentPort!.postMessage({ result }),
@@ -254,7 +211,7 @@ export const httpScenario: BenchScenario = {
     const app = await buildApp({ config, logger: createLogger({ level: 'silent' }), storage: { ...storage, eventStore: timedStore, status: storage.status, close: storage.close } });
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as AddressInfo).port;
-    const client = new LoadClient(port, 64);
+    const client = new LoadClient(port);
     const load = new LoadGenerator(port);
     try {
       await Promise.all(posters(postWorkers).map((user) => client.request('POST', '/api/chats', user, { id: 'bench' })));

@@ -24,3 +24,4 @@ export {
 } from './postgres/postgres-event-store.ts';
 export type { VisibilityLag } from './postgres/visibility-lag.ts';
 export { eventStorePoolConfiguration, type EventStorePoolSettings } from './postgres/pool-configuration.ts';
+export { prepared } from './postgres/prepared-statement.ts';

@@ -38,7 +38,15 @@ export interface CommandOutcome<State, Event extends DomainEvent> {
   duplicate: boolean;
 }
 
-const maxAttempts = 5;
+/**
+ * Another instance appending to the same stream makes an append fail on its version; the command is
+ * decided again on fresh state. The winner of such a race is usually the instance that just wrote
+ * (its state is warm), so one instance's burst on a stream can beat the other's command several
+ * times in a row: the budget is generous, and the retries back off a little, at random.
+ */
+const maxAttempts = 12;
+const backoff = (attempt: number): Promise<void> =>
+  attempt < 2 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
 
 function preconditionFailed(currentVersion: number): LakechatError {
   return new LakechatError('LAKECHAT_ERR_HTTP_PRECONDITION_FAILED', undefined, { details: { currentVersion } });
@@ -120,6 +128,7 @@ export class CommandHandler<State extends { readonly version: number }, Event ex
         return { state: next, events: appended, cursor: result.cursor, duplicate: false };
       } catch (error) {
         if (!(error instanceof WrongExpectedVersionError) || attempt >= maxAttempts) throw error;
+        await backoff(attempt);
         await refresh();
       }
     }

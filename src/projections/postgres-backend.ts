@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
-import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, prepared, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
 import { decodeFor } from './decode.ts';
@@ -148,7 +148,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     }
     const expected = this.names.map((name) => this.known.get(name) ?? null);
     const checkpoints = this.checkpointTables('projection_checkpoints');
-    const result = await selectRow(this.pool, guardRow, sql.unsafe`
+    const result = await selectRow(this.pool, guardRow, prepared(sql.unsafe`
       WITH locked AS MATERIALIZED (
         SELECT name, cursor FROM ${checkpoints}
         WHERE name = ANY(${sql.array(this.names, 'text')})
@@ -167,7 +167,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
         UPDATE ${checkpoints} SET cursor = ${last.cursor}, position = ${last.position}, updated_at = now()
         WHERE name = ANY(${sql.array(this.names, 'text')}) AND ${guard}
       )
-      SELECT ok FROM guard`);
+      SELECT ok FROM guard`));
     if (result?.ok !== true) return false;
     for (const name of this.names) this.known.set(name, last.cursor);
     return true;

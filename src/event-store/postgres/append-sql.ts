@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { encodeCursor } from '../cursor.ts';
 import type { RecordedEvent } from '../types.ts';
 import { int8 } from './event-row.ts';
+import { prepared } from './prepared-statement.ts';
 import { selectRows } from './select-rows.ts';
 
 export type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'>;
@@ -141,7 +142,7 @@ export async function insertIfVersionsHold(
   checks: readonly VersionCheck[],
   columns: InsertColumns,
 ): Promise<Map<string, WrittenRow> | null> {
-  const rows = await selectRows(db, writtenRow, sql.unsafe`
+  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`
     WITH checks AS (
       SELECT * FROM unnest(
         ${sql.array(checks.map((check) => check.streamId), 'text')}, ${sql.array(checks.map((check) => check.offset), 'int4')},
@@ -168,7 +169,7 @@ export async function insertIfVersionsHold(
     CROSS JOIN allowed
     WHERE allowed.ok
     ORDER BY incoming.n
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`);
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`));
   if (rows.length === 0) return null;
   const written = new Map<string, WrittenRow>();
   for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });

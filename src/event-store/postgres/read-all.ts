@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { compareCursors, encodeCursor, type CursorPoint } from '../cursor.ts';
 import type { EventFilter, RecordedEvent } from '../types.ts';
 import { readEventRow } from './event-row.ts';
+import { prepared } from './prepared-statement.ts';
 
 const eventColumns = sql.fragment`position, tx_id::text AS tx, stream_id, stream_version, event_id::text AS event_id,
   event_type, schema_version, data, metadata, owner, text_escaped, recorded_at`;
@@ -53,10 +54,10 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
 
   // One row per event plus the snapshot's xmin; a single row of nulls when the page is empty, so an
   // empty read still learns its boundary in one round trip.
-  const result = await db.query(sql.unsafe`
+  const result = await db.query(prepared(sql.unsafe`
     SELECT snapshot.xmin::text AS xmin, page.*
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot
-    LEFT JOIN LATERAL (${page}) AS page ON true`);
+    LEFT JOIN LATERAL (${page}) AS page ON true`));
   const rows = result.rows as readonly Record<string, unknown>[];
   const { xmin } = xminRow.parse(rows[0]);
   const events: RecordedEvent[] = [];
