@@ -1,13 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import type { ChatRow, ChatListKey } from '../../projections/chats.ts';
-import { messageRowOf, type MessageRow } from '../../projections/messages.ts';
+import { CommandHandler, StreamStates, messageRowOf, metadataOf, type ChatListKey, type ChatRow, type CommandContext, type CommandOutcome, type MessageRow, type Projections } from '../projections/index.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import { CommandHandler, type CommandOutcome } from '../projections/command-handler.ts';
-import { metadataOf, type CommandContext } from '../projections/context.ts';
-import type { Projections } from '../projections/read-models.ts';
-import { StreamStates } from '../projections/stream-state.ts';
 import { validInput } from '../http/validation.ts';
 import { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 import { decideChat } from './decide.ts';

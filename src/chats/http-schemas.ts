@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { ChatListKey, ChatRow } from '../../projections/chats.ts';
-import type { MessageRow } from '../../projections/messages.ts';
+import type { ChatListKey, ChatRow, MessageRow } from '../projections/index.ts';
 import { LakechatError } from '../errors.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { chatIdSchema, messageRoleSchema } from './events.ts';

@@ -1,3 +1,4 @@
+export { registerChatRoutes } from './routes.ts';
 export { ChatService, type ChatServiceOptions, type PostedMessage, type PostMessageInput, type StartChatInput } from './chat-service.ts';
 export { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 export { decideChat } from './decide.ts';

@@ -1,13 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabasePool } from 'slonik';
-import { ChatService } from '../chats/chat-service.ts';
-import { registerChatRoutes } from '../chats/routes.ts';
+import { ChatService, registerChatRoutes } from '../chats/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
-import { ProfileService } from '../profiles/profile-service.ts';
-import { registerProfileRoutes } from '../profiles/routes.ts';
+import { ProfileService, registerProfileRoutes } from '../profiles/index.ts';
 import { registerEventRoutes } from '../replay/events-route.ts';
-import { openProjections, type Projections } from '../projections/read-models.ts';
+import { openProjections, type Projections } from '../projections/index.ts';
 import type { Storage } from '../storage.ts';
 import { registerHealthRoutes } from './health.ts';
 import { resolveIdentity, type Identity } from './identity.ts';

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { ProfileHistoryEntry } from '../../projections/profile-history.ts';
-import type { ProfileRow } from '../../projections/profiles.ts';
+import type { ProfileHistoryEntry, ProfileRow } from '../projections/index.ts';
 import { ageOn, ProfileChanges, profileFieldNames, profileFieldSchemas } from './fields.ts';
 
 /** What the profile routes accept and return; the same schemas describe them in /openapi.json. */

@@ -1,3 +1,4 @@
+export { registerProfileRoutes } from './routes.ts';
 export { ProfileService, type ProfileServiceOptions } from './profile-service.ts';
 export type { ProfileCommand } from './commands.ts';
 export { decideProfile } from './decide.ts';

@@ -1,11 +1,6 @@
-import type { ProfileHistoryEntry } from '../../projections/profile-history.ts';
-import type { ProfileRow } from '../../projections/profiles.ts';
+import { CommandHandler, StreamStates, metadataOf, type CommandContext, type ProfileHistoryEntry, type ProfileRow, type Projections } from '../projections/index.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import { CommandHandler } from '../projections/command-handler.ts';
-import { metadataOf, type CommandContext } from '../projections/context.ts';
-import type { Projections } from '../projections/read-models.ts';
-import { StreamStates } from '../projections/stream-state.ts';
 import type { ProfileCommand } from './commands.ts';
 import { decideProfile } from './decide.ts';
 import { parseProfileEvent, type ProfileEvent } from './events.ts';
