@@ -25,7 +25,9 @@ interface ServerProcess {
 async function startServer(port: number, databaseUrl: string): Promise<ServerProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', tsx, 'src/server.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LAKEBASE_PG_URL: databaseUrl, STORAGE_FALLBACK: 'fail', LOG_LEVEL: 'warn' },
+    // Other test files share the PostgreSQL server: their transactions can hold the log's readers
+    // (and so a write's wait for the read models) back for longer than the default 5 s.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), LAKEBASE_PG_URL: databaseUrl, STORAGE_FALLBACK: 'fail', LOG_LEVEL: 'warn', PROJECTION_WAIT_TIMEOUT_MS: '30000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
