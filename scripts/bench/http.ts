@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createPool } from 'slonik';
+import { createPool, type Interceptor } from 'slonik';
 import { eventStorePoolConfiguration, PostgresEventStore, type EventStore } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { createLogger } from '../../src/logger.ts';
@@ -140,10 +140,11 @@ const message = (n: number) => `message ${n}: how much of my salary should go in
 /** The event store's own single-append rate at concurrency 16: the denominator of the ratio. */
 let appendRound = 0;
 
-async function appendRate(store: EventStore): Promise<number> {
+async function appendRate(store: EventStore): Promise<{ perSecond: number; cpuPerAppend: number | null }> {
   const versions = new Map<string, number>();
   const tag = appendRound++;
-  const { perSecond } = await closedLoop(phaseMs, appendWorkers, async (worker, n) => {
+  const cpuBefore = serverThreadCpu();
+  const { perSecond, latencies } = await closedLoop(phaseMs, appendWorkers, async (worker, n) => {
     const streamId = `bench-append-${tag}-${worker}-${n % 50}`;
     const owner = `appender${worker}@example.com`;
     const result = await store.append(
@@ -153,11 +154,23 @@ async function appendRate(store: EventStore): Promise<number> {
     );
     versions.set(streamId, result.nextExpectedVersion);
   });
-  return perSecond;
+  const cpuAfter = serverThreadCpu();
+  return { perSecond, cpuPerAppend: cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) / latencies.length) };
+}
+
+/**
+ * CPU time of the thread that runs the server (the load generator has its own), in µs; null where
+ * Node has no process.threadCpuUsage (before 22.19).
+ */
+function serverThreadCpu(): number | null {
+  const usage = (process as { threadCpuUsage?: () => NodeJS.CpuUsage }).threadCpuUsage?.();
+  return usage === undefined ? null : usage.user + usage.system;
 }
 
 interface OpenedStorage {
   storage: Storage;
+  /** Statements sent through the app's pool so far. */
+  statements(): number;
   close(): Promise<void>;
 }
 
@@ -165,11 +178,19 @@ interface OpenedStorage {
 async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
   const url = await context.createDatabase('bench_http');
   await runMigrations({ connectionString: url });
-  const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 16, idleInTransactionTimeoutMs: 10_000 }));
+  let statements = 0;
+  const counting: Interceptor = { name: 'bench.countStatements', beforeQueryExecution: () => {
+      statements++;
+      return null;
+    },
+  };
+  const configuration = eventStorePoolConfiguration({ maxPoolSize: 16, idleInTransactionTimeoutMs: 10_000 });
+  const pool = await createPool(url, { ...configuration, interceptors: [...(configuration.interceptors ?? []), counting] });
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }) });
   const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }), close: () => store.close() };
   return {
     storage,
+    statements: () => statements,
     close: async () => {
       await store.close();
       await pool.end();
@@ -185,6 +206,9 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
  * wait; the time spent in it is reported apart (`http_wait_*`). The store's own single-append rate at
  * concurrency 16, measured first on the same store, is the ratio's baseline. `http_post_p50_ms` and
  * `http_post_p99_ms` are the 200 posts/s figures (the target's); `http_post_c32_*` those at c32.
+ * `http_post_cpu_us` (the server thread's CPU per post at c32), `http_append_cpu_us` (per append in
+ * the baseline) and `http_post_statements` (statements per post, all batched) say where a post's
+ * cost goes; the load generator's thread is not counted.
  */
 export const httpScenario: BenchScenario = {
   name: 'http',
@@ -192,7 +216,7 @@ export const httpScenario: BenchScenario = {
     const opened = await openBenchStorage(context);
     const { storage } = opened;
     await closedLoop(1_000, appendWorkers, async () => void (await storage.eventStore.append('bench-warm', [{ type: 'Warm', data: {} }])));
-    const baselineBefore = await appendRate(storage.eventStore);
+    const { perSecond: baselineBefore, cpuPerAppend } = await appendRate(storage.eventStore);
 
     const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_SECOND: '0', NODE_ENV: 'production', ALLOW_DEMO_USER: 'true' });
     // The app's appends are timed, to tell the store's share of a post's latency from the rest.
@@ -221,11 +245,16 @@ export const httpScenario: BenchScenario = {
       const runner = app.lakechat.projections.runner;
       appends.length = 0;
       const waitsBeforeConcurrent = runner.waitsRecorded;
+      const statementsBefore = opened.statements();
+      const cpuBefore = serverThreadCpu();
       const concurrent = await load.run({ kind: 'post-closed', durationMs: phaseMs, workers: postWorkers, from: 0 });
+      const cpuAfter = serverThreadCpu();
+      const statementsPerPost = round((opened.statements() - statementsBefore) / concurrent.latencies.length);
+      const cpuPerPost = cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) / concurrent.latencies.length);
       const concurrentAppends = appends.slice().sort((a, b) => a - b);
       const concurrentWaits = runner.recentWaits().slice(-Math.min(runner.waitsRecorded - waitsBeforeConcurrent, 10_000)).sort((a, b) => a - b);
       // The machine's load drifts: the baseline is measured right before and right after, and averaged.
-      const baselineAfter = await appendRate(storage.eventStore);
+      const { perSecond: baselineAfter } = await appendRate(storage.eventStore);
       const baseline = Math.round((baselineBefore + baselineAfter) / 2);
       const waitsBefore = runner.waitsRecorded;
       appends.length = 0;
@@ -248,6 +277,8 @@ export const httpScenario: BenchScenario = {
           { scenario: 'http', metric: 'POST message, c32', value: postsPerSecond, unit: 'posts/s', baseline, ratio, target: 'ratio >= 0.5' },
           { scenario: 'http', metric: 'POST message, c32, p50', value: round(percentile(concurrent.latencies, 50)), unit: 'ms' },
           { scenario: 'http', metric: 'POST message, c32, p99', value: round(percentile(concurrent.latencies, 99)), unit: 'ms' },
+          { scenario: 'http', metric: '  server thread CPU per post (load generator apart)', value: cpuPerPost ?? Number.NaN, unit: `µs (a store append: ${cpuPerAppend ?? '?'} µs)` },
+          { scenario: 'http', metric: '  statements per post (all of the app\'s, batched)', value: statementsPerPost, unit: '' },
           { scenario: 'http', metric: '  of which appending, p50 / p99', value: round(percentile(concurrentAppends, 50)), unit: `/ ${round(percentile(concurrentAppends, 99))} ms` },
           { scenario: 'http', metric: '  of which waiting for projections, p50 / p99', value: round(percentile(concurrentWaits, 50)), unit: `/ ${round(percentile(concurrentWaits, 99))} ms` },
           { scenario: 'http', metric: `POST message at ${pacedRate}/s (achieved ${paced.perSecond}/s), p50`, value: p50, unit: 'ms' },
@@ -266,6 +297,9 @@ export const httpScenario: BenchScenario = {
           list_chats_rps: listing.perSecond,
           http_post_c32_p50_ms: round(percentile(concurrent.latencies, 50)),
           http_post_c32_p99_ms: round(percentile(concurrent.latencies, 99)),
+          http_post_statements: statementsPerPost,
+          ...(cpuPerPost === null ? {} : { http_post_cpu_us: cpuPerPost }),
+          ...(cpuPerAppend === null ? {} : { http_append_cpu_us: cpuPerAppend }),
           http_append_p50_ms: round(percentile(pacedAppends, 50)),
           http_append_p99_ms: round(percentile(pacedAppends, 99)),
           http_wait_p50_ms: round(percentile(waits, 50)),
