@@ -171,6 +171,20 @@ export function describeChatRoutes(name: string, open: () => Promise<AppUnderTes
         expect((await t.as(alice, 'GET', `/api/chats/${chat.id}`)).json().messageCount).toBe(0);
       });
 
+      it('refuses unpaired surrogates (text that is not Unicode) anywhere, so no message can stall the read models', async () => {
+        const chat = await createChat(alice);
+        for (const body of [{ content: 'a\ud800b' }, { content: 'ok', traceSummary: { deep: [{ 'k\udc00': 1 }] } }, { content: 'ok', traceId: '\udbff' }]) {
+          const response = await post(alice, chat.id, body);
+          expect(response.statusCode, JSON.stringify(body)).toBe(400);
+          expect(response.json().error.code).toBe('LAKECHAT_ERR_HTTP_VALIDATION');
+        }
+        const renamed = await t.as(alice, 'PATCH', `/api/chats/${chat.id}`, { body: { title: 'x\ud800' } });
+        expect(renamed.statusCode).toBe(400);
+        // A whole surrogate pair is a character like any other.
+        expect((await post(alice, chat.id, { content: 'emoji \ud83d\ude00' })).statusCode).toBe(201);
+        expect((await t.as(alice, 'GET', `/api/chats/${chat.id}`)).json().lastMessage.preview).toBe('emoji \ud83d\ude00');
+      });
+
       it('answers 404 for a chat that does not exist', async () => {
         const response = await post(alice, 'nope', { content: 'x' });
         expect(response.statusCode).toBe(404);
