@@ -59,6 +59,11 @@ async function writeOddCases(bed: LogBed): Promise<void> {
   await writer.startChat(owner, 'text', 'Émojis 🎉 "quotes", commas');
   await writer.post(owner, 'text', 'a'.repeat(250) + '🎉'.repeat(5), { traceId: 'tr', traceSummary: { nested: { list: [1, 'two', null], 'key "q"': true } } });
   await writer.post(owner, 'text', 'x'.repeat(199) + '🎉');
+  // Text the store keeps escaped (U+E000 is its escape mark), in the message and in its trace.
+  await writer.post(owner, 'text', 'private use \ue000 in the content');
+  await writer.post(owner, 'text', 'plain content', { traceId: 'tr\ue000', traceSummary: { note: 'x\ue000y' } });
+  // A row stored escaped (a lone surrogate in a field no schema reads), with U+E000 in what is read.
+  await writer.post(owner, 'text', 'private use \ue000 in an escaped row', { extra: 'lone \ud800' });
   // Profiles: deleted before they exist, re-created after a deletion, deleted twice.
   await writer.deleteProfile('early@example.com');
   await writer.updateProfile('early@example.com', { notes: 'after an early delete' });

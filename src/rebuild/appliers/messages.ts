@@ -4,6 +4,7 @@ import type { MessagePostedData } from '../../chats/events.ts';
 import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { RebuildApplier } from './applier.ts';
+import { copyableFromLog, insertMessagesFromLog } from './messages-from-log.ts';
 import { RowCache } from './row-cache.ts';
 import { rowWriter, type Columns } from './write-rows.ts';
 
@@ -55,6 +56,8 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
       const rows = emptyColumns();
       // Whether each queued row may meet a stored one (its position is not above the highest stored).
       const mayConflict: boolean[] = [];
+      // Each queued row's event position, when the row can be read from the events table.
+      const fromLog: (number | null)[] = [];
       // Per chat, queued in this batch: where its rows start (after a deletion), and the highest position.
       const cutAt = new Map<string, number>();
       const queued = new Map<string, number>();
@@ -77,16 +80,29 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
         const highest = stored.row ?? 0;
         push(rows, posted, event);
         mayConflict.push(posted.position <= highest);
+        fromLog.push(copyableFromLog(posted) ? event.position : null);
         if (posted.position > highest) highestStored.staged(stored, posted.position, generation);
       }
       const deleted = [...cutAt.keys()];
       const streams = rows.stream_id as string[];
       const keep = (wanted: boolean) => (index: number) => mayConflict[index] === wanted && index >= (cutAt.get(streams[index]!) ?? 0);
-      const fresh = deleted.length === 0 && !mayConflict.includes(true) ? rows : select(rows, keep(false));
+      // Rows known to be new: read from the log where they can be (by event position), else sent by value.
+      const positions: number[] = [];
+      let first: string | undefined;
+      let last: string | undefined;
+      const cursors = rows.cursor as string[];
+      for (let i = 0; i < mayConflict.length; i++) {
+        if (!keep(false)(i) || fromLog[i] === null) continue;
+        positions.push(fromLog[i]!);
+        first ??= cursors[i];
+        last = cursors[i];
+      }
+      const fresh = select(rows, (index) => keep(false)(index) && fromLog[index] === null);
       const risky = mayConflict.includes(true) ? select(rows, keep(true)) : emptyColumns();
       return {
         write: async (tx) => {
           if (deleted.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(deleted, 'text')})`);
+          await insertMessagesFromLog(tx, tables('messages'), positions, first!, last!);
           await insertNew(tx, fresh);
           await insertUnlessStored(tx, risky);
         },
