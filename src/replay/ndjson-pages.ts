@@ -7,18 +7,23 @@ import type { EventFilter, EventStore } from '../event-store/index.ts';
 import { lineFormats } from './formats.ts';
 
 /**
- * One event as the text columns of the events table, as the fast NDJSON export reads it: PostgreSQL
- * prints every value (the time already as `toISOString` would), so the process parses no dates and no
- * numbers, and builds each line by concatenation. Only `data` and `metadata` go through `JSON.parse`
- * and `JSON.stringify`, which print them exactly as the event-by-event path does.
+ * One event as the fast NDJSON export reads it: PostgreSQL prints the time already as `toISOString`
+ * would and the ids as text, so the process parses no dates and builds each line by concatenation;
+ * `data` and `metadata` arrive parsed (the driver's JSON.parse) and are printed by `JSON.stringify`,
+ * exactly as the event-by-event path prints them.
  */
 export interface LineRow {
   pos: string;
   tx: string;
-  /** The line up to `"data":`. */
-  head: string;
-  data: string;
-  metadata: string;
+  stream_id: string;
+  version: number | string;
+  event_type: string;
+  event_id: string;
+  schema_version: number | string;
+  owner: string | null;
+  recorded_at: string;
+  data: unknown;
+  metadata: unknown;
   /** Rows the store must restore (`text_escaped`) or whose time `toISOString` prints otherwise (years beyond 0001-9999). */
   slow: boolean;
 }
@@ -29,12 +34,12 @@ export interface LinePage {
   cursor: string | null;
 }
 
-// Aliases that are not column names, so ORDER BY keeps meaning the table's columns.
-const lineColumns = sql.fragment`position::text AS pos, tx_id::text AS tx,
-  '{"position":' || position || ',"cursor":"' || tx_id || '-' || position || '","stream_id":' || to_json(stream_id) || ',"stream_version":' || stream_version
-    || ',"event_type":' || to_json(event_type) || ',"event_id":"' || event_id || '","schema_version":' || schema_version || ',"owner":' || coalesce(to_json(owner)::text, 'null')
-    || ',"recorded_at":"' || to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') || '","data":' AS head,
-  data::text AS data, metadata::text AS metadata,
+// Aliases that are not column names, so ORDER BY keeps meaning the table's columns. Measured against
+// the alternatives (npm run bench): PostgreSQL building whole lines (to_json, ||) costs it twice what
+// the process saves; the time printed by to_char costs it less than Date.parse and toISOString cost here.
+const lineColumns = sql.fragment`position::text AS pos, tx_id::text AS tx, stream_id, stream_version AS version, event_type,
+  event_id::text AS event_id, schema_version, owner,
+  to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS recorded_at, data, metadata,
   text_escaped OR NOT (recorded_at >= '0001-01-01 00:00:00Z' AND recorded_at < '10000-01-01 00:00:00Z') AS slow`;
 
 const xminRow = z.object({ xmin: z.string() });
@@ -113,11 +118,20 @@ function inOrder(rows: readonly LineRow[]): boolean {
   return true;
 }
 
-const nullText = 'null';
+
+/** A jsonb value as the pool's driver gives it: parsed by default, text if a type parser says so. */
+function json(value: unknown): string {
+  return JSON.stringify(typeof value === 'string' ? JSON.parse(value) : value);
+}
 
 /** The NDJSON line of a row: byte for byte what `lineFormats.ndjson.line(event)` writes. */
 export function ndjsonLine(row: LineRow): string {
-  return `${row.head}${JSON.stringify(JSON.parse(row.data))},"metadata":${JSON.stringify(JSON.parse(row.metadata))}}\n`;
+  const owner = row.owner === null ? 'null' : JSON.stringify(row.owner);
+  return (
+    `{"position":${row.pos},"cursor":"${row.tx}-${row.pos}","stream_id":${JSON.stringify(row.stream_id)},"stream_version":${row.version},` +
+    `"event_type":${JSON.stringify(row.event_type)},"event_id":"${row.event_id}","schema_version":${row.schema_version},"owner":${owner},` +
+    `"recorded_at":"${row.recorded_at}","data":${json(row.data)},"metadata":${json(row.metadata)}}\n`
+  );
 }
 
 /**
