@@ -41,6 +41,10 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
 
   const load = async (db: CommonQueryMethods, streams: string[]): Promise<void> => {
     if (streams.length === 0) return;
+    if (highestStored.complete) {
+      for (const key of streams) highestStored.set(key, 0);
+      return;
+    }
     const rows = await selectRows(db, highestRow, sql.unsafe`
       SELECT stream_id, max(position) AS highest FROM ${tables('messages')}
       WHERE stream_id = ANY(${sql.array(streams, 'text')}) GROUP BY stream_id`);
@@ -111,6 +115,7 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
     },
     committed: (generation) => highestStored.trim(generation),
     forget: () => highestStored.clear(),
+    startEmpty: () => highestStored.startEmpty(),
   };
 }
 
