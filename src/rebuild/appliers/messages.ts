@@ -82,9 +82,11 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
         if (top !== undefined && posted.position <= top && queuedAt(rows, cutAt.get(stream) ?? 0, stream, posted.position)) continue;
         queued.set(stream, Math.max(top ?? 0, posted.position));
         const highest = stored.row ?? 0;
-        push(rows, posted, event);
-        mayConflict.push(posted.position <= highest);
-        fromLog.push(copyableFromLog(posted) ? event.position : null);
+        const conflict = posted.position <= highest;
+        const copyable = !conflict && copyableFromLog(posted);
+        push(rows, posted, event, !copyable);
+        mayConflict.push(conflict);
+        fromLog.push(copyable ? event.position : null);
         if (posted.position > highest) highestStored.staged(stored, posted.position, generation);
       }
       const deleted = [...cutAt.keys()];
@@ -123,19 +125,20 @@ function emptyColumns(): Columns {
   return Object.fromEntries(columns.map((column) => [column, []]));
 }
 
-function push(rows: Columns, posted: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }): void {
+/** Queues a row; without `values`, only what finds it again (the row itself is read from its event). */
+function push(rows: Columns, posted: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }, values: boolean): void {
   rows.stream_id!.push(event.streamId);
   rows.position!.push(posted.position);
-  rows.owner!.push(event.owner ?? '');
-  rows.chat_id!.push(posted.chatId);
-  rows.message_id!.push(posted.messageId);
-  rows.role!.push(posted.role);
-  rows.content!.push(posted.content);
-  rows.client_message_id!.push(posted.clientMessageId ?? null);
-  rows.trace_id!.push(posted.traceId ?? null);
-  rows.trace_summary!.push(posted.traceSummary ?? null);
-  rows.created_at!.push(event.recordedAt.toISOString());
   rows.cursor!.push(event.cursor);
+  rows.owner!.push(values ? (event.owner ?? '') : null);
+  rows.chat_id!.push(values ? posted.chatId : null);
+  rows.message_id!.push(values ? posted.messageId : null);
+  rows.role!.push(values ? posted.role : null);
+  rows.content!.push(values ? posted.content : null);
+  rows.client_message_id!.push(values ? (posted.clientMessageId ?? null) : null);
+  rows.trace_id!.push(values ? (posted.traceId ?? null) : null);
+  rows.trace_summary!.push(values ? (posted.traceSummary ?? null) : null);
+  rows.created_at!.push(values ? event.recordedAt.toISOString() : null);
 }
 
 function queuedAt(rows: Columns, from: number, stream: string, position: number): boolean {
