@@ -122,6 +122,7 @@ await runScript('replay', async (signal) => {
     const meter = new ProgressMeter(process.stderr, 'replay', total);
     const result = await exportEvents({
       store: database.store,
+      database: database.pool,
       filter,
       format: lineFormats[format],
       out: out as TextSink,

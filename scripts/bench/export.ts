@@ -24,7 +24,8 @@ function countingSink(): { write(chunk: string): boolean; once(): unknown; bytes
 
 /**
  * The replay's export of a realistic log of 1,000,000 events to NDJSON (every line serialized and
- * encoded, as for a file), against the raw paged read of the same events table (measured around it).
+ * encoded, as for a file), as `npm run replay` runs it (lines built from the table's text, see
+ * src/replay/ndjson-pages.ts), against the raw paged read of the same events table (measured around it).
  */
 export const exportScenario: BenchScenario = {
   name: 'export',
@@ -36,7 +37,7 @@ export const exportScenario: BenchScenario = {
       const rawEps = await rawBaseline(log.raw, events, async () => {
         const sink = countingSink();
         const started = performance.now();
-        const result = await exportEvents({ store: log.store, filter: {}, format: lineFormats.ndjson, out: sink, pageSize: 5_000 });
+        const result = await exportEvents({ store: log.store, database: log.pool, filter: {}, format: lineFormats.ndjson, out: sink, pageSize: 5_000 });
         exportEps = Math.round(result.events / ((performance.now() - started) / 1_000));
         bytes = sink.bytes;
       });

@@ -95,6 +95,7 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
       }
       // A batch: pages until it is full or the log is exhausted, the next page read meanwhile.
       const batch: RecordedEvent[] = [];
+      const decoderFor = batchDecoder(batch, options.logger);
       let batchCursor: string | null = after;
       while (reading !== null && batch.length < batchSize) {
         const page: ReadAllResult = await reading;
@@ -106,8 +107,11 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         }
         after = done && options.stopAfter != null ? options.stopAfter : page.cursor;
         reading = done ? null : store.readAll({ ...options.filter, after, limit: pageSize });
+        const from = batch.length;
         batch.push(...events);
         batchCursor = after;
+        // While the batch's next page is read, decode this one (else the process would only wait).
+        if (reading !== null && batch.length < batchSize) await decoderFor.warm(targets, from);
       }
       // The last batch writes everything appliers kept back (an empty one only for that).
       const final = reading === null;
@@ -115,7 +119,6 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
 
       generation++;
       const staged: Staged[] = [];
-      const decoderFor = batchDecoder(batch, options.logger);
       for (const target of targets) {
         const decode = decoderFor(target.projection);
         // The batch is in log order: the target's share is one slice of it, found by comparing at its ends.
@@ -165,32 +168,48 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
   return total;
 }
 
+interface BatchDecoder {
+  /** The decoder of one projection: the event at `index`, decoded, or null (not handled, or logged and skipped). */
+  (projection: AnyProjection): (index: number) => DecodedEvent | null;
+  /** Decodes the events from `from` on for every target ahead of use, logging nothing. */
+  warm(targets: readonly ProjectionTarget[], from: number): Promise<void>;
+}
+
 /**
  * Decodes a batch's events for each projection, as the live runner does (decodeFor: an event whose data
  * does not match its schema is logged and skipped), parsing each event once per parser: chats and
  * messages share one. Per batch, in arrays, rather than in a WeakMap per event: a million weak entries
- * cost the garbage collector more than the parsing.
+ * cost the garbage collector more than the parsing. The batch may still grow: `warm` decodes each page
+ * as it arrives, while the next one is read.
  */
-function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): (projection: AnyProjection) => (index: number) => DecodedEvent | null {
+function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): BatchDecoder {
   const byParser = new Map<AnyProjection['parse'], (DecodedEvent | null | { failed: unknown })[]>();
-  return (projection) => {
+  const cacheOf = (projection: AnyProjection): (DecodedEvent | null | { failed: unknown })[] => {
     let parsed = byParser.get(projection.parse);
-    if (parsed === undefined) byParser.set(projection.parse, (parsed = new Array(batch.length)));
-    const cache = parsed;
+    if (parsed === undefined) byParser.set(projection.parse, (parsed = []));
+    return parsed;
+  };
+  const decode = (projection: AnyProjection, cache: (DecodedEvent | null | { failed: unknown })[], index: number): DecodedEvent | null | { failed: unknown } => {
+    let result = cache[index];
+    if (result === undefined) {
+      const event = batch[index]!;
+      try {
+        const decoded = projection.parse(event) as { type: string; data: unknown } | null;
+        result = decoded === null ? null : { type: decoded.type, data: decoded.data, event };
+      } catch (error) {
+        result = { failed: error };
+      }
+      cache[index] = result;
+    }
+    return result;
+  };
+  const decoder = ((projection: AnyProjection) => {
+    const cache = cacheOf(projection);
     const handlers = projection.postgres.handlers;
-    return (index) => {
+    return (index: number) => {
       const event = batch[index]!;
       if (!Object.hasOwn(handlers, event.type)) return null;
-      let result = cache[index];
-      if (result === undefined) {
-        try {
-          const decoded = projection.parse(event) as { type: string; data: unknown } | null;
-          result = decoded === null ? null : { type: decoded.type, data: decoded.data, event };
-        } catch (error) {
-          result = { failed: error };
-        }
-        cache[index] = result;
-      }
+      const result = decode(projection, cache, index);
       if (result !== null && 'failed' in result) {
         logger?.error(
           { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
@@ -200,7 +219,20 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
       }
       return result;
     };
+  }) as BatchDecoder;
+  decoder.warm = async (targets, from) => {
+    const chunk = 1_000;
+    for (let start = from; start < batch.length; start += chunk) {
+      for (const { projection } of targets) {
+        const cache = cacheOf(projection);
+        const handlers = projection.postgres.handlers;
+        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (Object.hasOwn(handlers, batch[i]!.type)) decode(projection, cache, i);
+      }
+      // Let the page being read come in meanwhile (its rows are parsed as they arrive).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
   };
+  return decoder;
 }
 
 function ownTransaction(pool: DatabasePool): (work: (tx: DatabaseTransactionConnection) => Promise<void>) => Promise<void> {

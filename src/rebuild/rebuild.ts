@@ -163,6 +163,7 @@ async function prepareShadows(pool: DatabasePool, plans: readonly ProjectionPlan
       }
       await startProgress(tx, name, plan.fingerprint);
     });
+    plan.applier.startEmpty();
     outcomes.set(name, { name, resumedFrom: null, startedBecause: reason });
     logger?.info({ projection: name, because: reason }, 'rebuilding from the beginning of the log');
   }

@@ -62,6 +62,7 @@ export async function buildAsOf(options: AsOfBuildOptions): Promise<AsOfBuildRep
         await createTwin(tx, table, place(), { fillfactor: plans.some((plan) => plan.applier.updatedInPlace.includes(table.logicalName)) ? 50 : undefined });
       }
     });
+    for (const plan of plans) plan.applier.startEmpty();
     const events = await projectLog({
       store,
       pool,

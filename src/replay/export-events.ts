@@ -1,6 +1,8 @@
 import { once } from 'node:events';
-import type { EventStore, ReadAllResult } from '../event-store/index.ts';
-import type { LineFormat } from './formats.ts';
+import type { CommonQueryMethods } from 'slonik';
+import type { EventStore, RecordedEvent } from '../event-store/index.ts';
+import { lineFormats, type LineFormat } from './formats.ts';
+import { ndjsonText, readLinePage, type LineRow } from './ndjson-pages.ts';
 import type { ReplayFilter } from './replay-filter.ts';
 
 /** Where the text goes: a file, stdout, an HTTP response (Node's Writable). */
@@ -12,6 +14,11 @@ export interface TextSink {
 
 export interface ExportOptions {
   store: EventStore;
+  /**
+   * The store's database: with it, NDJSON is built from the table's columns (see ndjson-pages.ts),
+   * with less of the process's work per event than from the store's events, and the same bytes.
+   */
+  database?: CommonQueryMethods | undefined;
   filter: ReplayFilter;
   format: LineFormat;
   out: TextSink;
@@ -29,32 +36,71 @@ export interface ExportResult {
   cursor: string | null;
 }
 
+/** Reads pages of something and turns a page into text. */
+interface PageSource<Item> {
+  read(after: string | null, limit: number): Promise<{ items: Item[]; cursor: string | null }>;
+  text(items: Item[], firstIndex: number, after: string | null): string | Promise<string>;
+}
+
+function storeSource(options: ExportOptions): PageSource<RecordedEvent> {
+  const { store, filter, format } = options;
+  return {
+    read: async (after, limit) => {
+      const page = await store.readAll({ ...filter, after, limit });
+      return { items: page.events, cursor: page.cursor };
+    },
+    text: (events, firstIndex) => {
+      let chunk = '';
+      let index = firstIndex;
+      for (const event of events) chunk += format.line(event, index++);
+      return chunk;
+    },
+  };
+}
+
+function ndjsonSource(options: ExportOptions, database: CommonQueryMethods): PageSource<LineRow> {
+  const { store, filter } = options;
+  return {
+    read: async (after, limit) => {
+      const page = await readLinePage(database, after, limit, filter);
+      return { items: page.rows, cursor: page.cursor };
+    },
+    text: (rows, _firstIndex, after) => ndjsonText(rows, store, filter, after),
+  };
+}
+
 /**
  * Writes the events the filter selects, in log order, page by page: one page in memory, the next one
  * already being read, the writer's backpressure respected. Memory stays the same whatever the size of
  * the log. Ends at the head of the log (the first short page) or after `limit` events.
  */
 export async function exportEvents(options: ExportOptions): Promise<ExportResult> {
-  const { store, filter, format, out, signal } = options;
+  if (options.database !== undefined && options.format === lineFormats.ndjson) return exportPages(options, ndjsonSource(options, options.database));
+  return exportPages(options, storeSource(options));
+}
+
+async function exportPages<Item>(options: ExportOptions, source: PageSource<Item>): Promise<ExportResult> {
+  const { filter, format, out, signal } = options;
   const pageSize = Math.min(options.pageSize ?? 5_000, 10_000);
   let remaining = options.limit ?? Number.POSITIVE_INFINITY;
   let events = 0;
   let cursor = filter.after ?? null;
-  const read = (after: string | null): Promise<ReadAllResult> => store.readAll({ ...filter, after, limit: Math.min(pageSize, remaining) });
 
   await write(out, format.start);
-  let next: Promise<ReadAllResult> | null = remaining > 0 ? read(cursor) : null;
+  let next: Promise<{ items: Item[]; cursor: string | null }> | null = remaining > 0 ? source.read(cursor, Math.min(pageSize, remaining)) : null;
   while (next !== null) {
     signal?.throwIfAborted();
     const page = await next;
     const wanted = Math.min(pageSize, remaining);
-    const full = page.events.length >= wanted;
-    remaining -= page.events.length;
+    const full = page.items.length >= wanted;
+    const pageAfter = cursor;
+    remaining -= page.items.length;
     cursor = page.cursor;
-    next = full && remaining > 0 ? read(page.cursor) : null;
-    let chunk = '';
-    for (const event of page.events) chunk += format.line(event, events++);
-    await write(out, chunk);
+    next = full && remaining > 0 ? source.read(page.cursor, Math.min(pageSize, remaining)) : null;
+    // A failed read surfaces at its await; meanwhile it must not count as unhandled.
+    next?.catch(() => undefined);
+    await write(out, await source.text(page.items, events, pageAfter));
+    events += page.items.length;
     options.onProgress?.(events);
   }
   await write(out, format.end);

@@ -59,6 +59,11 @@ async function writeOddCases(bed: LogBed): Promise<void> {
   await writer.startChat(owner, 'text', 'Émojis 🎉 "quotes", commas');
   await writer.post(owner, 'text', 'a'.repeat(250) + '🎉'.repeat(5), { traceId: 'tr', traceSummary: { nested: { list: [1, 'two', null], 'key "q"': true } } });
   await writer.post(owner, 'text', 'x'.repeat(199) + '🎉');
+  // Text the store keeps escaped (U+E000 is its escape mark), in the message and in its trace.
+  await writer.post(owner, 'text', 'private use \ue000 in the content');
+  await writer.post(owner, 'text', 'plain content', { traceId: 'tr\ue000', traceSummary: { note: 'x\ue000y' } });
+  // A row stored escaped (a lone surrogate in a field no schema reads), with U+E000 in what is read.
+  await writer.post(owner, 'text', 'private use \ue000 in an escaped row', { extra: 'lone \ud800' });
   // Profiles: deleted before they exist, re-created after a deletion, deleted twice.
   await writer.deleteProfile('early@example.com');
   await writer.updateProfile('early@example.com', { notes: 'after an early delete' });
@@ -89,23 +94,25 @@ afterAll(async () => {
 
 const appliers: [AnyProjection, (tables: ReturnType<typeof tableNames>, capacity: number, writeBehind: number) => RebuildApplier][] = [
   [chatsProjection, (tables, capacity, writeBehind) => chatsApplier(tables, capacity, writeBehind)],
-  [messagesProjection, (tables) => messagesApplier(tables)],
+  [messagesProjection, (tables, capacity) => messagesApplier(tables, capacity)],
   [profilesProjection, (tables, capacity, writeBehind) => profilesApplier(tables, capacity, writeBehind)],
   [profileHistoryProjection, (tables, capacity) => profileHistoryApplier(tables, capacity)],
 ];
 
-async function rebuildInto(schema: string, batchSize: number, make: (projection: AnyProjection, tables: ReturnType<typeof tableNames>) => RebuildApplier): Promise<void> {
+async function rebuildInto(
+  schema: string,
+  batchSize: number,
+  make: (projection: AnyProjection, tables: ReturnType<typeof tableNames>) => RebuildApplier,
+  startEmpty = false,
+): Promise<void> {
   await bed.pool.query(ddl(`CREATE SCHEMA ${schema}`));
   const tables = tableNames({ schema, suffix: '' });
   for (const projection of allProjections) {
     for (const name of projection.postgres.tables) await createTwin(bed.pool, await describeLiveTable(bed.pool, name), { schema, suffix: '' });
   }
-  await projectLog({
-    store: bed.store,
-    pool: bed.pool,
-    batchSize,
-    targets: allProjections.map((projection) => ({ projection, applier: make(projection, tables), cursor: null, position: null })),
-  });
+  const targets = allProjections.map((projection) => ({ projection, applier: make(projection, tables), cursor: null, position: null }));
+  if (startEmpty) for (const target of targets) target.applier.startEmpty();
+  await projectLog({ store: bed.store, pool: bed.pool, batchSize, targets });
 }
 
 describe('rebuild appliers', () => {
@@ -128,6 +135,12 @@ describe('rebuild appliers', () => {
     it(`leave every table as the projections' handlers do, in batches of ${batchSize} remembering ${capacity} rows and writing ${writeBehind} behind`, async () => {
       const schema = `appliers_${batchSize}_${capacity}_${writeBehind}`;
       await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity, writeBehind));
+      expect(await bed.tables(schema)).toEqual(expected);
+    });
+
+    it(`leave every table as the projections' handlers do when told the tables start empty, in batches of ${batchSize} remembering ${capacity} rows`, async () => {
+      const schema = `appliers_empty_${batchSize}_${capacity}_${writeBehind}`;
+      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity, writeBehind), true);
       expect(await bed.tables(schema)).toEqual(expected);
     });
   }

@@ -45,6 +45,11 @@ export interface RebuildApplier {
   committed(generation: number): void;
   /** Forgets everything (after a transaction rolled back, the remembered rows no longer match the tables). */
   forget(): void;
+  /**
+   * The tables were just created, empty: rows it does not remember need not be read (no row), until
+   * it forgets or evicts one. A fresh rebuild reads nothing back from the tables it writes.
+   */
+  startEmpty(): void;
 }
 
 export type ApplierFactory = (tables: TableNames) => RebuildApplier;

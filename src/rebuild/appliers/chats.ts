@@ -40,6 +40,10 @@ export function chatsApplier(tables: TableNames, capacity = 100_000, writeBehind
 
   const load = async (db: CommonQueryMethods, streams: string[]): Promise<void> => {
     if (streams.length === 0) return;
+    if (cache.complete) {
+      for (const key of streams) cache.set(key, null);
+      return;
+    }
     const rows = await selectRows(db, chatRow, sql.unsafe`
       SELECT ${sql.join(columns.map((column) => sql.identifier([column])), sql.fragment`, `)}
       FROM ${tables('chats')} WHERE stream_id = ANY(${sql.array(streams, 'text')})`);
@@ -65,6 +69,7 @@ export function chatsApplier(tables: TableNames, capacity = 100_000, writeBehind
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),
+    startEmpty: () => cache.startEmpty(),
   };
 }
 

@@ -18,5 +18,6 @@ export function handlersApplier(projection: AnyProjection, tables: TableNames, l
     },
     committed: () => {},
     forget: () => {},
+    startEmpty: () => {},
   };
 }

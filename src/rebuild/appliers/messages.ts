@@ -4,6 +4,7 @@ import type { MessagePostedData } from '../../chats/events.ts';
 import { selectRows } from '../../projections/rows.ts';
 import type { TableNames } from '../../projections/tables.ts';
 import type { RebuildApplier } from './applier.ts';
+import { copyableFromLog, insertMessagesFromLog } from './messages-from-log.ts';
 import { RowCache } from './row-cache.ts';
 import { rowWriter, type Columns } from './write-rows.ts';
 
@@ -40,6 +41,10 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
 
   const load = async (db: CommonQueryMethods, streams: string[]): Promise<void> => {
     if (streams.length === 0) return;
+    if (highestStored.complete) {
+      for (const key of streams) highestStored.set(key, 0);
+      return;
+    }
     const rows = await selectRows(db, highestRow, sql.unsafe`
       SELECT stream_id, max(position) AS highest FROM ${tables('messages')}
       WHERE stream_id = ANY(${sql.array(streams, 'text')}) GROUP BY stream_id`);
@@ -55,6 +60,8 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
       const rows = emptyColumns();
       // Whether each queued row may meet a stored one (its position is not above the highest stored).
       const mayConflict: boolean[] = [];
+      // Each queued row's event position, when the row can be read from the events table.
+      const fromLog: (number | null)[] = [];
       // Per chat, queued in this batch: where its rows start (after a deletion), and the highest position.
       const cutAt = new Map<string, number>();
       const queued = new Map<string, number>();
@@ -75,18 +82,33 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
         if (top !== undefined && posted.position <= top && queuedAt(rows, cutAt.get(stream) ?? 0, stream, posted.position)) continue;
         queued.set(stream, Math.max(top ?? 0, posted.position));
         const highest = stored.row ?? 0;
-        push(rows, posted, event);
-        mayConflict.push(posted.position <= highest);
+        const conflict = posted.position <= highest;
+        const copyable = !conflict && copyableFromLog(posted);
+        push(rows, posted, event, !copyable);
+        mayConflict.push(conflict);
+        fromLog.push(copyable ? event.position : null);
         if (posted.position > highest) highestStored.staged(stored, posted.position, generation);
       }
       const deleted = [...cutAt.keys()];
       const streams = rows.stream_id as string[];
       const keep = (wanted: boolean) => (index: number) => mayConflict[index] === wanted && index >= (cutAt.get(streams[index]!) ?? 0);
-      const fresh = deleted.length === 0 && !mayConflict.includes(true) ? rows : select(rows, keep(false));
+      // Rows known to be new: read from the log where they can be (by event position), else sent by value.
+      const positions: number[] = [];
+      let first: string | undefined;
+      let last: string | undefined;
+      const cursors = rows.cursor as string[];
+      for (let i = 0; i < mayConflict.length; i++) {
+        if (!keep(false)(i) || fromLog[i] === null) continue;
+        positions.push(fromLog[i]!);
+        first ??= cursors[i];
+        last = cursors[i];
+      }
+      const fresh = select(rows, (index) => keep(false)(index) && fromLog[index] === null);
       const risky = mayConflict.includes(true) ? select(rows, keep(true)) : emptyColumns();
       return {
         write: async (tx) => {
           if (deleted.length > 0) await tx.query(sql.unsafe`DELETE FROM ${tables('messages')} WHERE stream_id = ANY(${sql.array(deleted, 'text')})`);
+          await insertMessagesFromLog(tx, tables('messages'), positions, first!, last!);
           await insertNew(tx, fresh);
           await insertUnlessStored(tx, risky);
         },
@@ -95,6 +117,7 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
     },
     committed: (generation) => highestStored.trim(generation),
     forget: () => highestStored.clear(),
+    startEmpty: () => highestStored.startEmpty(),
   };
 }
 
@@ -102,19 +125,20 @@ function emptyColumns(): Columns {
   return Object.fromEntries(columns.map((column) => [column, []]));
 }
 
-function push(rows: Columns, posted: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }): void {
+/** Queues a row; without `values`, only what finds it again (the row itself is read from its event). */
+function push(rows: Columns, posted: MessagePostedData, event: { streamId: string; owner: string | null; recordedAt: Date; cursor: string }, values: boolean): void {
   rows.stream_id!.push(event.streamId);
   rows.position!.push(posted.position);
-  rows.owner!.push(event.owner ?? '');
-  rows.chat_id!.push(posted.chatId);
-  rows.message_id!.push(posted.messageId);
-  rows.role!.push(posted.role);
-  rows.content!.push(posted.content);
-  rows.client_message_id!.push(posted.clientMessageId ?? null);
-  rows.trace_id!.push(posted.traceId ?? null);
-  rows.trace_summary!.push(posted.traceSummary ?? null);
-  rows.created_at!.push(event.recordedAt.toISOString());
   rows.cursor!.push(event.cursor);
+  rows.owner!.push(values ? (event.owner ?? '') : null);
+  rows.chat_id!.push(values ? posted.chatId : null);
+  rows.message_id!.push(values ? posted.messageId : null);
+  rows.role!.push(values ? posted.role : null);
+  rows.content!.push(values ? posted.content : null);
+  rows.client_message_id!.push(values ? (posted.clientMessageId ?? null) : null);
+  rows.trace_id!.push(values ? (posted.traceId ?? null) : null);
+  rows.trace_summary!.push(values ? (posted.traceSummary ?? null) : null);
+  rows.created_at!.push(values ? event.recordedAt.toISOString() : null);
 }
 
 function queuedAt(rows: Columns, from: number, stream: string, position: number): boolean {

@@ -34,6 +34,10 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
 
   const load = async (db: CommonQueryMethods, owners: string[]): Promise<void> => {
     if (owners.length === 0) return;
+    if (cache.complete) {
+      for (const key of owners) cache.set(key, null);
+      return;
+    }
     const rows = await selectRows(db, latestRow, sql.unsafe`
       SELECT DISTINCT ON (owner) owner, version, snapshot FROM ${tables('profile_history')}
       WHERE owner = ANY(${sql.array(owners, 'text')}) ORDER BY owner, version DESC`);
@@ -62,6 +66,7 @@ export function profileHistoryApplier(tables: TableNames, capacity = 100_000): R
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),
+    startEmpty: () => cache.startEmpty(),
   };
 }
 

@@ -69,6 +69,10 @@ export function profilesApplier(tables: TableNames, capacity = 100_000, writeBeh
 
   const load = async (db: CommonQueryMethods, owners: string[]): Promise<void> => {
     if (owners.length === 0) return;
+    if (cache.complete) {
+      for (const key of owners) cache.set(key, null);
+      return;
+    }
     const rows = await selectRows(db, stateRow, sql.unsafe`
       SELECT owner, stream_id, version, deleted, created_at, updated_at, ${fieldSelect}
       FROM ${tables('profiles')} WHERE owner = ANY(${sql.array(owners, 'text')})`);
@@ -94,6 +98,7 @@ export function profilesApplier(tables: TableNames, capacity = 100_000, writeBeh
     },
     committed: (generation) => cache.trim(generation),
     forget: () => cache.clear(),
+    startEmpty: () => cache.startEmpty(),
   };
 }
 

@@ -21,8 +21,22 @@ export interface CachedRow<Row> {
 export class RowCache<Row> {
   private readonly entries = new Map<string, CachedRow<Row>>();
   private dirtyRows: CachedRow<Row>[] = [];
+  private knowsAll = false;
 
   constructor(private readonly capacity: number) {}
+
+  /**
+   * The table held no rows when this cache began and only its owner writes it: a key it does not know
+   * has no row. True until the cache evicts a row or is cleared; the owner then reads the table again.
+   */
+  get complete(): boolean {
+    return this.knowsAll;
+  }
+
+  /** Says the table is empty (just created): `complete` until an eviction or a clear. */
+  startEmpty(): void {
+    this.knowsAll = this.entries.size === 0;
+  }
 
   /** The entry for a key, when the cache knows it. */
   entry(key: string): CachedRow<Row> | undefined {
@@ -104,6 +118,7 @@ export class RowCache<Row> {
       if (this.entries.size <= this.capacity || budget-- <= 0) return;
       if (entry.generation > committedGeneration || entry.dirty) continue;
       this.entries.delete(key);
+      this.knowsAll = false;
       if (entry.used) {
         entry.used = false;
         this.entries.set(key, entry);
@@ -112,6 +127,7 @@ export class RowCache<Row> {
   }
 
   clear(): void {
+    this.knowsAll = false;
     this.entries.clear();
     this.dirtyRows = [];
   }
