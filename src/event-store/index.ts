@@ -16,7 +16,9 @@ export type {
 } from './types.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
 export { WrongExpectedVersionError } from './errors.ts';
-export { compareCursors } from './cursor.ts';
+export { compareCursors, decodeCursor } from './cursor.ts';
+export { pickFilter } from './filter.ts';
+export { readAllStatement } from './postgres/read-all.ts';
 export {
   PostgresEventStore,
   createPostgresEventStore,

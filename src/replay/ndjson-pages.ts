@@ -1,9 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor } from '../event-store/cursor.ts';
-import { pickFilter } from '../event-store/filter.ts';
-import type { EventFilter, EventStore } from '../event-store/index.ts';
+import { decodeCursor, pickFilter, readAllStatement, type EventFilter, type EventStore } from '../event-store/index.ts';
 import { lineFormats } from './formats.ts';
 
 /**
@@ -45,43 +43,16 @@ const lineColumns = sql.fragment`position::text AS pos, tx_id::text AS tx, strea
 const xminRow = z.object({ xmin: z.string() });
 
 /**
- * A page of the log as `EventStore.readAll` selects it (the same conditions, order and visibility:
- * only rows of transactions older than every running one, see src/event-store/postgres/read-all.ts),
- * its columns as text. Filters and cursor are checked as the store checks them, with its errors.
+ * A page of the log as `EventStore.readAll` selects it (the store's own statement: the same
+ * conditions, order and visibility), with the columns above. Filters and cursor are checked as the
+ * store checks them, with its errors.
  */
 export async function readLinePage(db: CommonQueryMethods, after: string | null, limit: number, options: EventFilter): Promise<LinePage> {
   const from = after == null ? { tx: 0n, position: 0n } : decodeCursor(after);
-  const filter = pickFilter(options);
-  const conditions = [sql.fragment`(tx_id, position) > (${from.tx.toString()}::xid8, ${from.position.toString()}::int8)`, sql.fragment`tx_id < snapshot.xmin`];
-  if (filter.owner !== undefined) conditions.push(sql.fragment`owner = ${filter.owner}`);
-  if (filter.streamId !== undefined) conditions.push(sql.fragment`stream_id = ${filter.streamId}`);
-  if (filter.streamPrefix !== undefined) conditions.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
-  if (filter.fromPosition !== undefined) conditions.push(sql.fragment`position >= ${filter.fromPosition}`);
-  if (filter.toPosition !== undefined) conditions.push(sql.fragment`position <= ${filter.toPosition}`);
-  if (filter.since !== undefined) conditions.push(sql.fragment`recorded_at >= ${filter.since.toISOString()}::timestamptz`);
-  if (filter.until !== undefined) conditions.push(sql.fragment`recorded_at < ${filter.until.toISOString()}::timestamptz`);
-  const types = filter.types !== undefined && filter.types.length > 0 ? filter.types : undefined;
-  // As the store: alone, a type filter merges one index range per type.
-  const perType = types !== undefined && filter.owner === undefined && filter.streamId === undefined;
-  if (types !== undefined && !perType) conditions.push(sql.fragment`event_type = ANY(${sql.array(types, 'text')})`);
-  const where = sql.join(conditions, sql.fragment` AND `);
-  const page = perType
-    ? sql.fragment`SELECT ${lineColumns} FROM (
-        SELECT typed.* FROM unnest(${sql.array(types!, 'text')}) AS wanted(event_type)
-        CROSS JOIN LATERAL (
-          SELECT * FROM events WHERE events.event_type = wanted.event_type AND ${where}
-          ORDER BY tx_id, position LIMIT ${limit}
-        ) AS typed
-        ORDER BY typed.tx_id, typed.position LIMIT ${limit}
-      ) AS events`
-    : sql.fragment`SELECT ${lineColumns} FROM events WHERE ${where} ORDER BY tx_id, position LIMIT ${limit}`;
-
+  const statement = readAllStatement(lineColumns, from, limit, pickFilter(options));
   let result;
   try {
-    result = await db.query(sql.unsafe`
-      SELECT snapshot.xmin::text AS xmin, page.*
-      FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot
-      LEFT JOIN LATERAL (${page}) AS page ON true`);
+    result = await db.query(statement);
   } catch (error) {
     throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', undefined, { cause: error });
   }

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { sql, type CommonQueryMethods, type FragmentSqlToken, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
 import { compareCursors, encodeCursor, type CursorPoint } from '../cursor.ts';
 import type { EventFilter, RecordedEvent } from '../types.ts';
@@ -17,11 +17,14 @@ export interface ReadAllPage {
 }
 
 /**
- * One page of the log in reader order, (tx_id, position) after the cursor, returning only rows of
- * transactions older than every transaction still running: a row whose transaction commits later
- * sorts after everything this page (and any earlier page) returned, so no reader skips it.
+ * The statement of one page in reader order, selecting `columns` of each row: (tx_id, position) after
+ * the cursor, only rows of transactions older than every transaction still running (a row whose
+ * transaction commits later sorts after everything this page, and any earlier page, returned, so no
+ * reader skips it), plus the snapshot's xmin. One row per event; a single row of nulls (but xmin) when
+ * the page is empty, so an empty read still learns its boundary in one round trip. The export's fast
+ * path (`src/replay/ndjson-pages.ts`) runs it with its own columns.
  */
-export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, limit: number, filter: EventFilter): Promise<ReadAllPage> {
+export function readAllStatement(columns: FragmentSqlToken, after: CursorPoint, limit: number, filter: EventFilter): QuerySqlToken {
   const conditions = [
     sql.fragment`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.position.toString()}::int8)`,
     sql.fragment`tx_id < snapshot.xmin`,
@@ -42,7 +45,7 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
   const where = sql.join(conditions, sql.fragment` AND `);
 
   const page = perType
-    ? sql.fragment`SELECT ${eventColumns} FROM (
+    ? sql.fragment`SELECT ${columns} FROM (
         SELECT typed.* FROM unnest(${sql.array(types!, 'text')}) AS wanted(event_type)
         CROSS JOIN LATERAL (
           SELECT * FROM events WHERE events.event_type = wanted.event_type AND ${where}
@@ -50,14 +53,17 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
         ) AS typed
         ORDER BY typed.tx_id, typed.position LIMIT ${limit}
       ) AS events`
-    : sql.fragment`SELECT ${eventColumns} FROM events WHERE ${where} ORDER BY tx_id, position LIMIT ${limit}`;
+    : sql.fragment`SELECT ${columns} FROM events WHERE ${where} ORDER BY tx_id, position LIMIT ${limit}`;
 
-  // One row per event plus the snapshot's xmin; a single row of nulls when the page is empty, so an
-  // empty read still learns its boundary in one round trip.
-  const result = await db.query(prepared(sql.unsafe`
+  return prepared(sql.unsafe`
     SELECT snapshot.xmin::text AS xmin, page.*
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot
-    LEFT JOIN LATERAL (${page}) AS page ON true`));
+    LEFT JOIN LATERAL (${page}) AS page ON true`);
+}
+
+/** One page of the log in reader order (see `readAllStatement`), as recorded events. */
+export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, limit: number, filter: EventFilter): Promise<ReadAllPage> {
+  const result = await db.query(readAllStatement(eventColumns, after, limit, filter));
   const rows = result.rows as readonly Record<string, unknown>[];
   const { xmin } = xminRow.parse(rows[0]);
   const events: RecordedEvent[] = [];
