@@ -27,3 +27,4 @@ export {
 export type { VisibilityLag } from './postgres/visibility-lag.ts';
 export { eventStorePoolConfiguration, type EventStorePoolSettings } from './postgres/pool-configuration.ts';
 export { prepared } from './postgres/prepared-statement.ts';
+export { sqlState } from './postgres/postgres-errors.ts';

@@ -38,6 +38,7 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
       lagCapped: lag?.capped ?? null,
       lagSeconds: lag === null ? null : Math.round(lag.seconds * 1_000) / 1_000,
       lastError: status.lastError,
+      parkedEvents: status.parkedEvents,
     };
   };
 
@@ -54,7 +55,13 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
   app.get('/health', async () => {
     const storageStatus = storage.status();
     const [projections, readers] = await Promise.all([projectionStatus(), readerStatus()]);
-    const healthy = !storageStatus.degraded && projections.state === 'running' && projections.lastError === null && projections.lagEvents !== null;
+    // Parked events are missing from the read models until a fixed projection is rebuilt.
+    const healthy =
+      !storageStatus.degraded &&
+      projections.state === 'running' &&
+      projections.lastError === null &&
+      projections.lagEvents !== null &&
+      projections.parkedEvents === 0;
     return { status: healthy ? 'ok' : 'degraded', ...storageStatus, projections, readers };
   });
 

@@ -46,6 +46,10 @@ export class LakechatMetrics {
       const runner = this.sources.runner;
       return runner === undefined ? [] : [{ value: (await runner.lag()).seconds }];
     });
+    registry.gauge('lakechat_projection_parked_events', 'Events the projections could not apply, moved past and recorded in projection_parked_events.', () => {
+      const runner = this.sources.runner;
+      return runner === undefined ? [] : [{ value: runner.status().parkedEvents }];
+    });
     registry.observedCounter('lakechat_token_refreshes_total', 'Database tokens obtained since start.', () => [{ value: token()?.fetches ?? 0 }]);
     registry.observedCounter('lakechat_token_refresh_failures_total', 'Failed attempts to obtain a database token since start.', () => [
       { value: token()?.failures ?? 0 },

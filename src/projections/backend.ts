@@ -14,4 +14,17 @@ export interface ProjectionBackend {
   applyBatch(events: readonly RecordedEvent[]): Promise<string | null>;
   /** The checkpoint of each projection, as last read or written. */
   checkpoints(): Promise<Record<string, string | null>>;
+  /**
+   * Moves every checkpoint still before `event` past it without applying it, and records the event
+   * and why (parked), in one atomic step: for the event no attempt can apply. Returns the lowest
+   * cursor now applied.
+   */
+  park(event: RecordedEvent, reason: string): Promise<string | null>;
+  /** How many events are parked. */
+  parkedCount(): Promise<number>;
+  /**
+   * True when `error`, from applying a batch, comes from the events' own values (and so will come
+   * again, whatever the retries), false when it may be the database being away.
+   */
+  isPermanent(error: unknown): boolean;
 }

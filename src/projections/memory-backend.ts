@@ -15,6 +15,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
   readonly names: readonly string[];
   private readonly models = new Map<string, unknown>();
   private readonly cursors = new Map<string, string | null>();
+  private readonly parked: { eventId: string; cursor: string; reason: string }[] = [];
 
   constructor(
     private readonly projections: readonly AnyProjection[],
@@ -57,6 +58,23 @@ export class MemoryProjectionBackend implements ProjectionBackend {
 
   async checkpoints(): Promise<Record<string, string | null>> {
     return Object.fromEntries(this.cursors);
+  }
+
+  async park(event: RecordedEvent, reason: string): Promise<string | null> {
+    this.parked.push({ eventId: event.eventId, cursor: event.cursor, reason });
+    for (const [name, cursor] of this.cursors) {
+      if (compareCursors(cursor, event.cursor) < 0) this.cursors.set(name, event.cursor);
+    }
+    return this.lowest();
+  }
+
+  async parkedCount(): Promise<number> {
+    return this.parked.length;
+  }
+
+  /** Nothing here can be away: a handler that throws is a handler that cannot apply this event. */
+  isPermanent(): boolean {
+    return true;
   }
 
   private lowest(): string | null {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
+import { InvalidInputError, sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
-import { compareCursors, prepared, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, prepared, sqlState, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
 import { decodeFor } from './decode.ts';
@@ -81,6 +81,7 @@ function singleRun(projection: AnyProjection, events: readonly RecordedEvent[], 
 }
 
 const guardRow = z.object({ ok: z.boolean() });
+const countRow = z.object({ count: z.number() });
 
 /**
  * Read models in PostgreSQL tables, each batch written atomically with its checkpoints.
@@ -131,6 +132,39 @@ export class PostgresProjectionBackend implements ProjectionBackend {
 
   async checkpoints(): Promise<Record<string, string | null>> {
     return Object.fromEntries(this.known);
+  }
+
+  async park(event: RecordedEvent, reason: string): Promise<string | null> {
+    this.known = await this.pool.transaction(async (tx) => {
+      const cursors = await lockCheckpoints(tx, this.checkpointTables, this.names);
+      // Another instance may have applied or parked it meanwhile.
+      const behind = this.names.filter((name) => compareCursors(cursors.get(name) ?? null, event.cursor) < 0);
+      if (behind.length === 0) return cursors;
+      await tx.query(sql.unsafe`
+        INSERT INTO ${this.checkpointTables('projection_parked_events')} (event_id, cursor, position, stream_id, event_type, reason)
+        VALUES (${event.eventId}, ${event.cursor}, ${event.position}, ${event.streamId}, ${event.type}, ${reason})
+        ON CONFLICT (event_id) DO NOTHING`);
+      await advanceCheckpoints(tx, this.checkpointTables, behind, { cursor: event.cursor, position: event.position });
+      for (const name of behind) cursors.set(name, event.cursor);
+      return cursors;
+    });
+    return this.lowest();
+  }
+
+  async parkedCount(): Promise<number> {
+    const row = await selectRow(this.pool, countRow, sql.unsafe`SELECT count(*)::int AS count FROM ${this.checkpointTables('projection_parked_events')}`);
+    return row?.count ?? 0;
+  }
+
+  /**
+   * A value PostgreSQL refuses (class 22, data exception), a constraint a read model's rows break
+   * (class 23), or one Slonik refuses before sending it: the same events fail the same way every
+   * time. Anything else (a dropped connection, a lock timeout, a missing table) may pass.
+   */
+  isPermanent(error: unknown): boolean {
+    if (error instanceof InvalidInputError) return true;
+    const state = sqlState(error);
+    return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
   }
 
   /** The fast path; false when the batch does not qualify or the guard failed (nothing written then). */

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, sqlState, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 
 export interface ProjectionRunnerOptions {
@@ -26,6 +26,8 @@ export interface RunnerStatus {
   /** True once the runner has reached the head of the log at least once since it started. */
   reachedLiveEdge: boolean;
   lastError: string | null;
+  /** Events no attempt could apply, moved past and recorded (see ProjectionBackend.park). */
+  parkedEvents: number;
 }
 
 interface Waiter {
@@ -37,8 +39,18 @@ interface Waiter {
 }
 
 const maxBuffered = 10_000;
+/** Failed attempts after which a batch failing for its events' own values is split, and then its one bad event parked. */
+const attemptsBeforeParking = 3;
 const waitSamples = 10_000;
 const rememberedTimes = 10_000;
+/** Why an event was parked, for the record: the SQLSTATE or error name, and the message (no secrets: values of the event at most). */
+function reasonOf(error: unknown): string {
+  const code = sqlState(error);
+  const name = error instanceof Error ? error.name : 'Error';
+  const message = error instanceof Error ? error.message : String(error);
+  return `${code ?? name}: ${message}`.slice(0, 500);
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -60,6 +72,7 @@ export class ProjectionRunner {
   private state: RunnerStatus['state'] = 'idle';
   private reachedLiveEdge = false;
   private lastError: string | null = null;
+  private parkedEvents = 0;
   /** How long recent writes waited for the projections, in ms (a ring): the price of read-your-writes. */
   private readonly waits = new Float64Array(waitSamples);
   private waitCount = 0;
@@ -82,6 +95,7 @@ export class ProjectionRunner {
   async start(): Promise<void> {
     if (this.state !== 'idle') return;
     this.applied = await this.backend.start();
+    this.parkedEvents = await this.backend.parkedCount();
     this.state = 'running';
     this.controller = new AbortController();
     this.pumping = this.pump(this.controller.signal);
@@ -151,7 +165,7 @@ export class ProjectionRunner {
   }
 
   status(): RunnerStatus {
-    return { state: this.state, cursor: this.applied, reachedLiveEdge: this.reachedLiveEdge, lastError: this.lastError };
+    return { state: this.state, cursor: this.applied, reachedLiveEdge: this.reachedLiveEdge, lastError: this.lastError, parkedEvents: this.parkedEvents };
   }
 
   /** How far the projections are behind the log, read from the store (bounded by `limit`). */
@@ -222,6 +236,12 @@ export class ProjectionRunner {
     }
   }
 
+  /**
+   * Applies a batch, retrying while the database is away. A batch that keeps failing for its events'
+   * own values is applied one event at a time, and the one event that still fails is parked: the
+   * read models lose that event (recorded, reported by /health) rather than every event after it,
+   * and every write stops waiting in vain.
+   */
   private async applyWithRetry(batch: RecordedEvent[]): Promise<void> {
     for (let failures = 0; this.state === 'running'; failures++) {
       try {
@@ -235,8 +255,37 @@ export class ProjectionRunner {
         this.advance(cursor);
         return;
       } catch (error) {
+        if (failures + 1 >= attemptsBeforeParking && this.backend.isPermanent(error)) {
+          if (batch.length > 1) {
+            for (const event of batch) await this.applyWithRetry([event]);
+          } else {
+            await this.park(batch[0]!, error);
+          }
+          return;
+        }
         this.lastError = 'applying a batch failed; retrying';
         this.logger?.error({ err: error, failures, events: batch.length }, 'projection batch failed; retrying');
+        await sleep(Math.min(50 * 2 ** failures, 5_000));
+      }
+    }
+  }
+
+  private async park(event: RecordedEvent, cause: unknown): Promise<void> {
+    const reason = reasonOf(cause);
+    for (let failures = 0; this.state === 'running'; failures++) {
+      try {
+        const cursor = await this.backend.park(event, reason);
+        this.parkedEvents++;
+        this.lastError = null;
+        this.logger?.error(
+          { err: cause, eventId: event.eventId, type: event.type, streamId: event.streamId, cursor: event.cursor },
+          'the projections cannot apply this event: parked it (recorded in projection_parked_events) and went on',
+        );
+        this.advance(cursor);
+        return;
+      } catch (error) {
+        this.lastError = 'parking an event failed; retrying';
+        this.logger?.error({ err: error, failures, eventId: event.eventId }, 'parking an event failed; retrying');
         await sleep(Math.min(50 * 2 ** failures, 5_000));
       }
     }
