@@ -38,5 +38,6 @@ function table(report: StatusReport): string {
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
-  return `${lines.join('\n')}\nhead of the log: position ${report.headPosition ?? '(empty)'}\n`;
+  const parked = report.parkedEvents === 0 ? '' : `parked events (the live projections could not apply them; see docs/operations.md): ${report.parkedEvents}\n`;
+  return `${lines.join('\n')}\nhead of the log: position ${report.headPosition ?? '(empty)'}\n${parked}`;
 }

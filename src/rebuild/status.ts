@@ -1,4 +1,5 @@
-import type { DatabasePool } from 'slonik';
+import { sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
 import type { AnyProjection } from '../projections/projection.ts';
 import { readLiveCheckpoints } from './live-checkpoints.ts';
 import { lagBehind, logExtent } from './log-extent.ts';
@@ -30,6 +31,8 @@ export interface StatusReport {
   /** The highest position in the log (positions have gaps: an upper bound of the count). */
   headPosition: number | null;
   projections: ProjectionStatus[];
+  /** Events the live projections could not apply and moved past (docs/operations.md, "Parked events"). */
+  parkedEvents: number;
 }
 
 /** Where each projection stands: its checkpoint, its lag behind the log, and any rebuild of it. */
@@ -71,5 +74,11 @@ export async function projectionsStatus(pool: DatabasePool, projections: readonl
             },
     });
   }
-  return { headPosition: extent.last, projections: statuses };
+  const parked = await pool
+    .oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM projection_parked_events`)
+    .catch((error: unknown) => {
+      if ((error as { cause?: { code?: string } }).cause?.code === '42P01') return 0; // before migration 015
+      throw error;
+    });
+  return { headPosition: extent.last, projections: statuses, parkedEvents: parked };
 }

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatStreamId } from '../../src/chats/index.ts';
 import { MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { MemoryProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projections/index.ts';
+import { allProjections, MemoryProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projections/index.ts';
+import { projectionsStatus } from '../../src/rebuild/index.ts';
 import { postgresReadModels, type ReadModelsUnderTest } from './harness.ts';
 
 const owner = 'ana@example.com';
@@ -44,6 +45,7 @@ describe('an event the projections cannot apply', () => {
     expect(parked).toEqual([{ event_id: poisoned.events[0]!.eventId, cursor: poisoned.cursor, reason: expect.stringMatching(/^22003: /) }]);
     expect(runner.status()).toMatchObject({ parkedEvents: 1, lastError: null });
 
+    expect((await projectionsStatus(database.pool, allProjections)).parkedEvents).toBe(1);
     // A runner started later (a restart, another instance) reports what is parked.
     const again = new ProjectionRunner(store, runner.backend, { waitTimeoutMs: 30_000 });
     await again.start();
