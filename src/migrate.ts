@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import Postgrator from 'postgrator';
 import { LakechatError } from './errors.ts';
+import { isAuthenticationFailure, type LakebasePool } from './lakebase/index.ts';
 import type { Logger } from './logger.ts';
 
 /** Everyone who migrates this database takes this lock first (an arbitrary, fixed 64-bit key). */
@@ -42,5 +43,20 @@ export async function runMigrations(clientConfig: pg.ClientConfig, logger?: Logg
   } finally {
     // Ending the session releases the advisory lock too.
     await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * The migrations on a Lakebase pool's own connection, with its current token; a token refused at
+ * login (revoked, or expired between issue and use) is replaced once. The server and the scripts
+ * both start this way.
+ */
+export async function migrateLakebase(lakebase: Pick<LakebasePool, 'clientConfig' | 'tokens'>, logger: Logger): Promise<MigrationResult> {
+  try {
+    return await runMigrations(await lakebase.clientConfig(), logger);
+  } catch (error) {
+    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
+    lakebase.tokens.invalidate();
+    return runMigrations(await lakebase.clientConfig(), logger);
   }
 }

@@ -13,7 +13,6 @@ import {
   createLakebasePool,
   describeDatabaseError,
   detectMode,
-  isAuthenticationFailure,
   resolveConnection,
   type Clock,
   type ConnectionMode,
@@ -23,7 +22,7 @@ import {
 import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
-import { runMigrations } from './migrate.ts';
+import { migrateLakebase } from './migrate.ts';
 
 /** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {
@@ -71,19 +70,8 @@ function reasonOf(error: unknown): string {
   return error.message.includes(cause) ? error.message : `${error.message}: ${cause}`;
 }
 
-/** Migrations on their own connection with the current token; a refused token is replaced once. */
-async function migrate(lakebase: LakebasePool, logger: Logger): Promise<void> {
-  try {
-    await runMigrations(await lakebase.clientConfig(), logger);
-  } catch (error) {
-    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
-    lakebase.tokens.invalidate();
-    await runMigrations(await lakebase.clientConfig(), logger);
-  }
-}
-
 async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePool): Promise<Storage> {
-  await migrate(lakebase, logger);
+  await migrateLakebase(lakebase, logger);
   const eventStore = await createPostgresEventStore({
     pool: lakebase.pool,
     listenerConfig: () => lakebase.listenerConfig(),

@@ -3,9 +3,9 @@ import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { LakechatError } from '../errors.ts';
 import { eventStorePoolConfiguration, PostgresEventStore } from '../event-store/index.ts';
-import { createLakebasePool, detectMode, isAuthenticationFailure, resolveConnection, type LakebasePool } from '../lakebase/index.ts';
+import { createLakebasePool, detectMode, resolveConnection } from '../lakebase/index.ts';
 import type { Logger } from '../logger.ts';
-import { runMigrations } from '../migrate.ts';
+import { migrateLakebase } from '../migrate.ts';
 
 /** The database a script works on: a pool, the event store on it, and a way to close both. */
 export interface ScriptDatabase {
@@ -21,17 +21,6 @@ export interface OpenScriptDatabaseOptions {
   migrate: boolean;
   /** Statements may run this long (index builds on big tables take minutes). */
   statementTimeoutMs?: number;
-}
-
-/** Migrations on their own connection with the current token; a refused token is replaced once. */
-async function migrate(lakebase: LakebasePool, logger: Logger): Promise<void> {
-  try {
-    await runMigrations(await lakebase.clientConfig(), logger);
-  } catch (error) {
-    if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
-    lakebase.tokens.invalidate();
-    await runMigrations(await lakebase.clientConfig(), logger);
-  }
 }
 
 /**
@@ -53,7 +42,7 @@ export async function openScriptDatabase(config: Config, logger: Logger, options
     }),
   });
   try {
-    if (options.migrate) await migrate(lakebase, logger);
+    if (options.migrate) await migrateLakebase(lakebase, logger);
     const store = new PostgresEventStore({ pool: lakebase.pool, listenerConfig: () => lakebase.listenerConfig(), logger, instanceId: randomUUID() });
     return {
       pool: lakebase.pool,

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
 import { createLakebasePool, resolveConnection, type LakebasePool } from '../../src/lakebase/index.ts';
+import { migrateLakebase } from '../../src/migrate.ts';
 import { captureLog } from './support/log-capture.ts';
 import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 import { ManualClock } from './support/manual-clock.ts';
@@ -110,6 +111,18 @@ describe('logging in with Lakebase tokens', () => {
     expect(credentials()).toBe(before + 1);
     expect(latestToken()).not.toBe(revoked);
     expect(log.lines().some((line) => line.msg === 'the database refused the token; fetching a new one')).toBe(true);
+  });
+
+  it('migrates with a new token when the cached one was revoked before the migrations logged in', async () => {
+    const lakebase = await openPool();
+    await lakebase.pool.query(sql.unsafe`SELECT 1`); // a token is now cached
+    const revoked = latestToken() ?? '';
+    await world.workspace.revoke(revoked);
+    const before = credentials();
+    const result = await migrateLakebase(lakebase, log.logger);
+    expect(result.version).toBeGreaterThan(0);
+    expect(credentials()).toBe(before + 1);
+    expect(latestToken()).not.toBe(revoked);
   });
 
   it('logs in again with a new token after the current one expired early (28P01)', async () => {
