@@ -80,6 +80,9 @@ const environmentObject = z.object({
   DATABRICKS_CONFIG_FILE: optionalString,
 
   STORAGE_FALLBACK: z.enum(['memory', 'fail']).default('memory'),
+  // On the memory fallback, the database is tried again after this long, doubling up to the maximum.
+  STORAGE_RECONNECT_MIN_MS: positiveInt.max(600_000).default(1_000),
+  STORAGE_RECONNECT_MAX_MS: positiveInt.max(3_600_000).default(30_000),
   DATABASE_POOL_SIZE: positiveInt.max(200).default(10),
   SLOW_QUERY_MS: positiveInt.default(500),
 

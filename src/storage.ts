@@ -23,6 +23,8 @@ import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
 import type { Logger } from './logger.ts';
 import { migrateLakebase } from './migrate.ts';
+import { fallbackStorage, type FallbackStatus } from './fallback/fallback-storage.ts';
+import type { OpenProjectionsOptions, Projections } from './projections/index.ts';
 
 /** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {
@@ -37,6 +39,8 @@ export interface StorageStatus {
   database: string | null;
   /** When the database token expires (it is refreshed before); null for a fixed password or memory. */
   tokenExpiresAt: string | null;
+  /** Present when the instance started on the memory fallback: the retries, and the switch once made. */
+  fallback?: FallbackStatus;
 }
 
 export interface Storage {
@@ -48,6 +52,8 @@ export interface Storage {
   status(): StorageStatus;
   /** The database token's refreshes and failures (for /metrics); absent in memory or with a fixed password. */
   tokenStatus?(): TokenStatus | null;
+  /** Opens the read models itself (the memory fallback, whose read models move to PostgreSQL at the switch). */
+  openProjections?(options: OpenProjectionsOptions): Promise<Projections>;
   close(): Promise<void>;
 }
 
@@ -135,26 +141,33 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
   logger.info({ mode: decision.mode, reason: decision.reason }, 'connecting to the database');
 
   let resolved: ResolvedConnection | undefined;
-  let lakebase: LakebasePool | undefined;
-  try {
+  const connect = async (): Promise<Storage> => {
     resolved = await resolveConnection(config, dependencies.workspace === undefined ? {} : { workspace: dependencies.workspace });
-    lakebase = await createLakebasePool(resolved, {
-      logger,
-      poolSize: config.env.DATABASE_POOL_SIZE,
-      slowQueryMs: config.env.SLOW_QUERY_MS,
-      poolConfiguration: eventStorePoolConfiguration({
-        maxPoolSize: config.env.DATABASE_POOL_SIZE,
-        idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
-        preparedStatements: config.env.DATABASE_PREPARED_STATEMENTS,
-      }),
-      ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
-    });
-    const storage = await openPostgres(config, logger, lakebase);
+    let lakebase: LakebasePool | undefined;
+    try {
+      lakebase = await createLakebasePool(resolved, {
+        logger,
+        poolSize: config.env.DATABASE_POOL_SIZE,
+        slowQueryMs: config.env.SLOW_QUERY_MS,
+        poolConfiguration: eventStorePoolConfiguration({
+          maxPoolSize: config.env.DATABASE_POOL_SIZE,
+          idleInTransactionTimeoutMs: config.env.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+          preparedStatements: config.env.DATABASE_PREPARED_STATEMENTS,
+        }),
+        ...(dependencies.clock === undefined ? {} : { clock: dependencies.clock }),
+      });
+      return await openPostgres(config, logger, lakebase);
+    } catch (error) {
+      await lakebase?.close().catch(() => {});
+      throw error;
+    }
+  };
+  try {
+    const storage = await connect();
     const { host, user, database, tokenExpiresAt } = storage.status();
     logger.info({ storage: 'postgres', mode: decision.mode, host, user, database, tokenExpiresAt }, 'event store on PostgreSQL');
     return storage;
   } catch (error) {
-    await lakebase?.close().catch(() => {});
     const reason = reasonOf(error);
     const where = { mode: decision.mode, host: resolved?.host ?? null, user: resolved?.user ?? null };
     if (config.env.STORAGE_FALLBACK === 'fail') {
@@ -165,17 +178,23 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
     }
     logger.error(
       { err: error, storage: 'memory', ...where },
-      `The database is unavailable at start-up; falling back to in-memory storage (events are lost on restart; STORAGE_FALLBACK=fail exits instead): ${reason}`,
+      `The database is unavailable at start-up; falling back to in-memory storage until it answers (retried with backoff; the events accepted meanwhile are then forwarded to it; STORAGE_FALLBACK=fail exits instead): ${reason}`,
     );
-    return memoryStorage(config, logger, {
-      storage: 'memory',
-      mode: decision.mode,
-      degraded: true,
-      reason,
-      host: where.host,
-      user: where.user,
-      database: resolved?.database ?? null,
-      tokenExpiresAt: null,
+    return fallbackStorage({
+      config,
+      logger,
+      connect,
+      describe: reasonOf,
+      status: {
+        storage: 'memory',
+        mode: decision.mode,
+        degraded: true,
+        reason,
+        host: where.host,
+        user: where.user,
+        database: resolved?.database ?? null,
+        tokenExpiresAt: null,
+      },
     });
   }
 }

@@ -4,26 +4,39 @@ import { LakechatError } from '../errors.ts';
  * A cursor is the pair (transaction id, position) of the last thing a reader has seen. Readers order
  * and resume by the pair, not by position alone: a transaction with a lower id can draw a higher
  * position, and resuming by position would skip it. Clients treat the string as opaque.
+ *
+ * A cursor may name the store that issued it: `tx-position.store`. The memory store names itself in
+ * every cursor (its cursors never outlive the process, so nothing stores them); the PostgreSQL store
+ * issues bare cursors, which projection checkpoints and rebuild rows keep as they are. A store
+ * refuses a cursor that names another store (see docs/architecture.md, "Cursors name their store").
  */
 export interface CursorPoint {
   readonly tx: bigint;
   readonly position: bigint;
+  /** The store the cursor names, or null for a bare cursor. */
+  readonly store?: string | null;
 }
 
-const pattern = /^(\d{1,20})-(\d{1,20})$/;
+const pattern = /^(\d{1,20})-(\d{1,20})(?:\.([0-9a-z]{1,40}))?$/;
 
 export function encodeCursor(point: CursorPoint): string {
-  return `${point.tx}-${point.position}`;
+  const bare = `${point.tx}-${point.position}`;
+  return point.store == null ? bare : `${bare}.${point.store}`;
 }
 
-export function decodeCursor(cursor: string): CursorPoint {
+export function invalidCursor(cursor: string, reason?: string): LakechatError {
+  return new LakechatError('LAKECHAT_ERR_STORE_INVALID_CURSOR', undefined, {
+    details: { cursor: cursor.slice(0, 64), ...(reason === undefined ? {} : { reason }) },
+  });
+}
+
+export function decodeCursor(cursor: string): Required<CursorPoint> {
   const match = pattern.exec(cursor);
-  if (match === null) {
-    throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_CURSOR', undefined, { details: { cursor: cursor.slice(0, 64) } });
-  }
-  return { tx: BigInt(match[1]!), position: BigInt(match[2]!) };
+  if (match === null) throw invalidCursor(cursor);
+  return { tx: BigInt(match[1]!), position: BigInt(match[2]!), store: match[3] ?? null };
 }
 
+/** Orders two cursors by (transaction id, position); the store they name plays no part. */
 export function compareCursors(a: string | null, b: string | null): number {
   if (a === b) return 0;
   if (a === null) return -1;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor, encodeCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor, invalidCursor } from './cursor.ts';
 import { checkExpectedVersion } from './errors.ts';
 import { matchesFilter, pickFilter } from './filter.ts';
 import { LiveTail } from './live-tail.ts';
@@ -27,6 +27,8 @@ export interface MemoryEventStoreOptions {
   now?: () => Date;
   pollIntervalMs?: number;
   maxQueuedPerSubscriber?: number;
+  /** The name this log gives itself in its cursors; random by default. */
+  storeId?: string;
 }
 
 const defaultPageSize = 1_000;
@@ -55,6 +57,8 @@ export function clampLimit(limit: number | undefined, fallback = defaultPageSize
  */
 export class MemoryEventStore implements EventStore {
   readonly kind = 'memory' as const;
+  /** Named in every cursor this log issues, so a cursor of another store (or process) is refused. */
+  readonly storeId: string;
   private readonly log: RecordedEvent[] = [];
   private readonly streams = new Map<string, RecordedEvent[]>();
   private readonly byEventId = new Map<string, RecordedEvent>();
@@ -67,6 +71,7 @@ export class MemoryEventStore implements EventStore {
   constructor(private readonly options: MemoryEventStoreOptions = {}) {
     this.newId = options.newId ?? randomUUID;
     this.now = options.now ?? (() => new Date());
+    this.storeId = options.storeId ?? `m${randomUUID().replaceAll('-', '').slice(0, 10)}`;
     this.tail = new LiveTail(this, {
       pageSize: defaultPageSize,
       pollIntervalMs: options.pollIntervalMs ?? 1_000,
@@ -96,7 +101,7 @@ export class MemoryEventStore implements EventStore {
       const position = this.log.length + 1 + index;
       return deepFreeze({
         position,
-        cursor: encodeCursor({ tx, position: BigInt(position) }),
+        cursor: encodeCursor({ tx, position: BigInt(position), store: this.storeId }),
         streamId,
         version: stream.length + 1 + index,
         eventId: event.eventId,
@@ -146,7 +151,7 @@ export class MemoryEventStore implements EventStore {
     const limit = clampLimit(options.limit);
     const filter = pickFilter(options);
     // Positions equal the index + 1 here, so a cursor's position is where to start scanning.
-    let index = options.after == null ? 0 : Number(decodeCursor(options.after).position);
+    let index = options.after == null ? 0 : Number(this.decode(options.after).position);
     const events: RecordedEvent[] = [];
     while (index < this.log.length && events.length < limit) {
       const event = this.log[index++]!;
@@ -154,6 +159,11 @@ export class MemoryEventStore implements EventStore {
     }
     if (events.length >= limit) return { events, cursor: events[events.length - 1]!.cursor };
     return { events, cursor: this.boundary() };
+  }
+
+  /** Refuses a cursor this log did not issue: one naming another store, or beyond the head. */
+  async checkCursor(cursor: string): Promise<void> {
+    this.decode(cursor);
   }
 
   async headCursor(): Promise<string | null> {
@@ -173,7 +183,14 @@ export class MemoryEventStore implements EventStore {
 
   /** Everything before the next transaction has been read: the cursor of "the head, now". */
   private boundary(): string {
-    return encodeCursor({ tx: this.nextTx, position: BigInt(this.log.length) });
+    return encodeCursor({ tx: this.nextTx, position: BigInt(this.log.length), store: this.storeId });
+  }
+
+  private decode(cursor: string): ReturnType<typeof decodeCursor> {
+    const point = decodeCursor(cursor);
+    if (point.store !== this.storeId) throw invalidCursor(cursor, 'issued by another store');
+    if (point.tx > this.nextTx || point.position > BigInt(this.log.length)) throw invalidCursor(cursor, 'beyond the head of the log');
+    return point;
   }
 
   private assertOpen(): void {

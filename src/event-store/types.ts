@@ -132,6 +132,11 @@ export interface SubscribeOptions {
   onCaughtUp?: (cursor: string | null) => void;
   /** Aborting ends the iteration; the iterator returns normally. */
   signal?: AbortSignal;
+  /**
+   * Called when the instance moved from its memory fallback to PostgreSQL under this subscription:
+   * the events go on (each once), and their cursors are PostgreSQL's from here.
+   */
+  onStoreChanged?: () => void;
 }
 
 export interface EventStore {
@@ -139,6 +144,11 @@ export interface EventStore {
   append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
+  /**
+   * Throws LAKECHAT_ERR_STORE_INVALID_CURSOR for a cursor from a client that this store cannot have
+   * issued (another store's, or beyond the head). Called where cursors come in (HTTP, WebSocket).
+   */
+  checkCursor?(cursor: string): Promise<void>;
   /** The cursor of the newest event any reader can see now (null on an empty log). */
   headCursor(): Promise<string | null>;
   /** Catch up from `after`, then follow live: no gap and no duplicate between the two. */

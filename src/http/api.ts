@@ -41,7 +41,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   const { config, logger, storage } = options;
   const env = config.env;
   const store = storage.eventStore;
-  const projections = await openProjections({
+  const projections = await (storage.openProjections ?? openProjections)({
     store,
     pool: options.pool,
     batchSize: env.PROJECTION_BATCH_SIZE,

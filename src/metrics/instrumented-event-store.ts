@@ -51,6 +51,10 @@ export class InstrumentedEventStore implements EventStore {
     return this.store.readAll(options);
   }
 
+  async checkCursor(cursor: string): Promise<void> {
+    await this.store.checkCursor?.(cursor);
+  }
+
   headCursor(): Promise<string | null> {
     return this.store.headCursor();
   }

@@ -37,7 +37,9 @@ export function registerEventRoutes(app: FastifyInstance, registry: RouteRegistr
     errors: [...commonErrors, 'LAKECHAT_ERR_REPLAY_FORBIDDEN', 'LAKECHAT_ERR_HTTP_VALIDATION', 'LAKECHAT_ERR_STORE_INVALID_CURSOR'],
     handler: async ({ identity, query, reply, request }) => {
       if (!identity.analyst) throw new LakechatError('LAKECHAT_ERR_REPLAY_FORBIDDEN');
-      const page = await store.readAll({ ...toReplayFilter(query), limit: query.limit });
+      const filter = toReplayFilter(query);
+      if (typeof filter.after === 'string') await store.checkCursor?.(filter.after);
+      const page = await store.readAll({ ...filter, limit: query.limit });
       const next = filterQuery(query);
       if (page.cursor !== null) next.set('after', page.cursor);
       next.set('limit', String(query.limit));

@@ -19,7 +19,7 @@ const isoTime = z
   });
 
 const position = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
-const cursor = z.string().regex(/^\d{1,20}-\d{1,20}$/, 'a cursor from an earlier read (such as 812-40211)');
+const cursor = z.string().regex(/^\d{1,20}-\d{1,20}(\.[0-9a-z]{1,40})?$/, 'a cursor from an earlier read (such as 812-40211)');
 const text = z.string().min(1).max(500);
 const repeated = z.union([text, z.array(text).max(50)]).transform((value) => (Array.isArray(value) ? value : [value]));
 

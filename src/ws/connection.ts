@@ -11,7 +11,7 @@ import { closeReasons, type CloseReason } from './close-codes.ts';
 import { Outbox } from './outbox.ts';
 import type { WsLimits } from './limits.ts';
 import type { WsTraffic } from './hub.ts';
-import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, unsubscribedFrame } from './server-frames.ts';
+import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, storeChangedFrame, unsubscribedFrame } from './server-frames.ts';
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
 import { TokenBucket } from './token-bucket.ts';
@@ -214,6 +214,7 @@ export class WsConnection {
   private async pump(subscription: Subscription, after: string | null | 'end'): Promise<void> {
     let iterator: AsyncIterableIterator<RecordedEvent> | undefined;
     try {
+      if (typeof after === 'string' && after !== 'end') await this.host.store.checkCursor?.(after);
       iterator = this.host.store.subscribe({
         after,
         filter: subscription.filter,
@@ -222,6 +223,9 @@ export class WsConnection {
           if (subscription.closed) return;
           subscription.live = true;
           this.send(caughtUpFrame(subscription.id, cursor));
+        },
+        onStoreChanged: () => {
+          if (!subscription.closed) this.send(storeChangedFrame(subscription.id));
         },
       });
       for (;;) {

@@ -35,6 +35,11 @@ export function caughtUpFrame(subscription: string, cursor: string | null): stri
   return JSON.stringify({ type: 'caught_up', subscription, cursor });
 }
 
+/** The instance moved from its memory fallback to PostgreSQL; the subscription goes on, each event once. */
+export function storeChangedFrame(subscription: string): string {
+  return JSON.stringify({ type: 'store_changed', subscription, storage: 'postgres' });
+}
+
 export function unsubscribedFrame(subscription: string): string {
   return JSON.stringify({ type: 'unsubscribed', subscription });
 }

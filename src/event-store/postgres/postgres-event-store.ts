@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
-import { compareCursors, decodeCursor, type CursorPoint } from '../cursor.ts';
+import { compareCursors, decodeCursor, invalidCursor, type CursorPoint } from '../cursor.ts';
 import { pickFilter } from '../filter.ts';
 import { LiveTail } from '../live-tail.ts';
 import { clampLimit } from '../memory-event-store.ts';
@@ -55,6 +55,7 @@ const maxInt8 = 2n ** 63n - 1n;
 const maxXid8 = 2n ** 64n - 1n;
 const snapshotRow = z.object({ xmin: z.string(), xmax: z.string() });
 const newestRow = z.object({ tx: z.string(), position: z.string() });
+const headRow = z.object({ xmax: z.string(), position: z.string() });
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -196,6 +197,28 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
+  /**
+   * Refuses a cursor this store cannot have issued: one naming another store (the memory log's), or
+   * one beyond the head (a transaction id not yet assigned, or a position not yet drawn), which would
+   * otherwise answer "caught up" and then deliver nothing. For cursors from clients; the projections'
+   * own checkpoints are not checked here.
+   */
+  async checkCursor(cursor: string): Promise<void> {
+    this.assertOpen();
+    const point = this.decode(cursor);
+    let head;
+    try {
+      [head] = await selectRows(
+        this.pool,
+        headRow,
+        sql.unsafe`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, coalesce((SELECT max(position) FROM events), 0)::text AS position`,
+      );
+    } catch (error) {
+      throw unavailable(error);
+    }
+    if (point.tx > BigInt(head!.xmax) || point.position > BigInt(head!.position)) throw invalidCursor(cursor, 'beyond the head of the log');
+  }
+
   subscribe(options: SubscribeOptions = {}): AsyncIterableIterator<RecordedEvent> {
     this.assertOpen();
     this.listener.start();
@@ -279,9 +302,8 @@ export class PostgresEventStore implements EventStore {
 
   private decode(cursor: string): CursorPoint {
     const point = decodeCursor(cursor);
-    if (point.tx > maxXid8 || point.position > maxInt8) {
-      throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_CURSOR', undefined, { details: { cursor: cursor.slice(0, 64) } });
-    }
+    if (point.store !== null) throw invalidCursor(cursor, 'issued by another store');
+    if (point.tx > maxXid8 || point.position > maxInt8) throw invalidCursor(cursor);
     return point;
   }
 

@@ -1,0 +1,2 @@
+DROP TABLE fallback_parked_events;
+DROP TABLE store_epoch;
