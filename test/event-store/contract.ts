@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLakechatError } from '../../src/errors.ts';
-import { compareCursors, WrongExpectedVersionError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, decodeCursor, encodeCursor, MemoryEventStore, WrongExpectedVersionError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
 
 export interface StoreUnderTest {
   store: EventStore;
@@ -335,6 +335,30 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
       it('rejects a cursor it did not issue', async () => {
         await expectCode(store.readAll({ after: 'garbage' }), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
         await expectCode(store.readAll({ after: "1-1'; drop table events; --" }), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
+      });
+
+      it('refuses a cursor of another store (another memory log, or a bare PostgreSQL cursor given to memory), reading or checking it', async () => {
+        const appended = await store.append('s', [event('Mine'), event('Mine')]);
+        const other = new MemoryEventStore();
+        const theirs = (await other.append('s', [event('Theirs')])).cursor;
+        await other.close();
+        const { tx, position, store: name } = decodeCursor(appended.cursor);
+        // The same point, named as the other kind of store names it.
+        const renamed = encodeCursor({ tx, position, store: name === null ? 'mforeign01' : null });
+        for (const foreign of [theirs, renamed]) {
+          await expectCode(store.checkCursor!(foreign), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
+          await expectCode(store.readAll({ after: foreign }), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
+        }
+        await store.checkCursor!(appended.cursor);
+      });
+
+      it('refuses a cursor beyond its head (which would answer caught up and then deliver nothing)', async () => {
+        const appended = await store.append('s', [event('One')]);
+        const { tx, position, store: name } = decodeCursor(appended.cursor);
+        await expectCode(store.checkCursor!(encodeCursor({ tx: tx + 1_000_000n, position, store: name })), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
+        await expectCode(store.checkCursor!(encodeCursor({ tx, position: position + 1_000_000n, store: name })), 'LAKECHAT_ERR_STORE_INVALID_CURSOR');
+        await store.checkCursor!((await store.headCursor())!);
+        await store.checkCursor!(appended.cursor);
       });
 
       it('gives a head cursor after which only new events are read', async () => {
