@@ -152,6 +152,7 @@ describe('the memory fallback', () => {
 
     // The database comes up while both clients keep posting.
     await door.open();
+    const opened = Date.now();
     let n = 0;
     await until('the switch to PostgreSQL', async () => {
       await Promise.all([postTo('a@x.com', 'mine', `a-during-${n}`), postTo('b@x.com', 'theirs', `b-during-${n}`)]);
@@ -159,6 +160,7 @@ describe('the memory fallback', () => {
       const body = await health(server!);
       return body.storage === 'postgres' && body.degraded === false;
     });
+    const switchMs = Date.now() - opened;
     await postTo('a@x.com', 'mine', 'a-after');
     await postTo('b@x.com', 'theirs', 'b-after');
 
@@ -196,6 +198,9 @@ describe('the memory fallback', () => {
     const final = await health(server);
     expect(final).toMatchObject({ storage: 'postgres', degraded: false, fallback: { forwarded: expect.any(Number), parked: 1 } });
     expect(server.output()).toContain('switched from the memory fallback to PostgreSQL');
+    console.info(
+      `memory fallback: switched ${switchMs} ms after the database answered (${n} rounds of posts meanwhile); ${JSON.stringify(final.fallback)}`,
+    );
     expect(server.output()).not.toContain(new URL(database.url).password);
   }, 90_000);
 });
