@@ -140,6 +140,7 @@ export class Forwarder {
         );
         return;
       } catch (error) {
+        if (isLakechatError(error, 'LAKECHAT_ERR_STORE_EVENT_ID_CONFLICT')) return this.park(event, `not posted again: ${error.message}`);
         if (!(error instanceof WrongExpectedVersionError)) throw error;
       }
     }
