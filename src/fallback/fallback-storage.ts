@@ -69,6 +69,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
     const pool = candidate.pool!;
     const forwarder = new Forwarder(memory, target, pool, logger);
     const report = (): void => void Object.assign(fallback, forwarder.counts);
+    let heldMs = 0;
     logger.info('the database answers: forwarding the events accepted on the memory fallback');
     await forwarder.forwardAll();
     report();
@@ -77,6 +78,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
       await next.runner.waitFor(forwarder.forwardedUntil, catchUpTimeoutMs);
       // The last events: new appends wait (briefly) until the switch.
       await store.pause();
+      const pausedAt = performance.now();
       try {
         await forwarder.forwardAll();
         report();
@@ -84,6 +86,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
         const head = await target.headCursor();
         projections.use(next, env.PROJECTION_WAIT_TIMEOUT_MS + 1_000);
         store.switchTo(target, maxCursor(head, forwarder.forwardedUntil));
+        heldMs = Math.round(performance.now() - pausedAt);
       } finally {
         store.resume();
       }
@@ -94,7 +97,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
     postgres = candidate;
     fallback.switchedAt = new Date().toISOString();
     logger.warn(
-      { forwarded: fallback.forwarded, redecided: fallback.redecided, parked: fallback.parked, since: fallback.since },
+      { forwarded: fallback.forwarded, redecided: fallback.redecided, parked: fallback.parked, since: fallback.since, appendsHeldMs: heldMs },
       'switched from the memory fallback to PostgreSQL: every event accepted meanwhile is in the PostgreSQL log',
     );
   }

@@ -117,7 +117,9 @@ describe('the memory fallback', () => {
       PROJECTION_WAIT_TIMEOUT_MS: '30000',
       LOG_LEVEL: 'info',
     });
-    expect(await health(server)).toMatchObject({ storage: 'memory', degraded: true });
+    // Bounded, and generous: a loaded machine starts a server process slowly.
+    const started = await until('the server to answer /health', () => health(server!).catch(() => undefined), 60_000);
+    expect(started).toMatchObject({ storage: 'memory', degraded: true });
     const base = server.url;
     const call = async (user: string, method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> => {
       const response = await fetch(`${base}${path}`, {
@@ -159,7 +161,7 @@ describe('the memory fallback', () => {
       n++;
       const body = await health(server!);
       return body.storage === 'postgres' && body.degraded === false;
-    });
+    }, 90_000);
     const switchMs = Date.now() - opened;
     await postTo('a@x.com', 'mine', 'a-after');
     await postTo('b@x.com', 'theirs', 'b-after');
@@ -187,7 +189,7 @@ describe('the memory fallback', () => {
     expect(theirs.body.messages.map((message: any) => message.id)).toEqual(acknowledged.get('b@x.com'));
 
     // The subscriber that stayed connected through the switch has every one of a's posts, once.
-    await until('the subscriber to see every post', async () => subscriber.messageIds().length >= acknowledged.get('a@x.com')!.length);
+    await until('the subscriber to see every post', async () => subscriber.messageIds().length >= acknowledged.get('a@x.com')!.length, 60_000);
     await sleep(300);
     expect(subscriber.closed).toBe(false);
     expect(subscriber.messageIds()).toEqual(acknowledged.get('a@x.com'));
@@ -198,9 +200,10 @@ describe('the memory fallback', () => {
     const final = await health(server);
     expect(final).toMatchObject({ storage: 'postgres', degraded: false, fallback: { forwarded: expect.any(Number), parked: 1 } });
     expect(server.output()).toContain('switched from the memory fallback to PostgreSQL');
+    const held = /"appendsHeldMs":(\d+)/.exec(server.output())?.[1];
     console.info(
-      `memory fallback: switched ${switchMs} ms after the database answered (${n} rounds of posts meanwhile); ${JSON.stringify(final.fallback)}`,
+      `memory fallback: switched ${switchMs} ms after the database answered (${n} rounds of posts meanwhile), appends held ${held} ms; ${JSON.stringify(final.fallback)}`,
     );
     expect(server.output()).not.toContain(new URL(database.url).password);
-  }, 90_000);
+  }, 180_000);
 });
