@@ -2,7 +2,7 @@ import { sql } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { MemoryEventStore } from '../../src/event-store/index.ts';
+import { bumpStoreEpoch, MemoryEventStore, readStoreEpoch, readStoreIdentity } from '../../src/event-store/index.ts';
 import { Forwarder } from '../../src/fallback/forward-events.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
@@ -68,5 +68,18 @@ describe('forwarding the memory log', () => {
     expect(parked[2]!.reason).toContain('not posted again');
     await memory.close();
     await store.close();
+  });
+});
+
+describe('the PostgreSQL store identity', () => {
+  it('names the cluster and the epoch, and changes when the epoch is bumped (the repair of a copied database)', async () => {
+    const epoch = await readStoreEpoch(bed.pool);
+    const before = await readStoreIdentity(bed.pool);
+    expect(before).toMatch(/^p[0-9a-z]+e[0-9a-z]+$/);
+    expect(await bumpStoreEpoch(bed.pool)).toBe(epoch + 1);
+    expect(await readStoreEpoch(bed.pool)).toBe(epoch + 1);
+    const after = await readStoreIdentity(bed.pool);
+    expect(after).not.toBe(before);
+    expect(after.slice(0, after.lastIndexOf('e'))).toBe(before.slice(0, before.lastIndexOf('e')));
   });
 });
