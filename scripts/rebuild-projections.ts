@@ -84,6 +84,6 @@ function describe(report: RebuildReport): string {
       lines.push(`  ${table.table}: ${table.added} added, ${table.removed} removed, ${table.changed} changed (live ${table.liveRows} rows, rebuilt ${table.rebuiltRows})`);
     }
   }
-  if (report.comparisons !== undefined) lines.push('Nothing swapped. The rebuilt tables are kept: a rebuild without --dry-run resumes from them (--abandon drops them).');
+  if (report.comparisons !== undefined) lines.push('Nothing swapped, nothing left behind (the rebuilt tables were dropped).');
   return `${lines.join('\n')}\n`;
 }
