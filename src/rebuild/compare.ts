@@ -33,6 +33,7 @@ export async function compareWithLive(options: {
   store: EventStore;
   plans: readonly ProjectionPlan[];
   batchSize: number;
+  transactionBudgetMs?: number | undefined;
   /** The most events applied while the checkpoints are held (their transaction holds a transaction id). */
   maxGap: number;
   catchUp: () => Promise<void>;
@@ -61,6 +62,7 @@ async function compareOnce(options: Parameters<typeof compareWithLive>[0], bound
           pool,
           targets: plans.map((plan) => plan.target),
           batchSize: options.batchSize,
+          transactionBudgetMs: options.transactionBudgetMs,
           stopAfter: [...live.values()].reduce<string | null>((high, cursor) => (compareCursors(cursor, high) > 0 ? cursor : high), null),
           record: (tx, targets, events) => saveProgress(tx, targetsProgress(targets, events)),
           logger: options.logger,

@@ -20,6 +20,11 @@ export interface RebuildOptions {
   projections: readonly AnyProjection[];
   /** Events per transaction (default 5,000): larger is faster, but each transaction holds the log's live readers back while it writes. */
   batchSize?: number;
+  /**
+   * About how long each batch's transaction may take (default 50 ms; 0: fixed batches of batchSize):
+   * while one holds its transaction id, every reader of the log, and so every write, waits.
+   */
+  transactionBudgetMs?: number;
   /** Build and compare, but do not swap; then drop what was built (a dry run leaves nothing behind). */
   dryRun?: boolean;
   /** Start from the beginning of the log even when an interrupted rebuild could resume. */
@@ -75,6 +80,7 @@ const inPlaceFillfactor = 50;
 export async function rebuildProjections(options: RebuildOptions): Promise<RebuildReport> {
   const { pool, store, signal, logger } = options;
   const batchSize = options.batchSize ?? 5_000;
+  const transactionBudgetMs = options.transactionBudgetMs === 0 ? undefined : (options.transactionBudgetMs ?? 50);
   const names = options.projections.map((projection) => projection.name);
   return withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
     const plans: ProjectionPlan[] = [];
@@ -96,6 +102,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
         pool,
         targets: plans.map((plan) => plan.target),
         batchSize,
+        transactionBudgetMs,
         stopAfter: head,
         signal,
         logger,
@@ -135,7 +142,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
         swapped,
         ...(comparisons === undefined ? {} : { comparisons }),
       });
-      if (dryRun) return report(false, await compareWithLive({ pool, store, plans, batchSize, maxGap: swapGap, catchUp, logger }));
+      if (dryRun) return report(false, await compareWithLive({ pool, store, plans, batchSize, transactionBudgetMs, maxGap: swapGap, catchUp, logger }));
       signal?.throwIfAborted();
       await options.beforeSwap?.();
       await swapIn({ pool, store, plans, batchSize, maxGap: swapGap, catchUp, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
