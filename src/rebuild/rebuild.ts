@@ -73,9 +73,11 @@ const inPlaceFillfactor = 50;
 
 /**
  * Rebuilds projections into shadow tables beside the live ones, from the start of the log (or from
- * where an interrupted rebuild stopped), while the app keeps serving the live tables; catches up to
- * the head; then swaps the shadow tables in, with the checkpoints, in one transaction. One rebuild per
- * projection at a time (advisory locks).
+ * where an interrupted rebuild stopped), while the app keeps serving the live tables; builds their
+ * indexes concurrently; catches up until little is left; then swaps the shadow tables in, with the
+ * checkpoints, in one short transaction. No transaction of it holds a transaction id for long: each
+ * would hold every reader of the log back (docs/rebuild.md, "What blocks, and for how long"). One
+ * rebuild per projection at a time (advisory locks).
  */
 export async function rebuildProjections(options: RebuildOptions): Promise<RebuildReport> {
   const { pool, store, signal, logger } = options;

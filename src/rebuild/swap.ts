@@ -47,11 +47,13 @@ function lockFailed(error: unknown): boolean {
 
 /**
  * Puts the rebuilt tables in place of the live ones and moves the live checkpoints with them, in one
- * transaction. It locks the live tables, then takes the checkpoint rows FOR UPDATE, as each live batch
- * does: a live batch in flight finishes first, and the next one waits. Then it applies to the rebuilt
- * tables, in the same transaction, every event up to the head (which includes everything the live
- * tables had applied), so the new checkpoint is at or past the old one and the live runner goes on from
- * there, on the new tables, which it finds by name at its next batch.
+ * short transaction. It locks the live tables, then takes the checkpoint rows FOR UPDATE, as each live
+ * batch does: a live batch in flight finishes first, and the next one waits. Then, if at most `maxGap`
+ * events separate the rebuilt tables from the head, it applies them in the same transaction (which
+ * includes everything the live tables had applied), so the new checkpoint is at or past the old one and
+ * the live runner goes on from there, on the new tables, which it finds by name at its next batch. With
+ * more behind (a burst of writes since the last catch-up), it lets go at once, catches up outside in
+ * batches and tries again: this transaction holds a transaction id, which holds every log reader back.
  *
  * Tables before rows: the live runner's one-statement batch locks the tables it names when the
  * statement starts, then the checkpoint rows; taking them in the same order cannot deadlock with it.
