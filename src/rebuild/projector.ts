@@ -67,7 +67,7 @@ const maxPage = 10_000;
 const minAdaptiveBatch = 250;
 
 /** The next batch's size: scaled toward the budget, down at once, up by half at most. */
-function nextLimit(limit: number, tookMs: number, budgetMs: number, batchSize: number): number {
+export function nextLimit(limit: number, tookMs: number, budgetMs: number, batchSize: number): number {
   const fitting = Math.floor((limit * budgetMs * 0.8) / Math.max(tookMs, 1));
   return Math.max(Math.min(minAdaptiveBatch, batchSize), Math.min(batchSize, fitting, Math.ceil(limit * 1.5)));
 }
