@@ -6,7 +6,7 @@ import { ProgressMeter } from '../src/replay/progress-meter.ts';
 import { openScriptDatabase } from '../src/replay/script-database.ts';
 import { runScript } from '../src/replay/script-run.ts';
 
-const usage = `npm run projections:rebuild -- [--projection NAME]... [--batch-size N] [--dry-run] [--restart] [--abandon]
+const usage = `npm run projections:rebuild -- [--projection NAME]... [--batch-size N] [--transaction-ms N] [--dry-run] [--restart] [--abandon]
 See docs/rebuild.md.`;
 
 /**
@@ -22,6 +22,7 @@ await runScript('projections:rebuild', async (signal) => {
     restart: { type: 'boolean' },
     abandon: { type: 'boolean' },
     'lock-timeout-ms': { type: 'string' },
+    'transaction-ms': { type: 'string' },
     help: { type: 'boolean' },
   });
   if (flags.help === true) {
@@ -31,6 +32,8 @@ await runScript('projections:rebuild', async (signal) => {
   const projections = pickProjections(flags.projection);
   const batchSize = positiveInt('batch-size', flags['batch-size'], 5_000, 100_000);
   const lockTimeoutMs = positiveInt('lock-timeout-ms', flags['lock-timeout-ms'], 2_000, 600_000);
+  // 0: fixed batches of --batch-size (an offline rebuild, nobody waiting).
+  const transactionBudgetMs = flags['transaction-ms'] === '0' ? 0 : positiveInt('transaction-ms', flags['transaction-ms'], 50, 60_000);
   const config = loadConfig();
   const logger = createLogger({ level: config.logLevel, destination: process.stderr as never });
   const database = await openScriptDatabase(config, logger, { poolSize: 8, migrate: true });
@@ -48,6 +51,7 @@ await runScript('projections:rebuild', async (signal) => {
       store: database.store,
       projections,
       batchSize,
+      transactionBudgetMs,
       dryRun: flags['dry-run'] === true,
       restart: flags.restart === true,
       swapLockTimeoutMs: lockTimeoutMs,
@@ -84,6 +88,6 @@ function describe(report: RebuildReport): string {
       lines.push(`  ${table.table}: ${table.added} added, ${table.removed} removed, ${table.changed} changed (live ${table.liveRows} rows, rebuilt ${table.rebuiltRows})`);
     }
   }
-  if (report.comparisons !== undefined) lines.push('Nothing swapped. The rebuilt tables are kept: a rebuild without --dry-run resumes from them (--abandon drops them).');
+  if (report.comparisons !== undefined) lines.push('Nothing swapped, nothing left behind (the rebuilt tables were dropped).');
   return `${lines.join('\n')}\n`;
 }

@@ -28,3 +28,11 @@ export async function lagBehind(db: CommonQueryMethods, cursor: string | null, c
     FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot`);
   return { events: row!.events, capped: row!.events >= cap, seconds: Math.max(0, row!.seconds ?? 0) };
 }
+
+/**
+ * The events a reader would read after `cursor` right now, counted up to `cap` + 1 (so "more than
+ * cap" is told apart): how much a catch-up from there has to do.
+ */
+export async function gapBehind(db: CommonQueryMethods, cursor: string | null, cap: number): Promise<number> {
+  return (await lagBehind(db, cursor, cap + 1)).events;
+}

@@ -33,8 +33,14 @@ export interface ProjectOptions {
   store: EventStore;
   pool: DatabasePool;
   targets: readonly ProjectionTarget[];
-  /** Events per transaction. */
+  /** Events per transaction (at most). */
   batchSize: number;
+  /**
+   * How long each batch's transaction may take, about: a transaction that writes holds a transaction
+   * id, and while it does every reader of the log waits (docs/rebuild.md). Batches shrink when their
+   * transactions take longer and grow back (up to batchSize) when they are quick. None: fixed batches.
+   */
+  transactionBudgetMs?: number | undefined;
   /** Narrows the read (an "as of" time reads only what was recorded before it). */
   filter?: EventFilter | undefined;
   /** Read no further than this cursor. */
@@ -57,6 +63,14 @@ export interface ProjectOptions {
 }
 
 const maxPage = 10_000;
+/** Adaptive batches never go below this (each transaction has a fixed cost too). */
+const minAdaptiveBatch = 250;
+
+/** The next batch's size: scaled toward the budget, down at once, up by half at most. */
+export function nextLimit(limit: number, tookMs: number, budgetMs: number, batchSize: number): number {
+  const fitting = Math.floor((limit * budgetMs * 0.8) / Math.max(tookMs, 1));
+  return Math.max(Math.min(minAdaptiveBatch, batchSize), Math.min(batchSize, fitting, Math.ceil(limit * 1.5)));
+}
 
 function lowest(cursors: readonly (string | null)[]): string | null {
   let low: string | null | undefined;
@@ -71,7 +85,10 @@ function lowest(cursors: readonly (string | null)[]): string | null {
  */
 export async function projectLog(options: ProjectOptions): Promise<number> {
   const { store, pool, targets, batchSize, signal } = options;
-  const pageSize = Math.min(batchSize, maxPage);
+  const budget = options.transactionBudgetMs;
+  // The batch's size now: batchSize, or less while transactions take longer than the budget.
+  let limit = budget === undefined ? batchSize : Math.min(batchSize, minAdaptiveBatch * 4);
+  let pageSize = Math.min(limit, maxPage);
   let after = lowest(targets.map((target) => target.cursor));
   let reading: Promise<ReadAllResult> | null = store.readAll({ ...options.filter, after, limit: pageSize });
   let committing: Promise<void> = Promise.resolve();
@@ -97,10 +114,11 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
       const batch: RecordedEvent[] = [];
       const decoderFor = batchDecoder(batch, options.logger);
       let batchCursor: string | null = after;
-      while (reading !== null && batch.length < batchSize) {
+      while (reading !== null && batch.length < limit) {
         const page: ReadAllResult = await reading;
         let events: RecordedEvent[] = page.events;
         let done: boolean = events.length < pageSize;
+        pageSize = Math.min(limit, maxPage);
         if (options.stopAfter != null && events.length > 0 && compareCursors(events[events.length - 1]!.cursor, options.stopAfter) >= 0) {
           events = events.filter((event) => compareCursors(event.cursor, options.stopAfter!) <= 0);
           done = true;
@@ -111,7 +129,7 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         batch.push(...events);
         batchCursor = after;
         // While the batch's next page is read, decode this one (else the process would only wait).
-        if (reading !== null && batch.length < batchSize) await decoderFor.warm(targets, from);
+        if (reading !== null && batch.length < limit) await decoderFor.warm(targets, from);
       }
       // The last batch writes everything appliers kept back (an empty one only for that).
       const final = reading === null;
@@ -150,7 +168,9 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         for (const { write } of staged) await write(tx);
         await options.record?.(tx, targets, batch.length);
       };
+      const began = performance.now();
       committing = (options.transaction ?? ownTransaction(pool))(work).then(() => {
+        if (budget !== undefined) limit = nextLimit(limit, performance.now() - began, budget, batchSize);
         for (const target of targets) target.applier.committed(thisGeneration);
         total += done.events;
         options.onBatch?.(done);

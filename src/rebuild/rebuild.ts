@@ -4,10 +4,10 @@ import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import type { AnyProjection } from '../projections/projection.ts';
 import { compareWithLive, type Comparison } from './compare.ts';
-import { logExtent } from './log-extent.ts';
+import { gapBehind, logExtent } from './log-extent.ts';
 import { projectLog } from './projector.ts';
-import { planProjection, type ProjectionPlan } from './rebuild-plan.ts';
-import { readProgress, saveProgress, startProgress, targetsProgress } from './rebuild-progress.ts';
+import { lowestCursor, planProjection, type ProjectionPlan } from './rebuild-plan.ts';
+import { clearProgress, readProgress, saveProgress, startProgress, targetsProgress } from './rebuild-progress.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';
 import { completeTwin, createTwin, dropTwin, shadowSuffix, twinTableName } from './shadow-tables.ts';
 import { swapIn } from './swap.ts';
@@ -20,7 +20,12 @@ export interface RebuildOptions {
   projections: readonly AnyProjection[];
   /** Events per transaction (default 5,000): larger is faster, but each transaction holds the log's live readers back while it writes. */
   batchSize?: number;
-  /** Build and compare, but do not swap (the rebuilt tables are kept: the next rebuild resumes from them). */
+  /**
+   * About how long each batch's transaction may take (default 50 ms; 0: fixed batches of batchSize):
+   * while one holds its transaction id, every reader of the log, and so every write, waits.
+   */
+  transactionBudgetMs?: number;
+  /** Build and compare, but do not swap; then drop what was built (a dry run leaves nothing behind). */
   dryRun?: boolean;
   /** Start from the beginning of the log even when an interrupted rebuild could resume. */
   restart?: boolean;
@@ -68,13 +73,16 @@ const inPlaceFillfactor = 50;
 
 /**
  * Rebuilds projections into shadow tables beside the live ones, from the start of the log (or from
- * where an interrupted rebuild stopped), while the app keeps serving the live tables; catches up to
- * the head; then swaps the shadow tables in, with the checkpoints, in one transaction. One rebuild per
- * projection at a time (advisory locks).
+ * where an interrupted rebuild stopped), while the app keeps serving the live tables; builds their
+ * indexes concurrently; catches up until little is left; then swaps the shadow tables in, with the
+ * checkpoints, in one short transaction. No transaction of it holds a transaction id for long: each
+ * would hold every reader of the log back (docs/rebuild.md, "What blocks, and for how long"). One
+ * rebuild per projection at a time (advisory locks).
  */
 export async function rebuildProjections(options: RebuildOptions): Promise<RebuildReport> {
   const { pool, store, signal, logger } = options;
   const batchSize = options.batchSize ?? 5_000;
+  const transactionBudgetMs = options.transactionBudgetMs === 0 ? undefined : (options.transactionBudgetMs ?? 50);
   const names = options.projections.map((projection) => projection.name);
   return withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
     const plans: ProjectionPlan[] = [];
@@ -82,7 +90,8 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
     const outcomes = await prepareShadows(pool, plans, options.restart === true, logger);
 
     let events = 0;
-    const build = async (phase: RebuildProgress['phase']): Promise<void> => {
+    /** Applies the log up to the head as it is now, a batch per transaction; returns the events read. */
+    const build = async (phase: RebuildProgress['phase']): Promise<number> => {
       const extent = await logExtent(pool);
       const from = Math.min(...plans.map((plan) => plan.target.position ?? (extent.first ?? 1) - 1));
       const total = extent.last === null ? 0 : Math.max(0, extent.last - from);
@@ -90,11 +99,12 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
       options.onProgress?.({ phase, events: 0, total });
       // Up to the head as it is now: under a steady stream of writes a phase still ends (the swap takes the rest).
       const head = await store.headCursor();
-      events += await projectLog({
+      const read = await projectLog({
         store,
         pool,
         targets: plans.map((plan) => plan.target),
         batchSize,
+        transactionBudgetMs,
         stopAfter: head,
         signal,
         logger,
@@ -104,30 +114,59 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
           options.onProgress?.({ phase, events: done, total: Math.max(total, done) });
         },
       });
+      events += read;
+      return read;
+    };
+    // Catches up in batches until what is left fits in the swap's bounded last catch-up.
+    const catchUp = async (): Promise<void> => {
+      for (let pass = 0; pass < maxCatchUpPasses; pass++) {
+        await build('catch-up');
+        if ((await gapBehind(pool, lowestCursor(plans), swapGap)) <= swapGap) return;
+      }
     };
 
+    const dryRun = options.dryRun === true;
     try {
-      await build('build');
-      for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, plan.place(table));
-      // Building the indexes took a while: catch up again before comparing or swapping.
-      await build('catch-up');
-    } catch (error) {
-      if (signal?.aborted === true) throw new LakechatError('LAKECHAT_ERR_REBUILD_INTERRUPTED', undefined, { cause: error });
-      throw error;
-    }
+      try {
+        await build('build');
+        // Indexes built CONCURRENTLY, on the pool: no transaction id held while they build.
+        for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, plan.place(table));
+        // Building the indexes took a while: catch up again before comparing or swapping.
+        await catchUp();
+      } catch (error) {
+        if (signal?.aborted === true) throw new LakechatError('LAKECHAT_ERR_REBUILD_INTERRUPTED', undefined, { cause: error });
+        throw error;
+      }
 
-    const report = (swapped: boolean, comparisons?: Comparison[]): RebuildReport => ({
-      projections: plans.map((plan) => ({ ...outcomes.get(plan.projection.name)!, cursor: plan.target.cursor, position: plan.target.position })),
-      events,
-      swapped,
-      ...(comparisons === undefined ? {} : { comparisons }),
-    });
-    if (options.dryRun === true) return report(false, await compareWithLive({ pool, store, plans, batchSize, logger }));
-    signal?.throwIfAborted();
-    await options.beforeSwap?.();
-    await swapIn({ pool, store, plans, batchSize, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
-    logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
-    return report(true);
+      const report = (swapped: boolean, comparisons?: Comparison[]): RebuildReport => ({
+        projections: plans.map((plan) => ({ ...outcomes.get(plan.projection.name)!, cursor: plan.target.cursor, position: plan.target.position })),
+        events,
+        swapped,
+        ...(comparisons === undefined ? {} : { comparisons }),
+      });
+      if (dryRun) return report(false, await compareWithLive({ pool, store, plans, batchSize, transactionBudgetMs, maxGap: swapGap, catchUp, logger }));
+      signal?.throwIfAborted();
+      await options.beforeSwap?.();
+      await swapIn({ pool, store, plans, batchSize, maxGap: swapGap, catchUp, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
+      logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
+      return report(true);
+    } finally {
+      // A dry run leaves nothing behind, whatever happened: no shadow tables, no saved progress.
+      if (dryRun) {
+        await dropShadows(pool, plans).catch((error: unknown) => logger?.warn({ err: error }, 'could not drop the shadow tables of the dry run (--abandon drops them)'));
+      }
+    }
+  });
+}
+
+/** Events at most in the swap's last catch-up, under its locks (more: it catches up outside first). */
+const swapGap = 1_000;
+const maxCatchUpPasses = 10;
+
+async function dropShadows(pool: DatabasePool, plans: readonly ProjectionPlan[]): Promise<void> {
+  await pool.transaction(async (tx) => {
+    for (const plan of plans) for (const table of plan.live) await dropTwin(tx, table, plan.place(table));
+    await clearProgress(tx, plans.map((plan) => plan.projection.name));
   });
 }
 

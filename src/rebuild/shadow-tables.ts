@@ -1,5 +1,7 @@
-import type { CommonQueryMethods } from 'slonik';
+import { sql, type CommonQueryMethods } from 'slonik';
+import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
+import { selectRows } from '../projections/rows.ts';
 import { ddl, qualified, quoteIdent, withSuffix } from './ddl.ts';
 import type { IndexDefinition, TableDefinition } from './table-definition.ts';
 
@@ -19,13 +21,17 @@ function twinIndexName(index: IndexDefinition, place: TwinPlace): string {
   return withSuffix(index.constraint ?? index.name, place.suffix);
 }
 
-/** The index's definition, rewritten to build the twin's index on the twin. */
-function twinIndexDefinition(index: IndexDefinition, live: TableDefinition, place: TwinPlace, ifNotExists: boolean): string {
+/**
+ * The index's definition, rewritten to build the twin's index on the twin; `concurrently` builds it
+ * without holding a transaction id (not on a partitioned table, which PostgreSQL refuses).
+ */
+function twinIndexDefinition(index: IndexDefinition, live: TableDefinition, place: TwinPlace, concurrently: boolean): string {
   const head = new RegExp(`^CREATE (UNIQUE )?INDEX ${escapeRegExp(quoteIdentIfNeeded(index.name))} ON (ONLY )?${escapeRegExp(qualifiedIfNeeded(live.schema, live.name))} `);
   const match = head.exec(index.definition);
   if (match === null) throw new Error(`unexpected index definition: ${index.definition}`);
   const twin = qualified(place.schema, twinTableName(live, place));
-  return `CREATE ${match[1] ?? ''}INDEX ${ifNotExists ? 'IF NOT EXISTS ' : ''}${quoteIdent(twinIndexName(index, place))} ON ${match[2] ?? ''}${twin} ${index.definition.slice(match[0].length)}`;
+  const how = concurrently && match[2] === undefined ? 'CONCURRENTLY ' : '';
+  return `CREATE ${match[1] ?? ''}INDEX ${how}${quoteIdent(twinIndexName(index, place))} ON ${match[2] ?? ''}${twin} ${index.definition.slice(match[0].length)}`;
 }
 
 // pg_get_indexdef quotes identifiers only when they need it.
@@ -82,11 +88,26 @@ export async function createTwin(db: CommonQueryMethods, live: TableDefinition, 
   await db.query(ddl(`ALTER TABLE ${twin} OWNER TO ${quoteIdent(live.owner)}`));
 }
 
-/** Builds the indexes createTwin left out and gives the twin the live table's storage parameters. */
+const indexState = z.object({ valid: z.boolean() });
+
+/**
+ * Builds the indexes createTwin left out and gives the twin the live table's storage parameters. Run
+ * on the pool, outside any transaction: each index is built CONCURRENTLY, which holds a transaction id
+ * only for the moments it updates the catalog, where a plain CREATE INDEX holds one for the whole build
+ * and so holds back every reader of the log (docs/rebuild.md, "What blocks, and for how long"). An
+ * index a stopped build left invalid is dropped and built again; a valid one is kept (a resumed rebuild).
+ */
 export async function completeTwin(db: CommonQueryMethods, live: TableDefinition, place: TwinPlace): Promise<void> {
   const twin = qualified(place.schema, twinTableName(live, place));
   for (const index of live.indexes) {
-    if (!neededWhileBuilding(index)) await db.query(ddl(twinIndexDefinition(index, live, place, true)));
+    if (neededWhileBuilding(index)) continue;
+    const name = twinIndexName(index, place);
+    const [existing] = await selectRows(db, indexState, sql.unsafe`
+      SELECT x.indisvalid AS valid FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid
+      WHERE i.oid = to_regclass(quote_ident(${place.schema}) || '.' || quote_ident(${name}))`);
+    if (existing?.valid === true) continue;
+    if (existing !== undefined) await db.query(ddl(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(place.schema, name)}`));
+    await db.query(ddl(twinIndexDefinition(index, live, place, true)));
   }
   await db.query(ddl(`ALTER TABLE ${twin} RESET (fillfactor)`));
   if (live.options.length > 0) await db.query(ddl(`ALTER TABLE ${twin} SET (${live.options.join(', ')})`));

@@ -19,6 +19,8 @@ export interface AsOfBuildOptions {
   schema: string;
   asOf: AsOf;
   batchSize?: number | undefined;
+  /** About how long each batch's transaction may take (default 50 ms; 0: fixed batches), as in a rebuild. */
+  transactionBudgetMs?: number | undefined;
   signal?: AbortSignal | undefined;
   logger?: Logger | undefined;
   onProgress?: ((events: number) => void) | undefined;
@@ -68,6 +70,8 @@ export async function buildAsOf(options: AsOfBuildOptions): Promise<AsOfBuildRep
       pool,
       targets: plans.map((plan) => plan.target),
       batchSize: options.batchSize ?? 10_000,
+      // The build writes while the app serves: each batch's transaction id holds every log reader back.
+      transactionBudgetMs: options.transactionBudgetMs === 0 ? undefined : (options.transactionBudgetMs ?? 50),
       filter: asOf.kind === 'time' ? { until: asOf.before } : undefined,
       stopAfter: asOf.kind === 'cursor' ? asOf.cursor : undefined,
       signal: options.signal,
@@ -77,6 +81,7 @@ export async function buildAsOf(options: AsOfBuildOptions): Promise<AsOfBuildRep
         return (batch) => options.onProgress?.((done += batch.events));
       })(),
     });
+    // Indexes built CONCURRENTLY: no transaction id held while they build (docs/rebuild.md).
     for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, place());
     await completeTwin(pool, checkpoints, place());
     // Where each read model stands: the moment asked for, and the last event it holds.

@@ -57,12 +57,17 @@ describe('npm run projections:rebuild and projections:status', { timeout: 180_00
     expect(Number(await bed.pool.oneFirst(sql.unsafe`SELECT count(*) FROM messages`))).toBeGreaterThan(events / 2);
   });
 
-  it('reports a dry run without swapping, and names an unknown projection', async () => {
+  it('reports a dry run without swapping or leaving anything behind, and names an unknown projection', async () => {
     await bed.pool.query(sql.unsafe`DELETE FROM messages WHERE position = 1`);
     const dry = await runScriptFile('rebuild-projections', ['--dry-run', '--projection', 'messages'], env());
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/^ {2}messages: (\d+) added, 0 removed, 0 changed/m);
     expect(dry.stdout).toContain('Nothing swapped');
+    // A dry run leaves nothing behind: no shadow tables, nothing for status to call interrupted.
+    expect(await bed.pool.maybeOneFirst(sql.unsafe`SELECT to_regclass('messages__rebuild')::text`)).toBeNull();
+    const status = await runScriptFile('projections-status', [], env());
+    expect(status.code).toBe(0);
+    expect(status.stdout).not.toContain('interrupted');
     const unknown = await runScriptFile('rebuild-projections', ['--projection', 'chatz'], env());
     expect(unknown.code).toBe(64);
     expect(unknown.stderr).toContain('LAKECHAT_ERR_REBUILD_UNKNOWN_PROJECTION');

@@ -85,10 +85,11 @@ describe('projection rebuilds', { timeout: 120_000 }, () => {
     }
     expect(await bed.tables()).toEqual(live);
 
+    // The dry run left nothing: the rebuild starts afresh.
+    expect(await relationNames('%\\_\\_rebuild%')).toEqual([]);
     const first = await rebuild();
     expect(first.swapped).toBe(true);
-    // The dry run's shadow tables were kept: the rebuild resumed from them.
-    expect(first.projections.every((outcome) => outcome.resumedFrom !== null)).toBe(true);
+    expect(first.projections.every((outcome) => outcome.startedBecause === 'no saved progress')).toBe(true);
     expect(await bed.tables()).toEqual(live);
     expect(await relationNames('%\\_\\_rebuild%')).toEqual([]);
     expect(await relationNames('chats%')).toEqual(['chats', 'chats_owner_chat_id', 'chats_owner_recent', 'chats_pkey']);
