@@ -1,3 +1,4 @@
+import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { loadConfig } from '../src/config.ts';

@@ -1,3 +1,4 @@
+import './node-version.ts'; // first: on an older Node, say so before anything else loads
 import { buildApp } from './app.ts';
 import { loadConfig, ConfigError } from './config.ts';
 import { isLakechatError } from './errors.ts';
