@@ -33,7 +33,7 @@ await runScript('projections:rebuild', async (signal) => {
   const batchSize = positiveInt('batch-size', flags['batch-size'], 5_000, 100_000);
   const lockTimeoutMs = positiveInt('lock-timeout-ms', flags['lock-timeout-ms'], 2_000, 600_000);
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, destination: process.stderr as never });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, destination: process.stderr as never });
   const database = await openScriptDatabase(config, logger, { poolSize: 8, migrate: true });
   try {
     if (flags.abandon === true) {

@@ -1,4 +1,6 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { prettyFactory } from 'pino-pretty';
+import { writeAroundOpenLine } from './terminal-line.ts';
 
 /** Paths whose values are secrets wherever they appear in a log object. */
 const redactedPaths = [
@@ -32,10 +34,28 @@ export function redactSecrets(text: string): string {
     .replace(jwt, '***');
 }
 
+/** `json`: one JSON object per line (production, files, log collectors); `pretty`: for people. */
+export type LogFormat = 'json' | 'pretty' | 'auto';
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; stdout by default. Tests pass a stream to assert on what was logged. */
-  destination?: DestinationStream;
+  destination?: DestinationStream & { isTTY?: boolean };
+  /** `auto` (the default): pretty when the destination is a terminal, JSON otherwise (config.ts makes it `json` in production). */
+  format?: LogFormat;
+}
+
+/**
+ * Where the lines go: pretty lines (pino-pretty, colours on a terminal) or JSON lines as they are;
+ * on a terminal, around a progress bar being drawn there.
+ */
+function destinationFor(options: LoggerOptions): DestinationStream {
+  const out = options.destination ?? (process.stdout as DestinationStream & { isTTY?: boolean });
+  const terminal = out.isTTY === true;
+  const pretty = options.format === 'pretty' || ((options.format ?? 'auto') === 'auto' && terminal);
+  if (!pretty && !terminal) return options.destination ?? pino.destination(1);
+  const prettify = pretty ? prettyFactory({ colorize: terminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined;
+  return { write: (line: string) => writeAroundOpenLine(out, prettify === undefined ? line : prettify(line)) };
 }
 
 export function createLogger(options: LoggerOptions = {}): Logger {
@@ -67,7 +87,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         },
       },
     },
-    options.destination,
+    destinationFor(options),
   );
 }
 
