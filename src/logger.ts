@@ -37,6 +37,21 @@ export function redactSecrets(text: string): string {
 /** `json`: one JSON object per line (production, files, log collectors); `pretty`: for people. */
 export type LogFormat = 'json' | 'pretty' | 'auto';
 
+/**
+ * The error's message followed by each cause's message that it does not already quote (pino's own
+ * serializer appends every cause's, so a wrapper that says why repeated it: `refused: X: X`).
+ */
+function messageWithNewCauses(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  let text = error.message;
+  let cause: unknown = error.cause;
+  for (let depth = 0; depth < 8 && cause instanceof Error; depth += 1) {
+    if (cause.message !== '' && !text.includes(cause.message)) text = `${text}: ${cause.message}`;
+    cause = cause.cause;
+  }
+  return text;
+}
+
 export interface LoggerOptions {
   level?: string;
   /** Where lines go; stdout by default. Tests pass a stream to assert on what was logged. */
@@ -75,7 +90,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       serializers: {
         err(error: unknown) {
           const serialized = pino.stdSerializers.err(error as Error);
-          serialized.message = redactSecrets(serialized.message ?? '');
+          serialized.message = redactSecrets(messageWithNewCauses(error) ?? serialized.message ?? '');
           if (typeof serialized.stack === 'string') serialized.stack = redactSecrets(serialized.stack);
           return serialized;
         },

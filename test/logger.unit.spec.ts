@@ -61,4 +61,15 @@ describe('the logger', () => {
     expect(config({ LOG_FORMAT: 'json' }).logFormat).toBe('json');
     expect(() => config({ LOG_FORMAT: 'yaml' })).toThrow(/LOG_FORMAT/);
   });
+
+  it('logs an error whose message already quotes its cause without repeating the cause, and appends a cause it does not quote', () => {
+    const out = capture();
+    const logger = createLogger({ destination: out.stream });
+    const driver = new Error('password authentication failed for user "postgres"');
+    logger.fatal({ err: new Error(`The database refused the login of postgres@h:5432/db: 28P01: ${driver.message}`, { cause: driver }) }, 'start-up');
+    logger.error({ err: new Error('export failed', { cause: new Error('disk full') }) }, 'export');
+    const [login, exported] = out.lines().trim().split('\n').map((line) => JSON.parse(line) as { err: { message: string } });
+    expect(login!.err.message).toBe('The database refused the login of postgres@h:5432/db: 28P01: password authentication failed for user "postgres"');
+    expect(exported!.err.message).toBe('export failed: disk full');
+  });
 });
