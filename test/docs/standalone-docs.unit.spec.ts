@@ -46,7 +46,8 @@ function shellLines(document: string): string[] {
 describe('the documentation', () => {
   it('links nothing outside the repository (README.md and docs/*.md)', () => {
     expect(documents.length).toBeGreaterThan(5);
-    expect(Object.fromEntries(documents.map((document) => [document, pathsLeaving(document)]).filter(([, found]) => found.length > 0))).toEqual({});
+    const leaving = documents.map((document) => ({ document, found: pathsLeaving(document) })).filter(({ found }) => found.length > 0);
+    expect(leaving).toEqual([]);
   });
 
   it('catches a link or a path outside the repository, as this check is written', () => {
