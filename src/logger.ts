@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { prettyFactory } from 'pino-pretty';
+import type { prettyFactory as PrettyFactory } from 'pino-pretty';
 import { writeAroundOpenLine } from './terminal-line.ts';
 
 /** Paths whose values are secrets wherever they appear in a log object. */
@@ -69,7 +70,9 @@ function destinationFor(options: LoggerOptions): DestinationStream {
   const terminal = out.isTTY === true;
   const pretty = options.format === 'pretty' || ((options.format ?? 'auto') === 'auto' && terminal);
   if (!pretty && !terminal) return options.destination ?? pino.destination(1);
-  const prettify = pretty ? prettyFactory({ colorize: terminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }) : undefined;
+  // Loaded only when used: JSON-only processes (production, tests, pipes) never pay for it.
+  const prettyFactory = pretty ? (createRequire(import.meta.url)('pino-pretty') as { prettyFactory: typeof PrettyFactory }).prettyFactory : undefined;
+  const prettify = prettyFactory?.({ colorize: terminal, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' });
   return { write: (line: string) => writeAroundOpenLine(out, prettify === undefined ? line : prettify(line)) };
 }
 

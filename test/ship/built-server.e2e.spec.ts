@@ -106,5 +106,5 @@ describe('the built server', () => {
     expect(alive(), output).toBe(false);
     expect(output).toContain('"msg":"stopped"');
     await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
-  });
+  }, 120_000);
 });
