@@ -1,3 +1,4 @@
+import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { loadConfig } from '../src/config.ts';
 import { detectMode, pgClientConfig, resolveConnection } from '../src/lakebase/index.ts';
 import { createLogger } from '../src/logger.ts';
@@ -8,7 +9,7 @@ import { runMigrations } from '../src/migrate.ts';
  * the PG* variables, an instance or an endpoint, with a fresh token); the server also does at start-up.
  */
 const config = loadConfig();
-const logger = createLogger({ level: config.logLevel });
+const logger = createLogger({ level: config.logLevel, format: config.logFormat });
 const decision = detectMode(config.env);
 if (decision.mode === 'memory') {
   logger.error(`No database configured (${decision.reason}): nothing to migrate`);

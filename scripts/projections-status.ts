@@ -1,3 +1,4 @@
+import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { projectionsStatus, type StatusReport } from '../src/rebuild/index.ts';

@@ -1,3 +1,4 @@
+import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { abandonRebuild, rebuildProjections, type RebuildReport } from '../src/rebuild/index.ts';
@@ -35,7 +36,7 @@ await runScript('projections:rebuild', async (signal) => {
   // 0: fixed batches of --batch-size (an offline rebuild, nobody waiting).
   const transactionBudgetMs = flags['transaction-ms'] === '0' ? 0 : positiveInt('transaction-ms', flags['transaction-ms'], 50, 60_000);
   const config = loadConfig();
-  const logger = createLogger({ level: config.logLevel, destination: process.stderr as never });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat, destination: process.stderr as never });
   const database = await openScriptDatabase(config, logger, { poolSize: 8, migrate: true });
   try {
     if (flags.abandon === true) {

@@ -1,3 +1,4 @@
+import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { createWriteStream } from 'node:fs';
 import { finished } from 'node:stream/promises';
 import { loadConfig } from '../src/config.ts';
@@ -76,7 +77,7 @@ await runScript('replay', async (signal) => {
   }
 
   const config = loadConfig();
-  const logger = createLogger({ level: config.env.LOG_LEVEL === 'info' ? 'warn' : config.logLevel, destination: process.stderr as never });
+  const logger = createLogger({ level: config.env.LOG_LEVEL === 'info' ? 'warn' : config.logLevel, format: config.logFormat, destination: process.stderr as never });
   const database = await openScriptDatabase(config, logger, { poolSize: 4, migrate: false });
   try {
     if (asOfText !== undefined) {

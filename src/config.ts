@@ -56,6 +56,7 @@ const environmentObject = z.object({
   DATABRICKS_APP_PORT: port.optional(),
   DATABRICKS_APP_NAME: optionalString,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
 
   // Lakebase connection, checked in this order: a URL, the PG* variables, an instance or endpoint.
   LAKEBASE_PG_URL: optionalString,
@@ -237,6 +238,8 @@ export interface Config {
   readonly host: string;
   readonly port: number;
   readonly logLevel: Environment['LOG_LEVEL'];
+  /** `auto` (pretty on a terminal, JSON otherwise) outside production; JSON in production unless LOG_FORMAT says otherwise. */
+  readonly logFormat: Environment['LOG_FORMAT'];
   /** `X-Demo-User` is trusted as the identity: by default only outside production. */
   readonly allowDemoUser: boolean;
 }
@@ -292,6 +295,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
     host: values.HOST,
     port: values.DATABRICKS_APP_PORT ?? values.PORT ?? 8000,
     logLevel: values.LOG_LEVEL,
+    logFormat: production && values.LOG_FORMAT === 'auto' ? 'json' : values.LOG_FORMAT,
     allowDemoUser: values.ALLOW_DEMO_USER ?? !production,
   });
 }

@@ -1,3 +1,4 @@
+import './node-version.ts'; // first: on an older Node, say so before anything else loads
 import { buildApp } from './app.ts';
 import { loadConfig, ConfigError } from './config.ts';
 import { isLakechatError } from './errors.ts';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const logger = createLogger({ level: config.logLevel });
+  const logger = createLogger({ level: config.logLevel, format: config.logFormat });
   let storage;
   try {
     storage = await openStorage(config, logger);

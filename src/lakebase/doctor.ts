@@ -1,5 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { ConfigError as SdkConfigError } from '@databricks/sdk-experimental';
 import pg from 'pg';
 import { ConfigError, loadConfig, type Config, type LoadConfigOptions } from '../config.ts';
 import { isLakechatError } from '../errors.ts';
@@ -71,6 +72,23 @@ function errorText(error: unknown): string {
   return describeSdkError(error);
 }
 
+/** The SDK could not put a client together (no host, no credentials), as opposed to the workspace refusing it. */
+function sdkConfigurationFailed(error: unknown): boolean {
+  for (let link = error, depth = 0; link instanceof Error && depth < 8; link = link.cause, depth += 1) {
+    if (link instanceof SdkConfigError) return true;
+  }
+  return false;
+}
+
+function missingWorkspaceSettings(env: Config['env']): string | undefined {
+  if (env.DATABRICKS_CONFIG_PROFILE !== undefined) return undefined;
+  if (env.DATABRICKS_HOST === undefined) return 'no workspace to ask: DATABRICKS_HOST is not set (nor DATABRICKS_CONFIG_PROFILE)';
+  if (env.DATABRICKS_TOKEN === undefined && env.DATABRICKS_CLIENT_ID === undefined) {
+    return `no credentials for ${env.DATABRICKS_HOST}: none of DATABRICKS_TOKEN, DATABRICKS_CLIENT_ID with DATABRICKS_CLIENT_SECRET, or DATABRICKS_CONFIG_PROFILE is set`;
+  }
+  return undefined;
+}
+
 const defaultMigrationsDirectory = fileURLToPath(new URL('../../migrations/', import.meta.url));
 
 /** The highest NNN of the NNN.do.sql files, or 0 when the build has none. */
@@ -129,7 +147,20 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     if (needsWorkspace) {
       workspace = createWorkspaceClient(env);
       const client = workspace;
-      identity = await attempt('workspace auth', () => lookupCurrentUser(client), () => doctorFixes.workspaceAuth);
+      identity = await attempt(
+        'workspace auth',
+        async () => {
+          try {
+            return await lookupCurrentUser(client);
+          } catch (error) {
+            // The SDK's "cannot configure default credentials": say which variable is missing instead.
+            const missing = sdkConfigurationFailed(error) ? missingWorkspaceSettings(env) : undefined;
+            if (missing !== undefined) throw new StepFailed('workspace auth', missing, doctorFixes.workspaceAuth(env, true));
+            throw error;
+          }
+        },
+        (error) => doctorFixes.workspaceAuth(env, sdkConfigurationFailed(error)),
+      );
       pass('workspace auth', `${env.DATABRICKS_HOST ?? 'the configured profile'} accepts the credentials of ${identity} (${client.config.authType ?? 'auth'})`);
     }
 
@@ -185,7 +216,8 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 
     const client = new pg.Client(pgClientConfig(target, password, 'doctor'));
     try {
-      await attempt('login', () => client.connect(), (error) => doctorFixes.login(databaseErrorCode(error), target));
+      const login = { decision, env };
+      await attempt('login', () => client.connect(), (error) => doctorFixes.login(databaseErrorCode(error), target, login));
       const facts = await attempt(
         'login',
         async () =>
@@ -194,7 +226,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
               "SELECT current_user AS user, current_setting('server_version') AS version, (SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()) AS ssl",
             )
           ).rows[0],
-        () => doctorFixes.login(undefined, target),
+        () => doctorFixes.login(undefined, target, login),
       );
       pass('login', `logged in as ${facts?.user} to ${target.database} (PostgreSQL ${facts?.version}${facts?.ssl === true ? ', TLS' : ''})`);
 

@@ -1,12 +1,16 @@
+import { setOpenLine } from '../terminal-line.ts';
+
 /**
  * Progress on a terminal: events done, events per second and, when the total is known, a bar and the
  * time left, redrawn in place at most a few times a second. Given no terminal (stderr piped to a file
- * or a CI log), it stays silent: progress lines are noise there.
+ * or a CI log), it stays silent: progress lines are noise there. Log lines written meanwhile go above
+ * the bar (src/terminal-line.ts); a phase that ends is drawn complete (100%) before the next line.
  */
 export class ProgressMeter {
   private started: number;
   private lastDrawn = Number.NEGATIVE_INFINITY;
   private drawn = false;
+  private lastDone = 0;
 
   constructor(
     private readonly out: { isTTY?: boolean; columns?: number; write(text: string): unknown } | null,
@@ -21,28 +25,45 @@ export class ProgressMeter {
     return this.out?.isTTY === true;
   }
 
-  /** A new phase: a fresh line, label and total. */
+  /** A new phase: the previous one drawn complete, then a fresh line, label and total. */
   phase(label: string, total: number | null): void {
-    if (this.drawn) this.out?.write('\n');
-    this.drawn = false;
+    this.complete(this.lastDone);
+    this.lastDone = 0;
     this.label = label;
     this.total = total;
     this.started = this.now();
   }
 
   update(done: number, force = false): void {
+    this.lastDone = done;
     if (!this.active) return;
     const now = this.now();
     if (!force && now - this.lastDrawn < 250) return;
     this.lastDrawn = now;
-    this.drawn = true;
-    this.out!.write(`\r${this.render(done, now)}\u001b[K`);
+    this.draw(done, now);
   }
 
   finish(done: number): void {
-    if (!this.active) return;
-    this.update(done, true);
+    this.complete(done, true);
+  }
+
+  private draw(done: number, now = this.now()): void {
+    const text = this.render(done, now);
+    this.drawn = true;
+    setOpenLine(this.out!, { text: () => text });
+    this.out!.write(`\r${text}\u001b[K`);
+  }
+
+  /**
+   * Ends the line as done: the total, an estimate from the log's positions (which can have gaps),
+   * becomes what was actually done, so a finished phase reads 100%.
+   */
+  private complete(done: number, drawnOrNot = false): void {
+    if (!this.active || !(this.drawn || drawnOrNot)) return;
+    if (this.total !== null && this.total > 0) this.total = done;
+    this.draw(done);
     this.out!.write('\n');
+    setOpenLine(this.out!, undefined);
     this.drawn = false;
   }
 

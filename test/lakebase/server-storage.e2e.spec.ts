@@ -84,6 +84,23 @@ describe('storage at start-up', () => {
     expect(tokensIn(server.output())).toEqual([]);
   });
 
+  it('says once why the login was refused (no `failed …: failed …`)', async () => {
+    const url = new URL(world.database.url);
+    url.password = 'not-the-password';
+    const server = await run({ LAKEBASE_PG_URL: url.toString(), STORAGE_FALLBACK: 'fail', LOG_FORMAT: 'json' });
+    expect(await server.exited).toBe(69);
+    const fatal = server
+      .output()
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { level: number; msg: string; err?: { message: string } })
+      .find((line) => line.level === 60);
+    expect(fatal?.msg).toMatch(/refused the login of .*: 28P01: password authentication failed for user "postgres"$/);
+    const reason = 'password authentication failed for user "postgres"';
+    for (const text of [fatal!.msg, fatal!.err!.message]) expect(text.split(reason)).toHaveLength(2);
+    expect(server.output()).not.toContain('not-the-password');
+  });
+
   it('reads .env.local from its working directory, as the Lakebase guide says', async () => {
     const directory = mkdtempSync(path.join(tmpdir(), 'lakechat-cwd-'));
     try {

@@ -90,4 +90,28 @@ describe('npm run replay', { timeout: 60_000 }, () => {
     expect(nowhere.code).toBe(69);
     expect(nowhere.stderr).toContain('LAKECHAT_ERR_REPLAY_NEEDS_DATABASE');
   });
+
+  it('writes clean data through the pipes docs/replay.md shows (npm run --silent), where plain npm run would lead with its banner', async () => {
+    const shell = (command: string) =>
+      new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+        execFile('sh', ['-c', command], { env: scriptEnv({ LAKEBASE_PG_URL: bed.database.url }), maxBuffer: 64 << 20 }, (error, stdout, stderr) =>
+          resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+        ),
+      );
+    // docs/replay.md: `npm run --silent replay -- --user ada@example.com --type MessagePosted | jq -r .data.content`,
+    // with node reading each line as jq would.
+    const readEachLine = `node -e "let t='';process.stdin.on('data',c=>t+=c).on('end',()=>{for(const l of t.trimEnd().split('\\n'))console.log(JSON.parse(l).data.content)})"`;
+    const piped = await shell(`npm run --silent replay -- --user user1@example.com --type MessagePosted | ${readEachLine}`);
+    expect(piped.stderr).toBe('');
+    const contents = log.filter((event) => event.type === 'MessagePosted' && event.owner === 'user1@example.com').map((event) => (event.data as { content: string }).content);
+    expect(contents.length).toBeGreaterThan(0);
+    expect(piped.stdout.trimEnd()).toBe(contents.join('\n'));
+    // `npm run --silent replay -- --as-of MOMENT --stream STREAM_ID`: one JSON document on stdout.
+    const stream = chatStreamId('user0@example.com', 'h0');
+    const asOf = await shell(`npm run --silent replay -- --as-of ${log.find((event) => event.streamId === stream)!.cursor} --stream ${stream}`);
+    expect(JSON.parse(asOf.stdout)).toMatchObject({ version: 1 });
+    // Why the docs say --silent: npm itself prints `> lakechat@0.1.0 replay` to stdout first.
+    const plain = await shell('npm run replay -- --user user1@example.com --type MessagePosted --limit 1');
+    expect(plain.stdout.trimStart()).toMatch(/^> lakechat@\S+ replay\n/);
+  }, 180_000);
 });

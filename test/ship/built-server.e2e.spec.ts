@@ -70,4 +70,41 @@ describe('the built server', () => {
     expect(await new Promise((resolve) => (exited ? resolve(server!.exitCode) : server!.once('exit', resolve)))).toBe(0);
     server = undefined;
   });
+
+  it('stops gracefully when a supervisor sends SIGTERM to `npm start` (the process it started), leaving no server behind', async () => {
+    const port = await freePort();
+    let output = '';
+    // What Docker's `CMD npm start` or systemd with KillMode=process do. The build ran in beforeAll:
+    // --ignore-scripts skips only `prestart`.
+    const npm = spawn('npm', ['start', '--ignore-scripts'], {
+      cwd: root,
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, HOST: '127.0.0.1', PORT: String(port), LAKEBASE_PG_URL: database.url, STORAGE_FALLBACK: 'fail' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    server = npm;
+    let exited = false;
+    npm.once('exit', () => (exited = true));
+    npm.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    npm.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    expect((await get(`http://127.0.0.1:${port}/ready`, () => exited)).status, output).toBe(200);
+    const serverPid = Number(/"pid":(\d+)/.exec(output)?.[1]);
+    expect(serverPid).toBeGreaterThan(0);
+
+    npm.kill('SIGTERM');
+    await new Promise((resolve) => (exited ? resolve(undefined) : npm.once('exit', resolve)));
+    server = undefined;
+    const alive = () => {
+      try {
+        process.kill(serverPid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    for (let attempt = 0; attempt < 150 && alive(); attempt += 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    if (alive()) process.kill(serverPid, 'SIGKILL');
+    expect(alive(), output).toBe(false);
+    expect(output).toContain('"msg":"stopped"');
+    await expect(fetch(`http://127.0.0.1:${port}/health`)).rejects.toThrow();
+  }, 120_000);
 });
