@@ -35,7 +35,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
     genReqId: (request) => requestIdFrom(request.headers['x-request-id'], randomUUID),
     // A chat id has up to 128 characters: a longer one reaches validation (a 400 naming it); only a
     // path segment longer than this is refused by the router (414).
-    maxParamLength: 256,
+    routerOptions: { maxParamLength: 256 },
     // Slow clients (docs/operations.md): the headers, then the whole request, must arrive in time,
     // checked every second at most; a connection silent this long is closed.
     connectionTimeout: env.HTTP_CONNECTION_TIMEOUT_MS,
