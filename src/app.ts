@@ -3,7 +3,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
 import { registerApi, type LakechatServices } from './http/api.ts';
 import { registerDemoPage } from './http/demo-page.ts';
-import { installErrorEnvelope } from './http/error-envelope.ts';
+import { answerClientError, answerFrameworkError, installErrorEnvelope } from './http/error-envelope.ts';
 import { requestIdFrom } from './http/request-context.ts';
 import type { Logger } from './logger.ts';
 import { LakechatMetrics } from './metrics/index.ts';
@@ -27,11 +27,26 @@ declare module 'fastify' {
 
 /** Builds the HTTP and WebSocket application. It never listens: src/server.ts does, tests inject. */
 export async function buildApp({ config, logger, storage, now }: AppDependencies): Promise<FastifyInstance> {
+  const env = config.env;
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    bodyLimit: config.env.HTTP_BODY_LIMIT_BYTES,
+    bodyLimit: env.HTTP_BODY_LIMIT_BYTES,
     // The Databricks Apps proxy sends X-Request-Id: log lines and events carry it as the correlation id.
     genReqId: (request) => requestIdFrom(request.headers['x-request-id'], randomUUID),
+    // A chat id has up to 128 characters: a longer one reaches validation (a 400 naming it); only a
+    // path segment longer than this is refused by the router (414).
+    routerOptions: { maxParamLength: 256 },
+    // Slow clients (docs/operations.md): the headers, then the whole request, must arrive in time,
+    // checked every second at most; a connection silent this long is closed.
+    connectionTimeout: env.HTTP_CONNECTION_TIMEOUT_MS,
+    requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+    http: {
+      headersTimeout: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeout: env.HTTP_REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1_000, env.HTTP_HEADERS_TIMEOUT_MS),
+    },
+    frameworkErrors: answerFrameworkError,
+    clientErrorHandler: answerClientError,
   });
   app.decorateRequest('identity', null);
   app.addHook('onSend', async (request, reply) => {

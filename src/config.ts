@@ -103,6 +103,11 @@ const environmentObject = z.object({
   ANALYST_EMAILS: emailList,
   MAX_MESSAGE_BYTES: positiveInt.max(16 * 1024 * 1024).default(32 * 1024),
   HTTP_BODY_LIMIT_BYTES: positiveInt.max(64 * 1024 * 1024).default(256 * 1024),
+  // Slow clients: the headers, and the whole request (headers and body), must arrive within these;
+  // a connection silent this long is closed (docs/operations.md).
+  HTTP_HEADERS_TIMEOUT_MS: positiveInt.min(100).max(600_000).default(10_000),
+  HTTP_REQUEST_TIMEOUT_MS: positiveInt.min(100).max(3_600_000).default(30_000),
+  HTTP_CONNECTION_TIMEOUT_MS: positiveInt.min(100).max(3_600_000).default(120_000),
   RATE_LIMIT_PER_SECOND: nonNegativeInt.default(50),
   RATE_LIMIT_BURST: positiveInt.default(200),
   PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
@@ -134,6 +139,9 @@ const environmentObject = z.object({
 const environmentSchema = environmentObject.superRefine((env, context) => {
   for (const problem of lakebaseProblems(env)) {
     context.addIssue({ code: 'custom', path: [problem.variable], message: problem.problem });
+  }
+  if (env.HTTP_HEADERS_TIMEOUT_MS > env.HTTP_REQUEST_TIMEOUT_MS) {
+    context.addIssue({ code: 'custom', path: ['HTTP_HEADERS_TIMEOUT_MS'], message: 'must not be longer than HTTP_REQUEST_TIMEOUT_MS (the headers are part of the request)' });
   }
 });
 

@@ -47,6 +47,10 @@ export const errorCatalogue = {
   LAKECHAT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The request body must be application/json' },
   LAKECHAT_ERR_HTTP_RATE_LIMITED: { status: 429, message: 'Too many requests; slow down' },
   LAKECHAT_ERR_HTTP_INTERNAL: { status: 500, message: 'Internal server error' },
+  LAKECHAT_ERR_HTTP_URI_TOO_LONG: { status: 414, message: 'A segment of the request path is too long' },
+  LAKECHAT_ERR_HTTP_HEADERS_TOO_LARGE: { status: 431, message: 'The request headers are too large' },
+  LAKECHAT_ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request was not received in time' },
+  LAKECHAT_ERR_HTTP_CLIENT_CLOSED: { status: 400, message: 'The client closed the connection before sending the whole request' },
 
   // Chats
   LAKECHAT_ERR_CHAT_NOT_FOUND: { status: 404, message: 'No such chat' },

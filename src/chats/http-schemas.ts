@@ -3,6 +3,7 @@ import type { ChatListKey, ChatRow, MessageRow } from '../projections/index.ts';
 import { LakechatError } from '../errors.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { chatIdSchema, messageRoleSchema } from './events.ts';
+import { safeJsonInput } from './safe-text.ts';
 
 /** What the chat routes accept and return; the same schemas describe them in /openapi.json. */
 
@@ -61,7 +62,8 @@ export const chatParams = z.object({ chatId: chatIdSchema });
 
 export const createChatBody = startChatInput.optional().transform((body) => body ?? {});
 export const renameChatBody = renameChatInput;
-export const postMessageBody = postMessageInput;
+// The edge checks the whole trace summary, whatever its depth; stored events keep the older, shallower check.
+export const postMessageBody = postMessageInput.extend({ traceSummary: safeJsonInput().optional() });
 
 export const listChatsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1_000).default(100),

@@ -1,3 +1,4 @@
+import { isStorableText } from '../chats/safe-text.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventFilter, RecordedEvent } from './types.ts';
 
@@ -14,13 +15,20 @@ export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefi
   return true;
 }
 
+// PostgreSQL has no year 0, and toISOString writes years past 9999 in a form it does not read.
+function withinPostgresYears(value: Date): boolean {
+  const year = value.getUTCFullYear();
+  return !Number.isNaN(value.getTime()) && year >= 1 && year <= 9999;
+}
+
 function invalidFilter(field: string): LakechatError {
   return new LakechatError('LAKECHAT_ERR_STORE_INVALID_FILTER', undefined, { details: { field } });
 }
 
 /**
  * Only the filter's own fields, so a ReadAllOptions can be passed without its paging fields; checks
- * the range fields, which both stores would otherwise read differently when malformed.
+ * the range fields and the texts (no NUL, no unpaired surrogate), which both stores would otherwise
+ * read differently when malformed, or PostgreSQL refuse.
  */
 export function pickFilter(options: EventFilter): EventFilter {
   for (const field of ['fromPosition', 'toPosition'] as const) {
@@ -29,8 +37,13 @@ export function pickFilter(options: EventFilter): EventFilter {
   }
   for (const field of ['since', 'until'] as const) {
     const value = options[field];
-    if (value !== undefined && (!(value instanceof Date) || Number.isNaN(value.getTime()))) throw invalidFilter(field);
+    if (value !== undefined && (!(value instanceof Date) || !withinPostgresYears(value))) throw invalidFilter(field);
   }
+  for (const field of ['owner', 'streamId', 'streamPrefix'] as const) {
+    const value = options[field];
+    if (value !== undefined && (typeof value !== 'string' || !isStorableText(value))) throw invalidFilter(field);
+  }
+  if (options.types !== undefined && !options.types.every((type) => typeof type === 'string' && isStorableText(type))) throw invalidFilter('types');
   const filter: EventFilter = {};
   if (options.types !== undefined) filter.types = options.types;
   if (options.owner !== undefined) filter.owner = options.owner;

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ConnectionError, BackendTerminatedError, BackendTerminatedUnexpectedlyError } from 'slonik';
 import { LakechatError, isLakechatError, type ErrorCode } from '../errors.ts';
@@ -12,6 +14,8 @@ const fastifyCodes: Readonly<Record<string, ErrorCode>> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'LAKECHAT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE',
   FST_ERR_CTP_INVALID_JSON_BODY: 'LAKECHAT_ERR_HTTP_INVALID_JSON',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'LAKECHAT_ERR_HTTP_INVALID_JSON',
+  FST_ERR_MAX_PARAM_LENGTH: 'LAKECHAT_ERR_HTTP_URI_TOO_LONG',
+  FST_ERR_BAD_URL: 'LAKECHAT_ERR_HTTP_BAD_REQUEST',
 };
 
 // SQLSTATEs and socket errors that mean "the database cannot be reached now", not "this request is wrong".
@@ -55,6 +59,49 @@ export function sendError(reply: FastifyReply, error: LakechatError): FastifyRep
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(envelope);
 }
 
+function logRefusal(request: FastifyRequest, error: unknown, clientError: LakechatError): void {
+  if (clientError.statusCode >= 500) {
+    request.log.error({ err: error, code: clientError.code }, 'request failed');
+  } else {
+    request.log.info({ code: clientError.code, status: clientError.statusCode }, 'request refused');
+  }
+}
+
+/**
+ * For fastify's `frameworkErrors`: what the router refuses before any route runs (a path segment
+ * longer than `maxParamLength`, malformed percent-encoding), in the envelope.
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  const clientError = toClientError(error);
+  logRefusal(request, error, clientError);
+  void sendError(reply, clientError);
+}
+
+const clientErrorCodes: Readonly<Record<string, ErrorCode>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: 'LAKECHAT_ERR_HTTP_REQUEST_TIMEOUT',
+  HPE_HEADER_OVERFLOW: 'LAKECHAT_ERR_HTTP_HEADERS_TOO_LARGE',
+};
+
+/**
+ * For fastify's `clientErrorHandler`: what Node's HTTP parser refuses before fastify sees a request
+ * (headers too large, a malformed request, a client too slow to send it). Written on the socket as
+ * it is, in the envelope, and the connection closed. Logged at debug: a scanner's noise pages no one.
+ */
+export function answerClientError(this: FastifyInstance, error: Error & { code?: string }, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const code = clientErrorCodes[error.code ?? ''] ?? 'LAKECHAT_ERR_HTTP_BAD_REQUEST';
+  const clientError = new LakechatError(code);
+  this.log.debug({ code, parserCode: error.code }, 'client error before a request');
+  if (socket.writable) {
+    const body = JSON.stringify({ error: clientError.toJSON() } satisfies ErrorEnvelope);
+    socket.write(
+      `HTTP/1.1 ${clientError.statusCode} ${STATUS_CODES[clientError.statusCode] ?? 'Error'}\r\n` +
+        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
+}
+
 /**
  * Every error leaves in the envelope with a catalogue code: ours, fastify's own (bad JSON, body too
  * large, media type, unknown route) and anything unexpected, which is logged and answered with a
@@ -75,12 +122,16 @@ export function installErrorEnvelope(app: FastifyInstance): void {
   });
 
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
-    const clientError = toClientError(error);
-    if (clientError.statusCode >= 500) {
-      request.log.error({ err: error, code: clientError.code }, 'request failed');
-    } else {
-      request.log.info({ code: clientError.code, status: clientError.statusCode }, 'request refused');
+    // A client that hangs up mid-body fails the body's stream with ECONNRESET: not the database's.
+    if (request.raw.readableAborted && !isLakechatError(error)) {
+      request.log.info({ code: 'LAKECHAT_ERR_HTTP_CLIENT_CLOSED' }, 'the client closed the connection before sending the whole request');
+      return sendError(reply, new LakechatError('LAKECHAT_ERR_HTTP_CLIENT_CLOSED'));
     }
+    let clientError = toClientError(error);
+    if (clientError.code === 'LAKECHAT_ERR_HTTP_BODY_TOO_LARGE') {
+      clientError = new LakechatError(clientError.code, undefined, { details: { maxBytes: request.routeOptions.bodyLimit }, cause: error });
+    }
+    logRefusal(request, error, clientError);
     return sendError(reply, clientError);
   });
 

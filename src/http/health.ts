@@ -21,8 +21,9 @@ async function measureLag(runner: ProjectionRunner): Promise<ProjectionLag | nul
 
 /**
  * `GET /health` is liveness: it answers 200 while the process runs, and says how storage and the
- * projections are doing. `GET /ready` answers 200 only when migrations are applied and the
- * projections have caught up with the log, so a load balancer sends no traffic before then.
+ * projections are doing (states and counts, nothing about where the database is). `GET /ready`
+ * answers 200 only when storage is not a fallback, migrations are applied and the projections have
+ * caught up with the log, so a load balancer sends no traffic before then.
  */
 export function registerHealthRoutes(app: FastifyInstance, options: HealthOptions): void {
   const { storage, runner } = options;
@@ -52,8 +53,18 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     }
   };
 
+  // Unauthenticated: states and counts only. Where the database is, who logs in and why a login
+  // failed are for operators: the start-up log and `npm run doctor` say it.
+  const storageState = () => {
+    const { storage: kind, mode, degraded, tokenExpiresAt, fallback } = storage.status();
+    if (fallback === undefined) return { storage: kind, mode, degraded, tokenExpiresAt };
+    // The fallback's counts, never its last error (that names hosts and login failures: the log has it).
+    const { lastError: _lastError, ...fallbackCounts } = fallback;
+    return { storage: kind, mode, degraded, tokenExpiresAt, fallback: fallbackCounts };
+  };
+
   app.get('/health', async () => {
-    const storageStatus = storage.status();
+    const storageStatus = storageState();
     const [projections, readers] = await Promise.all([projectionStatus(), readerStatus()]);
     // Parked events are missing from the read models until a fixed projection is rebuilt.
     const healthy =
@@ -78,8 +89,10 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
       projections.reachedLiveEdge &&
       projections.lagSeconds !== null &&
       projections.lagSeconds <= options.maxReadyLagSeconds;
-    const ready = migrations && caughtUp;
+    // On the memory fallback the instance accepts writes another instance never sees: not whole.
+    const storageWhole = !storage.status().degraded;
+    const ready = storageWhole && migrations && caughtUp;
     void reply.code(ready ? 200 : 503);
-    return { status: ready ? 'ready' : 'not_ready', checks: { migrations, projections: caughtUp }, projections };
+    return { status: ready ? 'ready' : 'not_ready', checks: { storage: storageWhole, migrations, projections: caughtUp }, projections };
   });
 }

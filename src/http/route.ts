@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { validInput } from './validation.ts';
-import type { ErrorCode } from '../errors.ts';
+import { LakechatError, type ErrorCode } from '../errors.ts';
 import type { CommandContext } from '../projections/index.ts';
 import { parseIfMatch } from './etag.ts';
 import type { Identity } from './identity.ts';
@@ -69,6 +69,13 @@ export const commonErrors: readonly ErrorCode[] = [
   'LAKECHAT_ERR_HTTP_INTERNAL',
 ];
 
+const stateChanging = new Set<HttpMethod>(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** `application/json`, with or without parameters (`; charset=utf-8`). */
+function isJson(contentType: string | undefined): boolean {
+  return contentType?.split(';')[0]!.trim().toLowerCase() === 'application/json';
+}
+
 /** The routes registered so far, in order: what /openapi.json describes. */
 export class RouteRegistry {
   readonly routes: AnyRouteSpec[] = [];
@@ -77,6 +84,8 @@ export class RouteRegistry {
 /**
  * Registers a route on the app and in the registry. The caller is authenticated (and rate limited)
  * by `authenticate` before the body is even read, so a stranger gets a 401, not a 400 or a 413.
+ * A state-changing request must say `Content-Type: application/json`, even without a body: a page
+ * of another site can send a form or a body-less POST with the user's cookies, not that header.
  */
 export function addRoute<P extends z.ZodType = typeof anything, Q extends z.ZodType = typeof anything, B extends z.ZodType = typeof anything>(
   app: FastifyInstance,
@@ -90,6 +99,9 @@ export function addRoute<P extends z.ZodType = typeof anything, Q extends z.ZodT
     url: spec.url,
     onRequest: async (request) => {
       request.identity = authenticate(request);
+      if (stateChanging.has(spec.method) && !isJson(request.headers['content-type'])) {
+        throw new LakechatError('LAKECHAT_ERR_HTTP_UNSUPPORTED_MEDIA_TYPE');
+      }
     },
     handler: async (request, reply) => {
       const identity = request.identity!;

@@ -48,10 +48,28 @@ export const profileFieldSchemas = {
   notes: safeText().max(10_000).nullable(),
 } as const;
 
+const earliestDateOfBirth = '1900-01-01';
+
+/** Today's date where it is already tomorrow (UTC+14): a date of birth of today anywhere is not in the future. */
+function latestDateOfBirth(): string {
+  return new Date(Date.now() + 14 * 3_600_000).toISOString().slice(0, 10);
+}
+
+/**
+ * A date of birth a client may set: from 1900-01-01 to today. Checked where input arrives only
+ * (profileInputChanges): events already in a log keep reading with the plain date.
+ */
+export const dateOfBirthInput = isoDate
+  .refine((date) => date >= earliestDateOfBirth, `must not be before ${earliestDateOfBirth}`)
+  .refine((date) => date <= latestDateOfBirth(), 'must not be in the future');
+
 /** A complete profile: every field present. */
 export const ProfileFields = z.object(profileFieldSchemas);
 /** Some fields: what a change carries. Unknown fields are refused rather than silently dropped. */
 export const ProfileChanges = ProfileFields.partial().strict();
+
+/** Changes as a client sends them: ProfileChanges with the date of birth in range. */
+export const profileInputChanges = ProfileFields.extend({ dateOfBirth: dateOfBirthInput.nullable() }).partial().strict();
 
 export type ProfileFields = z.infer<typeof ProfileFields>;
 export type ProfileChanges = z.infer<typeof ProfileChanges>;

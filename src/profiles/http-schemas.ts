@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ProfileHistoryEntry, ProfileRow } from '../projections/index.ts';
-import { ageOn, ProfileChanges, profileFieldNames, profileFieldSchemas } from './fields.ts';
+import { ageOn, profileFieldNames, profileFieldSchemas, profileInputChanges } from './fields.ts';
 
 /** What the profile routes accept and return; the same schemas describe them in /openapi.json. */
 
@@ -15,8 +15,8 @@ export const profileView = z.object({
   updatedAt: timestamp,
 });
 
-export const profileChangesBody = ProfileChanges.describe('Only the fields to set; null clears a field');
-export const profileReplaceBody = ProfileChanges.describe('The whole profile: fields left out are cleared');
+export const profileChangesBody = profileInputChanges.describe('Only the fields to set; null clears a field');
+export const profileReplaceBody = profileInputChanges.describe('The whole profile: fields left out are cleared');
 
 export const historyQuery = z.object({
   after: z.coerce.number().int().min(0).default(0).describe('Changes after this profile version'),

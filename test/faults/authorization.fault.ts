@@ -39,7 +39,7 @@ async function request(user: string | null, method: string, path: string): Promi
   const body = ['POST', 'PUT', 'PATCH'].includes(method) ? JSON.stringify(valid) : undefined;
   const response = await fetch(`http://127.0.0.1:${instance.port}${path}`, {
     method,
-    headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body }),
   });
   return { status: response.status, text: await response.text() };

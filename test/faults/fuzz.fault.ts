@@ -26,7 +26,7 @@ const user = 'fuzz@example.com';
 async function raw(method: string, path: string, body?: string): Promise<number> {
   const response = await fetch(`http://127.0.0.1:${instance.port}${path}`, {
     method,
-    headers: { 'x-demo-user': user, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    headers: { 'x-demo-user': user, ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
     ...(body === undefined ? {} : { body }),
   });
   await response.arrayBuffer();

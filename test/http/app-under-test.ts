@@ -71,6 +71,8 @@ export async function postgresApp(options: AppOptions & { bed?: PostgresTestBed 
   };
 }
 
+const stateChanging = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
 export function wrap(app: FastifyInstance, store: EventStore, close: () => Promise<void>): AppUnderTest {
   return {
     app,
@@ -79,7 +81,8 @@ export function wrap(app: FastifyInstance, store: EventStore, close: () => Promi
       app.inject({
         method: method as 'GET',
         url,
-        headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...headers },
+        // As every client of the API must (the demo page included): state-changing requests say JSON.
+        headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...(stateChanging.has(method) ? { 'content-type': 'application/json' } : {}), ...headers },
         ...(body === undefined ? {} : { payload: body as object }),
       }),
     close,

@@ -37,7 +37,7 @@ export async function postgresApp(bed: LogBed, env: Record<string, string> = {})
     fetch: (user, path, init = {}) =>
       fetch(`${url}${path}`, {
         method: init.method ?? 'GET',
-        headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        headers: { ...(user === null ? {} : { 'x-demo-user': user }), ...((init.method ?? 'GET') === 'GET' ? {} : { 'content-type': 'application/json' }) },
         ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
       }),
     close: () => app.close(),

@@ -82,7 +82,8 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
     async http(user, method, path, body) {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, {
         method,
-        headers: { 'x-demo-user': user, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        // State-changing requests must say JSON, with a body or without (src/http/route.ts).
+        headers: { 'x-demo-user': user, ...(method === 'GET' ? {} : { 'content-type': 'application/json' }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       const text = await response.text();

@@ -37,7 +37,8 @@ export function readAllStatement(columns: FragmentSqlToken, after: CursorPoint, 
   if (filter.toPosition !== undefined) conditions.push(sql.fragment`position <= ${filter.toPosition}`);
   if (filter.since !== undefined) conditions.push(sql.fragment`recorded_at >= ${filter.since.toISOString()}::timestamptz`);
   if (filter.until !== undefined) conditions.push(sql.fragment`recorded_at < ${filter.until.toISOString()}::timestamptz`);
-  const types = filter.types !== undefined && filter.types.length > 0 ? filter.types : undefined;
+  // Each type once: a repeated one would read its index range once per repeat.
+  const types = filter.types !== undefined && filter.types.length > 0 ? [...new Set(filter.types)] : undefined;
   // Alone, a type filter reads one index range per type and merges them; with an owner or a stream
   // (fewer rows) the type is a plain condition on that narrower scan.
   const perType = types !== undefined && filter.owner === undefined && filter.streamId === undefined;
