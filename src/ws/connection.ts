@@ -81,7 +81,8 @@ export class WsConnection {
     });
     this.posts = new TokenBucket(limits.postsPerSecond, Math.max(1, limits.postsPerSecond));
     this.signals = new TokenBucket(limits.signalsPerSecond, Math.max(1, limits.signalsPerSecond));
-    this.subscribes = new TokenBucket(limits.subscribesPerSecond, Math.max(1, limits.subscribesPerSecond));
+    // A client that reconnects subscribes again to everything at once: the burst is the subscription cap.
+    this.subscribes = new TokenBucket(limits.subscribesPerSecond, Math.max(1, limits.subscribesPerSecond, limits.maxSubscriptions));
     this.share = host.userShare(identity.email);
     this.badFrames = new TokenBucket(limits.badFramesPerSecond, limits.badFrameBurst);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));

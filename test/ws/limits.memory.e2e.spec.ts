@@ -157,15 +157,22 @@ describe('limits on a connection', () => {
   });
 
   it('answers subscribes beyond WS_SUBSCRIBES_PER_SECOND with LAKECHAT_ERR_WS_RATE_LIMITED, starting no read for them', async () => {
-    instance = await startInstance({ env: { WS_SUBSCRIBES_PER_SECOND: '3' } });
+    instance = await startInstance({ env: { WS_SUBSCRIBES_PER_SECOND: '3', WS_MAX_SUBSCRIPTIONS: '3' } });
     const client = connect();
     await client.opened;
-    for (let n = 0; n < 6; n++) client.send({ type: 'subscribe', id: `s${n}`, scope: 'user', after: null });
-    await client.until(() => (client.frames.length >= 6 ? true : undefined), 'six answers');
-    const limited = client.errors();
+    // A burst of the subscription cap (3), then three a second: subscribe and unsubscribe six times.
+    for (let n = 0; n < 6; n++) {
+      client.send({ type: 'subscribe', id: `s${n}`, scope: 'user', after: null });
+      client.send({ type: 'unsubscribe', id: `s${n}` });
+    }
+    const answered = () => client.frames.filter((frame) => frame.type === 'unsubscribed' || frame.code === 'LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION').length;
+    await client.until(() => (answered() === 6 ? true : undefined), 'an answer to each unsubscribe');
+    const limited = client.errors().filter((frame) => frame.code === 'LAKECHAT_ERR_WS_RATE_LIMITED');
     expect(limited.length).toBeGreaterThanOrEqual(2);
+    expect(limited.length).toBeLessThanOrEqual(3);
     for (const frame of limited) expect(frame).toMatchObject({ code: 'LAKECHAT_ERR_WS_RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } });
-    expect(instance.app.lakechatWs.stats().subscriptions).toBe(6 - limited.length);
+    // Each refused subscribe's unsubscribe finds nothing to end.
+    expect(client.errors().filter((frame) => frame.code === 'LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION')).toHaveLength(limited.length);
   });
 
   it("bounds one user's signals across all their connections (WS_USER_SIGNALS_PER_SECOND), not theirs alone per connection", async () => {
