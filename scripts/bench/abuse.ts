@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { fork, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,8 +16,8 @@ import { percentile, round } from './support.ts';
  * PostgreSQL (issue 12):
  * - slow readers: three connections of twenty `user` subscriptions from the beginning of a log of
  *   1,000 messages of 8 KB, never reading; the server's RSS growth while they hang;
- * - churn and poison, for 10 s: twenty connections sending subscribe/unsubscribe pairs from
- *   `after: null` (reconnecting whenever closed), a signal flood of 1,000/s, and 15 poison posts a
+ * - churn and poison, for 10 s (after 10 s of the same without the poison): sixteen connections sending subscribe/unsubscribe pairs from
+ *   `after: null` (reconnecting whenever closed), four sending a signal flood of 1,000/s, and 15 poison posts a
  *   second (a profile born in year 0, a trace summary nested 70 deep), while another user posts 20
  *   messages a second over HTTP: that user's post p99;
  * - recovery: from the end of the attack until a fresh reader of the whole chat has all of it and
@@ -54,9 +54,12 @@ async function until(what: string, probe: () => boolean | Promise<boolean>, time
   }
 }
 
-interface Server {
+interface Target {
   url: string;
   wsUrl: string;
+}
+
+interface Server extends Target {
   rss(): number;
   stop(): Promise<void>;
 }
@@ -82,7 +85,7 @@ async function startServer(databaseUrl: string): Promise<Server> {
   };
 }
 
-function http(server: Server, user: string, method: string, path: string, body?: unknown): Promise<Response> {
+function http(server: Target, user: string, method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${server.url}${path}`, {
     method,
     headers: { 'x-demo-user': user, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
@@ -90,7 +93,7 @@ function http(server: Server, user: string, method: string, path: string, body?:
   });
 }
 
-function open(server: Server, user: string): Promise<WebSocket> {
+function open(server: Target, user: string): Promise<WebSocket> {
   const socket = new WebSocket(server.wsUrl, { headers: { 'x-demo-user': user }, perMessageDeflate: false });
   socket.on('error', () => undefined);
   return new Promise((resolve, reject) => {
@@ -122,7 +125,7 @@ async function slowReaders(server: Server): Promise<number> {
 }
 
 /** Subscribe/unsubscribe pairs from `after: null` on `connections` sockets, reconnecting whenever one is closed. */
-async function churn(server: Server, connections: number, deadline: number): Promise<void> {
+async function churn(server: Target, connections: number, deadline: number): Promise<void> {
   const pairs = Array.from({ length: 1_000 }, (_, n) => [
     JSON.stringify({ type: 'subscribe', id: `c${n}`, scope: 'chat', chatId: 'big', after: null }),
     JSON.stringify({ type: 'unsubscribe', id: `c${n}` }),
@@ -145,7 +148,7 @@ async function churn(server: Server, connections: number, deadline: number): Pro
 }
 
 /** `perSecond` signals from `connections` sockets, reconnecting whenever one is closed. */
-async function signalFlood(server: Server, connections: number, perSecond: number, deadline: number): Promise<void> {
+async function signalFlood(server: Target, connections: number, perSecond: number, deadline: number): Promise<void> {
   const frame = JSON.stringify({ type: 'signal', chatId: 'big', kind: 'delta', data: { text: 'x'.repeat(200) } });
   const perTick = Math.max(1, Math.round(perSecond / connections / 100));
   await Promise.all(
@@ -173,7 +176,7 @@ function nested(levels: number): Record<string, unknown> {
 }
 
 /** Posts the issue's poison inputs at `perSecond`; returns how each was answered. */
-async function poison(server: Server, perSecond: number, deadline: number): Promise<Map<number, number>> {
+async function poison(server: Target, perSecond: number, deadline: number): Promise<Map<number, number>> {
   const answers = new Map<number, number>();
   const pending: Promise<void>[] = [];
   for (let n = 0; Date.now() < deadline; n++) {
@@ -187,7 +190,10 @@ async function poison(server: Server, perSecond: number, deadline: number): Prom
           await response.arrayBuffer();
           answers.set(response.status, (answers.get(response.status) ?? 0) + 1);
         },
-        () => undefined,
+        (error: unknown) => {
+          answers.set(0, (answers.get(0) ?? 0) + 1);
+          if (answers.get(0) === 1) process.stderr.write(`bench abuse: a poison request failed: ${String(error)}\n`);
+        },
       ),
     );
     await sleep(1_000 / perSecond);
@@ -244,6 +250,30 @@ async function readsEverything(server: Server): Promise<boolean> {
   }
 }
 
+/** Runs the attack in a child process until `deadline`; resolves with how the poison posts were answered. */
+async function attackFrom(server: Target, deadline: number, withPoison: boolean): Promise<Map<number, number>> {
+  const child = fork(fileURLToPath(import.meta.url), ['--attacker', server.url, server.wsUrl, String(deadline), withPoison ? 'poison' : 'clean'], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('message', (answers: [number, number][]) => resolve(new Map(answers)));
+    child.once('exit', (code) => reject(new Error(`bench abuse: the attacker exited (${code})`)));
+  });
+}
+
+if (process.argv[2] === '--attacker' && process.send !== undefined) {
+  const [url, wsUrl, deadline, mode] = process.argv.slice(3) as [string, string, string, string];
+  const target = { url, wsUrl };
+  const end = Number(deadline);
+  const [answers] = await Promise.all([
+    mode === 'poison' ? poison(target, poisonPerSecond, end) : Promise.resolve(new Map<number, number>()),
+    churn(target, 16, end),
+    signalFlood(target, 4, signalsPerSecond, end),
+  ]);
+  process.send([...answers], () => process.exit(0));
+}
+
 export const abuseScenario: BenchScenario = {
   name: 'abuse',
   async run(context: BenchContext): Promise<BenchResult> {
@@ -275,25 +305,30 @@ export const abuseScenario: BenchScenario = {
       const rssGrowthMb = await slowReaders(server);
       await sleep(1_000);
 
-      const deadline = Date.now() + attackMs;
-      const [victimResult, poisonAnswers] = await Promise.all([
-        victimPosts(server, victimPostsPerSecond, deadline),
-        poison(server, poisonPerSecond, deadline),
-        churn(server, 16, deadline),
-        signalFlood(server, 4, signalsPerSecond, deadline),
-      ]);
+      // The victim alone first: what the machine gives without any attack.
+      const alone = await victimPosts(server, victimPostsPerSecond, Date.now() + 5_000);
+      // Then without the poison (what the WebSocket bounds alone give), then with it. The attacker
+      // runs in a process of its own, so its loops do not delay the victim's measurements.
+      let deadline = Date.now() + attackMs;
+      const [quietResult] = await Promise.all([victimPosts(server, victimPostsPerSecond, deadline), attackFrom(server, deadline, false)]);
+      await sleep(1_000);
+      deadline = Date.now() + attackMs;
+      const [victimResult, poisonAnswers] = await Promise.all([victimPosts(server, victimPostsPerSecond, deadline), attackFrom(server, deadline, true)]);
       const attackEnded = performance.now();
       await until('the instance to recover', () => readsEverything(server), 120_000);
       const recoveryS = (performance.now() - attackEnded) / 1_000;
 
       const p50 = percentile(victimResult.latencies, 50);
       const p99 = percentile(victimResult.latencies, 99);
+      const quietP99 = percentile(quietResult.latencies, 99);
       const poisonSummary = [...poisonAnswers].map(([status, count]) => `${count}×${status}`).join(', ');
       return {
         rows: [
           { scenario: 'abuse', metric: 'slow readers (3 × 20 subscriptions, 8 MB log): server RSS growth', value: round(rssGrowthMb, 1), unit: 'MB', target: '< 150' },
           { scenario: 'abuse', metric: 'churn + signal flood + poison: recovery after the attack', value: round(recoveryS, 2), unit: 's', target: '< 10' },
-          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during the attack, p50`, value: round(p50, 1), unit: 'ms' },
+          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) with no attack, p99 (${alone.failed} failed)`, value: round(percentile(alone.latencies, 99), 1), unit: 'ms' },
+          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during churn and signal flood only, p99 (${quietResult.failed} failed)`, value: round(quietP99, 1), unit: 'ms' },
+          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during the attack with poison, p50`, value: round(p50, 1), unit: 'ms' },
           { scenario: 'abuse', metric: `victim posts during the attack, p99 (${victimResult.failed} failed)`, value: round(p99, 1), unit: 'ms', target: '< 100' },
           { scenario: 'abuse', metric: `poison posts answered (${poisonSummary})`, value: [...poisonAnswers.values()].reduce((a, b) => a + b, 0), unit: 'requests' },
         ],
@@ -301,6 +336,8 @@ export const abuseScenario: BenchScenario = {
           abuse_churn_recovery_s: round(recoveryS, 2),
           abuse_slow_reader_rss_mb: round(rssGrowthMb, 1),
           abuse_victim_p99_ms: round(p99, 1),
+          abuse_victim_p99_no_poison_ms: round(quietP99, 1),
+          abuse_victim_p99_alone_ms: round(percentile(alone.latencies, 99), 1),
         },
       };
     } finally {

@@ -37,7 +37,7 @@ export interface ConnectionHost {
 }
 
 const OPEN = 1;
-/** Chats a connection remembers it may signal to, so a stream of deltas costs no lookup each. */
+/** Chats a user's connections remember they may read and signal to, so a stream of deltas costs no lookup each. */
 const maxAuthorizedChats = 256;
 
 /**
@@ -54,7 +54,6 @@ export class WsConnection {
   private closing = false;
   private readonly outbox: Outbox;
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly authorizedChats = new Set<string>();
   private readonly posts: TokenBucket;
   private readonly signals: TokenBucket;
   private readonly subscribes: TokenBucket;
@@ -316,11 +315,19 @@ export class WsConnection {
   }
 
   private async authorize(chatId: string): Promise<boolean> {
-    if (this.authorizedChats.has(chatId)) return true;
-    const readable = await this.host.chatIsReadable(this.identity.email, chatId);
-    if (readable) {
-      if (this.authorizedChats.size >= maxAuthorizedChats) this.authorizedChats.clear();
-      this.authorizedChats.add(chatId);
+    const { authorizedChats, authorizing } = this.share;
+    if (authorizedChats.has(chatId)) return true;
+    // Frames about one chat that arrive together, on any of the user's connections, share one
+    // lookup: a burst of subscribes, signals or reconnects must not become a burst of queries.
+    let pending = authorizing.get(chatId);
+    if (pending === undefined) {
+      pending = this.host.chatIsReadable(this.identity.email, chatId).finally(() => authorizing.delete(chatId));
+      authorizing.set(chatId, pending);
+    }
+    const readable = await pending;
+    if (readable && !authorizedChats.has(chatId)) {
+      if (authorizedChats.size >= maxAuthorizedChats) authorizedChats.clear();
+      authorizedChats.add(chatId);
     }
     return readable;
   }
