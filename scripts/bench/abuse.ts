@@ -250,22 +250,27 @@ async function readsEverything(server: Server): Promise<boolean> {
   }
 }
 
-/** Runs the attack in a child process until `deadline`; resolves with how the poison posts were answered. */
-async function attackFrom(server: Target, deadline: number, withPoison: boolean): Promise<Map<number, number>> {
-  const child = fork(fileURLToPath(import.meta.url), ['--attacker', server.url, server.wsUrl, String(deadline), withPoison ? 'poison' : 'clean'], {
+/**
+ * Starts the attack in a child process for `durationMs`; resolves once it has started (the child's
+ * start-up is not counted), with `done`: how the poison posts were answered.
+ */
+async function attackFrom(server: Target, durationMs: number, withPoison: boolean): Promise<{ done: Promise<Map<number, number>> }> {
+  const child = fork(fileURLToPath(import.meta.url), ['--attacker', server.url, server.wsUrl, String(durationMs), withPoison ? 'poison' : 'clean'], {
     execArgv: ['--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
-  return new Promise((resolve, reject) => {
-    child.once('message', (answers: [number, number][]) => resolve(new Map(answers)));
-    child.once('exit', (code) => reject(new Error(`bench abuse: the attacker exited (${code})`)));
-  });
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`bench abuse: the attacker exited (${code})`))));
+  exited.catch(() => undefined);
+  await Promise.race([new Promise<void>((resolve) => child.once('message', () => resolve())), exited]);
+  const done = Promise.race([new Promise<Map<number, number>>((resolve) => child.once('message', (answers: [number, number][]) => resolve(new Map(answers)))), exited]);
+  return { done };
 }
 
 if (process.argv[2] === '--attacker' && process.send !== undefined) {
-  const [url, wsUrl, deadline, mode] = process.argv.slice(3) as [string, string, string, string];
+  const [url, wsUrl, durationMs, mode] = process.argv.slice(3) as [string, string, string, string];
   const target = { url, wsUrl };
-  const end = Number(deadline);
+  process.send('started');
+  const end = Date.now() + Number(durationMs);
   const [answers] = await Promise.all([
     mode === 'poison' ? poison(target, poisonPerSecond, end) : Promise.resolve(new Map<number, number>()),
     churn(target, 16, end),
@@ -309,11 +314,11 @@ export const abuseScenario: BenchScenario = {
       const alone = await victimPosts(server, victimPostsPerSecond, Date.now() + 5_000);
       // Then without the poison (what the WebSocket bounds alone give), then with it. The attacker
       // runs in a process of its own, so its loops do not delay the victim's measurements.
-      let deadline = Date.now() + attackMs;
-      const [quietResult] = await Promise.all([victimPosts(server, victimPostsPerSecond, deadline), attackFrom(server, deadline, false)]);
+      const quietAttack = await attackFrom(server, attackMs, false);
+      const [quietResult] = await Promise.all([victimPosts(server, victimPostsPerSecond, Date.now() + attackMs), quietAttack.done]);
       await sleep(1_000);
-      deadline = Date.now() + attackMs;
-      const [victimResult, poisonAnswers] = await Promise.all([victimPosts(server, victimPostsPerSecond, deadline), attackFrom(server, deadline, true)]);
+      const attack = await attackFrom(server, attackMs, true);
+      const [victimResult, poisonAnswers] = await Promise.all([victimPosts(server, victimPostsPerSecond, Date.now() + attackMs), attack.done]);
       const attackEnded = performance.now();
       await until('the instance to recover', () => readsEverything(server), 120_000);
       const recoveryS = (performance.now() - attackEnded) / 1_000;
