@@ -24,9 +24,15 @@ export interface MessageRow {
   cursor: string;
 }
 
+/** A page of messages; `cutByBytes` when `maxBytes` left out messages that follow. */
+export type MessagePage = MessageRow[] & { cutByBytes?: boolean };
+
 export interface MessagesQueries {
-  /** The chat's messages after position `after`, in order. */
-  list(streamId: string, options: { after: number; limit: number }): Promise<MessageRow[]>;
+  /**
+   * The chat's messages after position `after`, in order. With `maxBytes`, the page stops before the
+   * messages' content and trace summaries would pass that many bytes (at least one message).
+   */
+  list(streamId: string, options: { after: number; limit: number; maxBytes?: number }): Promise<MessagePage>;
   get(streamId: string, position: number): Promise<MessageRow | null>;
 }
 
@@ -52,6 +58,11 @@ export function messageRowOf(data: MessagePostedData, event: { streamId: string;
 
 /** Per chat stream, its messages in order: index i holds position i + 1 (a hole where one was skipped). */
 type MessagesModel = Map<string, (MessageRow | undefined)[]>;
+
+/** A message's bytes as the byte budget of a page counts them: content and trace summary as UTF-8 text. */
+function messageBytes(row: MessageRow): number {
+  return Buffer.byteLength(row.content) + (row.traceSummary === null ? 0 : Buffer.byteLength(JSON.stringify(row.traceSummary)));
+}
 
 const copy = (row: MessageRow): MessageRow => ({ ...row, traceSummary: row.traceSummary === null ? null : structuredClone(row.traceSummary) });
 
@@ -89,6 +100,11 @@ const messageRowSchema = z
     }),
   );
 
+const sizedMessageRow = z
+  .object({ running_bytes: z.number(), row_in_page: z.number() })
+  .passthrough()
+  .transform((row) => ({ row: messageRowSchema.parse(row), runningBytes: row.running_bytes }));
+
 const columns = sql.fragment`stream_id, owner, chat_id, message_id::text AS message_id, position, role, content,
   client_message_id, trace_id, trace_summary, ${isoTimestamp('created_at')}, cursor`;
 
@@ -109,12 +125,21 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
       },
     },
     queries: (model) => ({
-      async list(streamId, { after, limit }) {
+      async list(streamId, { after, limit, maxBytes }) {
         const messages = model.get(streamId) ?? [];
-        const page: MessageRow[] = [];
+        const page: MessagePage = [];
+        let bytes = 0;
         for (let i = Math.max(0, after); i < messages.length && page.length < limit; i++) {
           const row = messages[i];
-          if (row !== undefined) page.push(copy(row));
+          if (row === undefined) continue;
+          if (maxBytes !== undefined) {
+            bytes += messageBytes(row);
+            if (bytes > maxBytes && page.length > 0) {
+              page.cutByBytes = true;
+              break;
+            }
+          }
+          page.push(copy(row));
         }
         return page;
       },
@@ -169,13 +194,40 @@ export const messagesProjection: Projection<ChatEvent, MessagesQueries, Messages
       },
     },
     queries: (db, tables) => ({
-      async list(streamId, { after, limit }) {
-        const rows = await selectRows(db, messageRowSchema, sql.unsafe`
-          SELECT ${columns} FROM ${tables('messages')}
-          WHERE stream_id = ${streamId} AND position > ${after}
-          ORDER BY position
-          LIMIT ${limit}`);
-        return [...rows];
+      async list(streamId, { after, limit, maxBytes }) {
+        if (maxBytes === undefined) {
+          const rows = await selectRows(db, messageRowSchema, sql.unsafe`
+            SELECT ${columns} FROM ${tables('messages')}
+            WHERE stream_id = ${streamId} AND position > ${after}
+            ORDER BY position
+            LIMIT ${limit}`);
+          return [...rows];
+        }
+        // The running total walks the rows in order; the rows that fit are sent, plus the first that
+        // does not (so the page knows it was cut), never the megabytes after it.
+        const rows = await selectRows(db, sizedMessageRow, sql.unsafe`
+          SELECT ${columns}, running_bytes::float8 AS running_bytes, row_in_page::float8 AS row_in_page FROM (
+            SELECT sized.*, sum(sized.message_bytes) OVER in_order AS running_bytes, row_number() OVER in_order AS row_in_page
+            FROM (
+              SELECT m.*, octet_length(m.content) + coalesce(octet_length(m.trace_summary::text), 0) AS message_bytes
+              FROM ${tables('messages')} AS m
+              WHERE m.stream_id = ${streamId} AND m.position > ${after}
+              ORDER BY m.position
+              LIMIT ${limit}
+            ) AS sized
+            WINDOW in_order AS (ORDER BY sized.position ROWS UNBOUNDED PRECEDING)
+          ) AS messages
+          WHERE running_bytes - message_bytes <= ${maxBytes} OR row_in_page <= 2
+          ORDER BY position`);
+        const page: MessagePage = [];
+        for (const { row, runningBytes } of rows) {
+          if (runningBytes > maxBytes && page.length > 0) {
+            page.cutByBytes = true;
+            break;
+          }
+          page.push(row);
+        }
+        return page;
       },
       async get(streamId, position) {
         return selectRow(db, messageRowSchema, sql.unsafe`

@@ -112,6 +112,9 @@ const environmentObject = z.object({
   RATE_LIMIT_BURST: positiveInt.default(200),
   PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
+  MESSAGES_PAGE_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(512 * 1024),
+  MESSAGES_READS_PER_USER: positiveInt.max(100).default(2),
+  MESSAGES_READ_BYTES_IN_FLIGHT: positiveInt.min(1_024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
 
   // WebSocket transport (src/ws/): every limit is per instance; docs/protocol.md says what a breach costs.
   WS_MAX_PAYLOAD_BYTES: positiveInt.min(1_024).max(16 * 1024 * 1024).default(64 * 1024),
@@ -122,6 +125,11 @@ const environmentObject = z.object({
   WS_HEARTBEAT_INTERVAL_MS: positiveInt.min(10).max(600_000).default(30_000),
   WS_SEND_BUFFER_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
   WS_STUCK_TIMEOUT_MS: positiveInt.min(10).max(600_000).default(30_000),
+  WS_SUBSCRIBES_PER_SECOND: nonNegativeInt.default(10),
+  WS_USER_SIGNALS_PER_SECOND: nonNegativeInt.default(100),
+  WS_HISTORY_READS_PER_USER: positiveInt.max(100).default(4),
+  WS_SUBSCRIPTION_PAGE_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
+  WS_SUBSCRIPTION_QUEUE_BYTES: positiveInt.min(1_024).max(256 * 1024 * 1024).default(1024 * 1024),
   WS_ALLOWED_ORIGINS: z
     .string()
     .optional()

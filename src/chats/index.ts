@@ -1,4 +1,5 @@
 export { registerChatRoutes } from './routes.ts';
+export { messageReadBoundsFrom, type MessageReadBounds } from './message-reads.ts';
 export { ChatService, type ChatServiceOptions, type PostedMessage, type PostMessageInput, type StartChatInput } from './chat-service.ts';
 export { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 export { decideChat } from './decide.ts';

@@ -2,7 +2,9 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { etagOf } from '../http/etag.ts';
 import type { Identity } from '../http/identity.ts';
 import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
+import type { MessageRow } from '../projections/index.ts';
 import type { ChatService } from './chat-service.ts';
+import { defaultMessageReadBounds, MessageReads, type MessageReadBounds } from './message-reads.ts';
 import {
   chatListView,
   chatMessagesInline,
@@ -31,7 +33,11 @@ export function registerChatRoutes(
   registry: RouteRegistry,
   authenticate: (request: FastifyRequest) => Identity,
   chats: ChatService,
+  /** The bounds of `GET …/messages` pages (`messageReadBoundsFrom(config)`); the documented defaults when absent. */
+  messageBounds: MessageReadBounds = defaultMessageReadBounds,
 ): void {
+  const messageReads = new MessageReads(messageBounds);
+
   addRoute(app, registry, authenticate, {
     method: 'GET',
     url: '/api/chats',
@@ -215,10 +221,20 @@ export function registerChatRoutes(
     query: listMessagesQuery,
     responses: { 200: { description: 'Messages after the position given', schema: messagePageView } },
     errors: [...commonErrors, 'LAKECHAT_ERR_HTTP_VALIDATION', 'LAKECHAT_ERR_CHAT_NOT_FOUND'],
-    handler: async ({ identity, params, query }) => {
-      const rows = await chats.listMessages(identity.email, params.chatId, { after: query.after, limit: query.limit + 1 });
+    handler: async ({ identity, params, query, reply }) => {
+      // A page is cut by bytes as well as by count, and read and sent in turns (per user, per
+      // instance): however many large pages are asked for at once, few are in memory.
+      const ended = new AbortController();
+      reply.raw.once('close', () => ended.abort());
+      const release = await messageReads.begin(identity.email, ended.signal);
+      reply.raw.once('close', release);
+      if (ended.signal.aborted) release();
+      // The service hands the options to the read model as they are.
+      const options = { after: query.after, limit: query.limit + 1, maxBytes: messageBounds.pageBytes };
+      const rows: MessageRow[] & { cutByBytes?: boolean } = await chats.listMessages(identity.email, params.chatId, options);
       const page = rows.slice(0, query.limit);
-      return { messages: page.map(toMessageView), next: rows.length > query.limit ? page[page.length - 1]!.position : null };
+      const more = rows.length > query.limit || rows.cutByBytes === true;
+      return { messages: page.map(toMessageView), next: more ? page[page.length - 1]!.position : null };
     },
   });
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { compareCursors, decodeCursor, type CursorPoint } from './cursor.ts';
+import { eventBytes } from './event-bytes.ts';
 import { matchesFilter } from './filter.ts';
 import type { EventFilter, ReadAllOptions, ReadAllResult, RecordedEvent } from './types.ts';
 
@@ -13,6 +14,8 @@ export interface LiveTailOptions {
   pollIntervalMs: number;
   /** A member with more undelivered events than this is detached and catches up from the store. */
   maxQueuedPerMember: number;
+  /** ...or with more bytes of undelivered events than this (`eventBytes`), unless the member sets its own. */
+  maxQueuedBytesPerMember?: number;
   logger?: Logger | undefined;
 }
 
@@ -32,12 +35,14 @@ export class TailMember {
   state: 'live' | 'detached' | 'closed' = 'live';
   private readonly queue: RecordedEvent[] = [];
   private head = 0;
+  private queuedBytes = 0;
   private waiter: ((value: Pull) => void) | undefined;
 
   constructor(
     cursor: string,
     readonly filter: EventFilter | undefined,
     private readonly maxQueued: number,
+    private readonly maxQueuedBytes = Number.POSITIVE_INFINITY,
   ) {
     this.cursor = cursor;
     this.point = decodeCursor(cursor);
@@ -51,18 +56,25 @@ export class TailMember {
   offer(events: readonly RecordedEvent[], points: readonly CursorPoint[], boundary: string, boundaryPoint: CursorPoint, mustSkip: boolean): void {
     if (this.state !== 'live') return;
     const accepted: RecordedEvent[] = [];
+    let acceptedBytes = 0;
+    const countBytes = this.maxQueuedBytes !== Number.POSITIVE_INFINITY;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       if (mustSkip && !isAfter(points[i]!, this.point)) continue;
-      if (matchesFilter(event, this.filter)) accepted.push(event);
+      if (!matchesFilter(event, this.filter)) continue;
+      accepted.push(event);
+      if (countBytes) acceptedBytes += eventBytes(event);
     }
-    if (this.queued + accepted.length > this.maxQueued) {
+    // An empty queue takes any one page, so a member is never detached only for a large event.
+    const tooManyBytes = countBytes && this.queued > 0 && this.queuedBytes + acceptedBytes > this.maxQueuedBytes;
+    if (this.queued + accepted.length > this.maxQueued || tooManyBytes) {
       // The consumer is too slow: stop pushing; it re-reads from `cursor`, which the store still has.
       this.state = 'detached';
       this.settle();
       return;
     }
     for (const event of accepted) this.queue.push(event);
+    this.queuedBytes += acceptedBytes;
     // The boundary is decoded once per page, not once per member: a page reaches every member.
     if (isAfter(boundaryPoint, this.point)) {
       this.cursor = boundary;
@@ -89,7 +101,10 @@ export class TailMember {
   private take(): Pull | undefined {
     if (this.state === 'closed') return 'closed';
     if (this.head < this.queue.length) {
-      const event = this.queue[this.head++]!;
+      const event = this.queue[this.head]!;
+      // Released as it is handed out: the queue holds only what is still undelivered.
+      this.queue[this.head++] = undefined as never;
+      if (this.maxQueuedBytes !== Number.POSITIVE_INFINITY) this.queuedBytes -= eventBytes(event);
       if (this.head > 1024 && this.head * 2 > this.queue.length) {
         this.queue.splice(0, this.head);
         this.head = 0;
@@ -137,14 +152,14 @@ export class LiveTail {
    * Joins a subscriber that has read everything matching through `cursor`. Returns null when the
    * tail is already past that point: the subscriber must read the store again first.
    */
-  join(cursor: string, filter: EventFilter | undefined): TailMember | null {
+  join(cursor: string, filter: EventFilter | undefined, maxQueuedBytes?: number): TailMember | null {
     if (this.closed) return null;
     if (this.members.size === 0 && !this.reading) {
       this.cursor = cursor;
     } else if (compareCursors(cursor, this.cursor) < 0) {
       return null;
     }
-    const member = new TailMember(cursor, filter, this.options.maxQueuedPerMember);
+    const member = new TailMember(cursor, filter, this.options.maxQueuedPerMember, maxQueuedBytes ?? this.options.maxQueuedBytesPerMember);
     this.members.add(member);
     this.ensurePolling();
     this.wake();

@@ -4,6 +4,7 @@ import { LakechatError } from '../errors.ts';
 import { decodeCursor, encodeCursor, invalidCursor } from './cursor.ts';
 import { checkExpectedVersion } from './errors.ts';
 import { matchesFilter, pickFilter } from './filter.ts';
+import { eventBytes, validMaxBytes } from './event-bytes.ts';
 import { LiveTail } from './live-tail.ts';
 import { subscribeToStore } from './subscribe.ts';
 import type {
@@ -152,10 +153,17 @@ export class MemoryEventStore implements EventStore {
     const filter = pickFilter(options);
     // Positions equal the index + 1 here, so a cursor's position is where to start scanning.
     let index = options.after == null ? 0 : Number(this.decode(options.after).position);
+    const maxBytes = validMaxBytes(options.maxBytes);
     const events: RecordedEvent[] = [];
+    let bytes = 0;
     while (index < this.log.length && events.length < limit) {
       const event = this.log[index++]!;
-      if (matchesFilter(event, filter)) events.push(event);
+      if (!matchesFilter(event, filter)) continue;
+      if (maxBytes !== undefined) {
+        bytes += eventBytes(event);
+        if (bytes > maxBytes && events.length > 0) return { events, cursor: events[events.length - 1]!.cursor, truncated: true };
+      }
+      events.push(event);
     }
     if (events.length >= limit) return { events, cursor: events[events.length - 1]!.cursor };
     return { events, cursor: this.boundary() };

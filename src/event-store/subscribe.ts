@@ -19,6 +19,15 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   });
 }
 
+function once(release: () => void): () => void {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    release();
+  };
+}
+
 /**
  * Catch up by reading the store page by page, then join the shared live tail. A member that falls
  * too far behind is detached by the tail and comes back here to read from its cursor: a slow
@@ -31,30 +40,48 @@ export async function* subscribeToStore(
   pageSize: number,
   logger?: Logger,
 ): AsyncGenerator<RecordedEvent, void, undefined> {
-  const { filter, signal, onCaughtUp } = options;
+  const { filter, signal, onCaughtUp, maxPageBytes, maxQueuedBytes, beforeRead } = options;
   let cursor: string | null = options.after === undefined || options.after === 'end' ? await source.headCursor() : options.after;
   let caughtUp = false;
   let failures = 0;
+  // With a byte budget, ask for about as many rows as fit (the store cuts the page anyway; asking
+  // for many more only makes it size rows it will not return).
+  let limit = pageSize;
   const aborted = (): boolean => signal?.aborted === true;
 
   while (!aborted()) {
     let page;
+    const release = beforeRead === undefined ? undefined : once(await beforeRead(signal));
     try {
-      page = await source.readAll({ ...filter, after: cursor, limit: pageSize });
+      if (aborted()) return;
+      page = await source.readAll({ ...filter, after: cursor, limit, ...(maxPageBytes === undefined ? {} : { maxBytes: maxPageBytes }) });
       failures = 0;
     } catch (error) {
       // A cursor the store never issued fails the same way every time: tell the caller.
       if (isLakechatError(error, 'LAKECHAT_ERR_STORE_INVALID_CURSOR')) throw error;
       failures++;
       logger?.warn({ err: error, failures }, 'subscription read failed; retrying');
+      release?.();
       await sleep(Math.min(50 * 2 ** failures, 5_000), signal);
       continue;
+    } finally {
+      release?.();
     }
-    for (const event of page.events) yield event;
+    // The page is no longer needed once handed out: a paused consumer holds only what is left of it.
+    if (aborted()) return;
+    const { events } = page;
+    const more = page.truncated === true || events.length >= limit;
+    limit = page.truncated === true ? Math.min(pageSize, Math.max(16, events.length * 2)) : Math.min(pageSize, limit * 2);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      (events as (RecordedEvent | undefined)[])[i] = undefined;
+      yield event;
+      if (aborted()) return;
+    }
     cursor = page.cursor;
-    if (page.events.length >= pageSize || cursor === null || aborted()) continue;
+    if (more || cursor === null) continue;
 
-    const member = tail.join(cursor, filter);
+    const member = tail.join(cursor, filter, maxQueuedBytes);
     if (member === null) continue; // the tail is ahead of us: read the gap from the store first
     if (!caughtUp) {
       caughtUp = true;

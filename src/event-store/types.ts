@@ -110,12 +110,20 @@ export interface ReadAllOptions extends EventFilter {
   /** Resume after this cursor; null or absent reads from the beginning. */
   after?: string | null;
   limit?: number;
+  /**
+   * Cut the page before its events' data (as JSON text) would pass this many bytes; the first event
+   * is always returned. A page cut this way says `truncated` and ends at its last event's cursor,
+   * like a full page: read on from there.
+   */
+  maxBytes?: number;
 }
 
 export interface ReadAllResult {
   events: RecordedEvent[];
   /** Where the next read resumes: the last event's cursor, or `after` when nothing was read. */
   cursor: string | null;
+  /** The page was cut by `maxBytes`: more events may follow even though it holds fewer than `limit`. */
+  truncated?: boolean;
 }
 
 export interface SubscribeOptions {
@@ -137,6 +145,16 @@ export interface SubscribeOptions {
    * the events go on (each once), and their cursors are PostgreSQL's from here.
    */
   onStoreChanged?: () => void;
+  /** Catch-up pages are cut at this many bytes of event data (`ReadAllOptions.maxBytes`): what a paused subscriber holds. */
+  maxPageBytes?: number;
+  /** A live subscriber with more than this many bytes of events queued is detached and catches up from the store later. */
+  maxQueuedBytes?: number;
+  /**
+   * Awaited before each catch-up read; the read starts once it resolves and calls the function it
+   * resolved with when done. Lets a caller bound concurrent history reads (per user, say). Should
+   * settle when `signal` aborts; the iteration then ends without reading.
+   */
+  beforeRead?: (signal: AbortSignal | undefined) => Promise<() => void>;
 }
 
 export interface EventStore {

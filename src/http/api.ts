@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabasePool } from 'slonik';
-import { ChatService, registerChatRoutes } from '../chats/index.ts';
+import { ChatService, messageReadBoundsFrom, registerChatRoutes } from '../chats/index.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ProfileService, registerProfileRoutes } from '../profiles/index.ts';
@@ -64,7 +64,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   };
 
   const registry = new RouteRegistry();
-  registerChatRoutes(app, registry, authenticate, chats);
+  registerChatRoutes(app, registry, authenticate, chats, messageReadBoundsFrom(config));
   registerProfileRoutes(app, registry, authenticate, profiles, options.now ?? (() => new Date()));
   registerEventRoutes(app, registry, authenticate, store);
   registerHealthRoutes(app, {

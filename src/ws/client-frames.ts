@@ -37,12 +37,30 @@ export const postFrame = z.object({
   role: messageRoleSchema.default('user'),
 });
 
+/** How deep a signal's `data` may nest: deeper is a bad frame (it would only be relayed, never read). */
+export const maxSignalDepth = 32;
+
+/** True when `value` nests no deeper than `max` objects or arrays; walks without recursion. */
+function nestsWithin(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    if (depth > max) return false;
+    for (const child of Object.values(item)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+  }
+  return true;
+}
+
 export const signalFrame = z.object({
   type: z.literal('signal'),
   id: frameId.optional(),
   chatId: chatIdSchema,
   kind: z.enum(['typing', 'delta']),
-  data: z.record(z.string(), z.unknown()).default({}),
+  data: z
+    .record(z.string(), z.unknown())
+    .refine((data) => nestsWithin(data, maxSignalDepth), { message: `data may nest at most ${maxSignalDepth} levels deep` })
+    .default({}),
 });
 
 export const pingFrame = z.object({ type: z.literal('ping'), id: frameId.optional() });

@@ -15,6 +15,7 @@ import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrame
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
 import { TokenBucket } from './token-bucket.ts';
+import type { UserShare } from './user-share.ts';
 
 /** What a connection needs from the hub that accepted it. */
 export interface ConnectionHost {
@@ -28,13 +29,15 @@ export interface ConnectionHost {
   chatIsReadable(owner: string, chatId: string): Promise<boolean>;
   subscribed(subscription: Subscription): void;
   unsubscribed(subscription: Subscription): void;
+  /** What this user's connections on this instance share: their signal budget and their history reads. */
+  userShare(email: string): UserShare;
   /** Delivers to this instance's other subscribers and relays `payload` (encodeSignal) to the other instances. */
   publishSignal(envelope: SignalEnvelope, payload: string): Promise<void>;
   closed(connection: WsConnection): void;
 }
 
 const OPEN = 1;
-/** Chats a connection remembers it may signal to, so a stream of deltas costs no lookup each. */
+/** Chats a user's connections remember they may read and signal to, so a stream of deltas costs no lookup each. */
 const maxAuthorizedChats = 256;
 
 /**
@@ -51,10 +54,11 @@ export class WsConnection {
   private closing = false;
   private readonly outbox: Outbox;
   private readonly subscriptions = new Map<string, Subscription>();
-  private readonly authorizedChats = new Set<string>();
   private readonly posts: TokenBucket;
   private readonly signals: TokenBucket;
+  private readonly subscribes: TokenBucket;
   private readonly badFrames: TokenBucket;
+  private readonly share: UserShare;
 
   constructor(
     readonly id: number,
@@ -76,6 +80,9 @@ export class WsConnection {
     });
     this.posts = new TokenBucket(limits.postsPerSecond, Math.max(1, limits.postsPerSecond));
     this.signals = new TokenBucket(limits.signalsPerSecond, Math.max(1, limits.signalsPerSecond));
+    // A client that reconnects subscribes again to everything at once: the burst is the subscription cap.
+    this.subscribes = new TokenBucket(limits.subscribesPerSecond, Math.max(1, limits.subscribesPerSecond, limits.maxSubscriptions));
+    this.share = host.userShare(identity.email);
     this.badFrames = new TokenBucket(limits.badFramesPerSecond, limits.badFrameBurst);
     socket.on('message', (data, isBinary) => this.receive(data, isBinary));
     socket.on('pong', () => {
@@ -182,6 +189,8 @@ export class WsConnection {
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
     const { id, scope } = frame;
+    const waitMs = this.subscribes.take();
+    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), id);
     if (this.subscriptions.has(id)) return this.reject(new LakechatError('LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION'), id);
     if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
       return this.reject(new LakechatError('LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS', undefined, { details: { max: this.host.limits.maxSubscriptions } }), id);
@@ -210,15 +219,24 @@ export class WsConnection {
     await this.pump(subscription, frame.after === undefined ? 'end' : frame.after);
   }
 
-  /** Feeds one subscription from the store, pulling only while the socket keeps up. */
+  /**
+   * Feeds one subscription from the store, pulling only while the socket keeps up. The store reads
+   * history in pages of at most `subscriptionPageBytes`, one of the user's `historyReadsPerUser`
+   * turns at a time, and only when the previous page was sent: a paused subscription holds at most
+   * one such page, and one that ends (unsubscribe, close) gives up its turn without reading.
+   */
   private async pump(subscription: Subscription, after: string | null | 'end'): Promise<void> {
     let iterator: AsyncIterableIterator<RecordedEvent> | undefined;
+    const limits = this.host.limits;
     try {
       if (typeof after === 'string' && after !== 'end') await this.host.store.checkCursor?.(after);
       iterator = this.host.store.subscribe({
         after,
         filter: subscription.filter,
         signal: subscription.controller.signal,
+        maxPageBytes: limits.subscriptionPageBytes,
+        maxQueuedBytes: limits.subscriptionQueueBytes,
+        beforeRead: (signal) => this.share.historyReads.take(1, signal),
         onCaughtUp: (cursor) => {
           if (subscription.closed) return;
           subscription.live = true;
@@ -278,7 +296,8 @@ export class WsConnection {
   }
 
   private async signal(frame: SignalFrame): Promise<void> {
-    const waitMs = this.signals.take();
+    // The connection's budget first, so a flooding connection does not spend its siblings' share.
+    const waitMs = this.signals.take() || this.share.signals.take();
     if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
     const owner = this.identity.email;
     const envelope: SignalEnvelope = {
@@ -300,11 +319,19 @@ export class WsConnection {
   }
 
   private async authorize(chatId: string): Promise<boolean> {
-    if (this.authorizedChats.has(chatId)) return true;
-    const readable = await this.host.chatIsReadable(this.identity.email, chatId);
-    if (readable) {
-      if (this.authorizedChats.size >= maxAuthorizedChats) this.authorizedChats.clear();
-      this.authorizedChats.add(chatId);
+    const { authorizedChats, authorizing } = this.share;
+    if (authorizedChats.has(chatId)) return true;
+    // Frames about one chat that arrive together, on any of the user's connections, share one
+    // lookup: a burst of subscribes, signals or reconnects must not become a burst of queries.
+    let pending = authorizing.get(chatId);
+    if (pending === undefined) {
+      pending = this.host.chatIsReadable(this.identity.email, chatId).finally(() => authorizing.delete(chatId));
+      authorizing.set(chatId, pending);
+    }
+    const readable = await pending;
+    if (readable && !authorizedChats.has(chatId)) {
+      if (authorizedChats.size >= maxAuthorizedChats) authorizedChats.clear();
+      authorizedChats.add(chatId);
     }
     return readable;
   }

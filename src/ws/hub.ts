@@ -14,6 +14,7 @@ import { originAllowed } from './origin.ts';
 import { errorFrame } from './server-frames.ts';
 import { createSignalRelay, type SignalEnvelope, type SignalRelay } from './signal-relay.ts';
 import type { Subscription } from './subscription.ts';
+import { newUserShare, type UserShare } from './user-share.ts';
 
 export interface WsHubOptions {
   store: EventStore;
@@ -36,6 +37,8 @@ export interface WsStats {
   paused: number;
   /** The most bytes any one connection has waiting to be written. */
   maxBufferedBytes: number;
+  /** History reads running or waiting for their user's turn. */
+  historyReads: number;
 }
 
 /** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */
@@ -57,7 +60,7 @@ export class WsHub implements ConnectionHost {
   readonly instanceId: string;
   readonly traffic: WsTraffic = { framesSent: 0, signalsDropped: 0 };
   private readonly connections = new Set<WsConnection>();
-  private readonly perUser = new Map<string, number>();
+  private readonly perUser = new Map<string, UserShare>();
   private readonly byStream = new Map<string, Set<Subscription>>();
   private readonly byOwner = new Map<string, Set<Subscription>>();
   private readonly relay: SignalRelay;
@@ -88,12 +91,12 @@ export class WsHub implements ConnectionHost {
       const invalid = error instanceof LakechatError && error.code === 'LAKECHAT_ERR_AUTH_INVALID_IDENTITY';
       return refuse(socket, invalid ? closeReasons.invalidIdentity : closeReasons.missingIdentity, error);
     }
-    const open = this.perUser.get(identity.email) ?? 0;
-    if (open >= this.limits.maxConnectionsPerUser) {
+    const share = this.userShare(identity.email);
+    if (share.connections >= this.limits.maxConnectionsPerUser) {
       const error = new LakechatError('LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS', undefined, { details: { max: this.limits.maxConnectionsPerUser } });
       return refuse(socket, closeReasons.tooManyConnections, error);
     }
-    this.perUser.set(identity.email, open + 1);
+    share.connections++;
     const context = { actor: identity.email, correlationId: request.id, client: 'ws' };
     const connection = new WsConnection(this.nextId++, socket, request.raw.socket as Duplex | undefined, identity, context, this);
     this.connections.add(connection);
@@ -110,7 +113,16 @@ export class WsHub implements ConnectionHost {
       if (connection.isPaused) paused++;
       maxBufferedBytes = Math.max(maxBufferedBytes, connection.bufferedBytes);
     }
-    return { connections: this.connections.size, subscriptions, paused, maxBufferedBytes };
+    let historyReads = 0;
+    for (const share of this.perUser.values()) historyReads += share.historyReads.inUse + share.historyReads.queued;
+    return { connections: this.connections.size, subscriptions, paused, maxBufferedBytes, historyReads };
+  }
+
+  /** The user's share of this instance (kept while they have a connection here). */
+  userShare(email: string): UserShare {
+    let share = this.perUser.get(email);
+    if (share === undefined) this.perUser.set(email, (share = newUserShare(this.limits)));
+    return share;
   }
 
   /** Stops accepting, asks every client to reconnect elsewhere (1012), and cuts off the slow ones. */
@@ -168,9 +180,9 @@ export class WsHub implements ConnectionHost {
   closed(connection: WsConnection): void {
     if (!this.connections.delete(connection)) return;
     const email = connection.identity.email;
-    const open = (this.perUser.get(email) ?? 1) - 1;
-    if (open > 0) this.perUser.set(email, open);
-    else this.perUser.delete(email);
+    const share = this.perUser.get(email);
+    // Kept while a read of a closed connection still holds a turn, so the bound holds across reconnects.
+    if (share !== undefined && --share.connections <= 0 && share.historyReads.idle) this.perUser.delete(email);
     if (this.connections.size === 0) {
       clearInterval(this.heartbeatTimer);
       this.heartbeatTimer = undefined;
@@ -191,6 +203,7 @@ export class WsHub implements ConnectionHost {
 
   private heartbeat(): void {
     for (const connection of this.connections) connection.heartbeat();
+    for (const [email, share] of this.perUser) if (share.connections <= 0 && share.historyReads.idle) this.perUser.delete(email);
   }
 
   private upgradeHeaders(request: FastifyRequest): FastifyRequest['headers'] {

@@ -19,6 +19,16 @@ export interface WsLimits {
   badFramesPerSecond: number;
   /** How long a shutdown waits for clients to finish the close handshake before cutting them off. */
   closeGraceMs: number;
+  /** `subscribe` frames each connection may sustain per second (same burst); 0: no limit. */
+  subscribesPerSecond: number;
+  /** Signals one user may sustain per second across all their connections here (same burst); 0: no limit. */
+  userSignalsPerSecond: number;
+  /** History (catch-up) reads one user may have running at once across all their connections here. */
+  historyReadsPerUser: number;
+  /** A subscription's catch-up page holds at most this many bytes of events. */
+  subscriptionPageBytes: number;
+  /** A live subscription with more than this many bytes of events queued falls back to reading the store. */
+  subscriptionQueueBytes: number;
 }
 
 export function wsLimitsFrom(config: Config): WsLimits {
@@ -35,5 +45,10 @@ export function wsLimitsFrom(config: Config): WsLimits {
     badFrameBurst: 50,
     badFramesPerSecond: 5,
     closeGraceMs: 2_000,
+    subscribesPerSecond: env.WS_SUBSCRIBES_PER_SECOND,
+    userSignalsPerSecond: env.WS_USER_SIGNALS_PER_SECOND,
+    historyReadsPerUser: env.WS_HISTORY_READS_PER_USER,
+    subscriptionPageBytes: env.WS_SUBSCRIPTION_PAGE_BYTES,
+    subscriptionQueueBytes: env.WS_SUBSCRIPTION_QUEUE_BYTES,
   });
 }

@@ -361,6 +361,29 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         await store.checkCursor!(appended.cursor);
       });
 
+      it('cuts a page by bytes of event data, keeping at least one event, and resumes after it without loss', async () => {
+        const big = 'x'.repeat(1_000);
+        for (let i = 0; i < 10; i++) await store.append(`s${i % 2}`, [event('Big', { i, big })], { owner: 'a@x.com' });
+        await store.append('huge', [event('Huge', { big: 'y'.repeat(5_000) })], { owner: 'a@x.com' });
+        await store.append('s0', [event('Big', { i: 10, big })], { owner: 'a@x.com' });
+        const seen: RecordedEvent[] = [];
+        let cursor: string | null = null;
+        for (let pages = 0; pages < 30; pages++) {
+          const page = await store.readAll({ after: cursor, limit: 100, maxBytes: 3_500, owner: 'a@x.com' });
+          expect(page.events.length).toBeGreaterThan(0);
+          const bytes = page.events.reduce((sum, e) => sum + JSON.stringify(e.data).length, 0);
+          // At most the budget (the JSON text each store measures differs by a few spaces), or one event alone.
+          if (page.events.length > 1) expect(bytes).toBeLessThanOrEqual(3_500 + 20 * page.events.length);
+          seen.push(...page.events);
+          cursor = page.cursor;
+          if (page.truncated !== true) break;
+          expect(page.events.length).toBeLessThan(100);
+          expect(page.cursor).toBe(page.events[page.events.length - 1]!.cursor);
+        }
+        expect(seen.map((e) => e.type === 'Huge' ? 'huge' : e.data.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'huge', 10]);
+        expect((await store.readAll({ after: cursor, maxBytes: 3_500 })).events).toEqual([]);
+      });
+
       it('gives a head cursor after which only new events are read', async () => {
         await store.append('s', [event('Old')]);
         const head = await store.headCursor();
@@ -433,6 +456,54 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
           }
         }
         await Promise.all(subscribers.map((s) => s.return?.()));
+      });
+
+      it('catches up in pages cut by bytes, pulling a page only when the previous one was consumed', async () => {
+        const big = 'z'.repeat(2_000);
+        for (let i = 0; i < 20; i++) await store.append('s', [event('Big', { i, big })]);
+        let reads = 0;
+        const iterator = store.subscribe({
+          after: null,
+          maxPageBytes: 5_000,
+          beforeRead: async () => {
+            reads++;
+            return () => undefined;
+          },
+        });
+        const first = await collect(iterator, 1);
+        expect(first[0]!.data.i).toBe(0);
+        // The first page held two or three events: nothing more was read while they were not consumed.
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        expect(reads).toBe(1);
+        const rest = await collect(iterator, 19);
+        expect(rest.map((e) => e.data.i)).toEqual(Array.from({ length: 19 }, (_, i) => i + 1));
+        expect(reads).toBeGreaterThanOrEqual(7);
+        await iterator.return?.();
+      });
+
+      it('reads nothing for a subscription aborted while it waits for its turn to read', async () => {
+        await store.append('s', [event('H')]);
+        const controller = new AbortController();
+        let read = 0;
+        let admit!: () => void;
+        const iterator = store.subscribe({
+          after: null,
+          signal: controller.signal,
+          beforeRead: (signal) =>
+            new Promise((resolve) => {
+              admit = () => resolve(() => undefined);
+              signal?.addEventListener('abort', () => resolve(() => undefined), { once: true });
+            }).then((release) => {
+              if (signal?.aborted !== true) read++;
+              return release as () => void;
+            }),
+        });
+        const next = iterator.next();
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        controller.abort();
+        expect((await next).done).toBe(true);
+        admit();
+        expect(read).toBe(0);
       });
 
       it('ends when its signal aborts while waiting for events', async () => {

@@ -52,7 +52,8 @@ describe('a client that stops reading', () => {
     // Still live after being fed from the store.
     await postMessages(a, user, 'big', 1, () => 'one more');
     await slow.next((frame) => frame.type === 'event' && frame.data.content === 'one more');
-  });
+    // 15 MB appended and read back in pages of WS_SUBSCRIPTION_PAGE_BYTES: more than the default 30 s on a loaded machine.
+  }, 60_000);
 
   it('closes a client stuck past WS_STUCK_TIMEOUT_MS with 4001, after what it was sent, with no gap', async () => {
     const b = await instance({

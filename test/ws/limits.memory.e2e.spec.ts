@@ -156,6 +156,67 @@ describe('limits on a connection', () => {
     expect(client.errors()).toHaveLength(1);
   });
 
+  it('answers subscribes beyond WS_SUBSCRIBES_PER_SECOND with LAKECHAT_ERR_WS_RATE_LIMITED, starting no read for them', async () => {
+    instance = await startInstance({ env: { WS_SUBSCRIBES_PER_SECOND: '3', WS_MAX_SUBSCRIPTIONS: '3' } });
+    const client = connect();
+    await client.opened;
+    // A burst of the subscription cap (3), then three a second: subscribe and unsubscribe six times.
+    for (let n = 0; n < 6; n++) {
+      client.send({ type: 'subscribe', id: `s${n}`, scope: 'user', after: null });
+      client.send({ type: 'unsubscribe', id: `s${n}` });
+    }
+    const answered = () => client.frames.filter((frame) => frame.type === 'unsubscribed' || frame.code === 'LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION').length;
+    await client.until(() => (answered() === 6 ? true : undefined), 'an answer to each unsubscribe');
+    const limited = client.errors().filter((frame) => frame.code === 'LAKECHAT_ERR_WS_RATE_LIMITED');
+    expect(limited.length).toBeGreaterThanOrEqual(2);
+    expect(limited.length).toBeLessThanOrEqual(3);
+    for (const frame of limited) expect(frame).toMatchObject({ code: 'LAKECHAT_ERR_WS_RATE_LIMITED', details: { retryAfterMs: expect.any(Number) } });
+    // Each refused subscribe's unsubscribe finds nothing to end.
+    expect(client.errors().filter((frame) => frame.code === 'LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION')).toHaveLength(limited.length);
+  });
+
+  it("bounds one user's signals across all their connections (WS_USER_SIGNALS_PER_SECOND), not theirs alone per connection", async () => {
+    instance = await startInstance({ env: { WS_SIGNALS_PER_SECOND: '0', WS_USER_SIGNALS_PER_SECOND: '4' } });
+    await startChat(instance, 'alice@example.com', 'c1');
+    await startChat(instance, 'bob@example.com', 'b1');
+    const flooders = [connect(), connect(), connect()];
+    const other = connect({ user: 'bob@example.com' });
+    for (const client of [...flooders, other]) await client.opened;
+    for (const [i, client] of flooders.entries()) for (let n = 0; n < 4; n++) client.send({ type: 'signal', id: `g${i}-${n}`, chatId: 'c1', kind: 'typing' });
+    for (let n = 0; n < 4; n++) other.send({ type: 'signal', id: `b${n}`, chatId: 'b1', kind: 'typing' });
+    for (const client of [...flooders, other]) {
+      client.send({ type: 'ping' });
+      await client.next((frame) => frame.type === 'pong');
+    }
+    const limited = flooders.flatMap((client) => client.errors());
+    // Twelve sent, four (and a token that came back) allowed across the three connections.
+    expect(limited.length).toBeGreaterThanOrEqual(7);
+    for (const frame of limited) expect(frame.code).toBe('LAKECHAT_ERR_WS_RATE_LIMITED');
+    // Another user's budget is their own.
+    expect(other.errors()).toEqual([]);
+  });
+
+  it('refuses a signal whose data nests 20,000 deep as a bad frame (LAKECHAT_ERR_WS_INVALID_FRAME), counted toward the 1008 close', async () => {
+    instance = await startInstance();
+    await startChat(instance, 'alice@example.com', 'c1');
+    const client = connect();
+    await client.opened;
+    const deep = `{"type":"signal","id":"deep","chatId":"c1","kind":"delta","data":{"x":${'['.repeat(20_000)}${']'.repeat(20_000)}}}`;
+    client.send(deep);
+    expect(await client.next((frame) => frame.type === 'error')).toMatchObject({ id: 'deep', code: 'LAKECHAT_ERR_WS_INVALID_FRAME' });
+    // 33 levels is one too many; 32 are relayed.
+    const nested = (levels: number): unknown => (levels === 1 ? {} : { a: nested(levels - 1) });
+    client.send({ type: 'signal', id: 'd33', chatId: 'c1', kind: 'delta', data: nested(33) });
+    expect(await client.next((frame) => frame.id === 'd33')).toMatchObject({ code: 'LAKECHAT_ERR_WS_INVALID_FRAME' });
+    client.send({ type: 'signal', id: 'd32', chatId: 'c1', kind: 'delta', data: nested(32) });
+    client.send({ type: 'ping', id: 'p' });
+    await client.next((frame) => frame.type === 'pong');
+    expect(client.errors().map((frame) => frame.id)).toEqual(['deep', 'd33']);
+    for (let n = 0; n < 60; n++) client.send(deep);
+    expect(await client.closed).toEqual({ code: closeCodes.policyViolation, reason: 'LAKECHAT_ERR_WS_TOO_MANY_BAD_FRAMES' });
+    expect(client.errors().every((frame) => frame.code === 'LAKECHAT_ERR_WS_INVALID_FRAME')).toBe(true);
+  });
+
   it('closes with 1008 a connection that keeps sending frames it has been told are wrong', async () => {
     instance = await startInstance();
     const client = connect();

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
 import { compareCursors, decodeCursor, invalidCursor, type CursorPoint } from '../cursor.ts';
 import { pickFilter } from '../filter.ts';
+import { validMaxBytes } from '../event-bytes.ts';
 import { LiveTail } from '../live-tail.ts';
 import { clampLimit } from '../memory-event-store.ts';
 import { subscribeToStore } from '../subscribe.ts';
@@ -145,15 +146,17 @@ export class PostgresEventStore implements EventStore {
     const limit = clampLimit(options.limit);
     const after = options.after == null ? { tx: 0n, position: 0n } : this.decode(options.after);
     const filter = pickFilter(options);
+    const maxBytes = validMaxBytes(options.maxBytes);
     const started = Date.now();
     const ownCommit = this.ownLastTx; // only what was committed before this read began
     for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
       let page;
       try {
-        page = await readAllPage(this.pool, after, limit, filter);
+        page = await readAllPage(this.pool, after, limit, filter, maxBytes);
       } catch (error) {
         throw unavailable(error);
       }
+      if (page.truncated) return { events: page.events, cursor: page.events[page.events.length - 1]!.cursor, truncated: true };
       if (page.events.length >= limit) return { events: page.events, cursor: page.events[page.events.length - 1]!.cursor };
       if (this.mayWaitForOwnWrites(page.xmin, ownCommit, started)) {
         await sleep(delayMs);
