@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { ConfigError, loadConfig, type Config, type LoadConfigOptions } from '../config.ts';
 import { isLakechatError } from '../errors.ts';
+import { repairCopiedLogCommand } from '../event-store/postgres/copied-log.ts';
 import { detectMode, type ModeDecision } from './connection-mode.ts';
 import { lookupCurrentUser } from './current-user.ts';
 import { databaseErrorCode, describeDatabaseError } from './database-errors.ts';
@@ -28,7 +29,8 @@ export type StepName =
   | 'tls'
   | 'login'
   | 'create privilege'
-  | 'migrations';
+  | 'migrations'
+  | 'copied log';
 
 export interface StepResult {
   step: StepName;
@@ -238,6 +240,27 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       } else {
         pass('migrations', `all applied (${table} at version ${applied})`);
       }
+
+      // A log copied from another cluster hides every new event (docs/operations.md, "A copied database").
+      const copyFix = `stop every instance of lakechat, then run ${repairCopiedLogCommand} with this configuration (it renumbers the copied transaction ids and every stored cursor, in one transaction), and start again`;
+      const ids = await attempt(
+        'copied log',
+        async () =>
+          (
+            await client.query<{ max_tx: string | null; next_tx: string }>(
+              `SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
+            )
+          ).rows[0],
+        () => copyFix,
+      );
+      if (ids?.max_tx != null && BigInt(ids.max_tx) >= BigInt(ids.next_tx)) {
+        throw new StepFailed(
+          'copied log',
+          `the event log was copied from another cluster: its highest transaction id ${ids.max_tx} is at or above this cluster's next, ${ids.next_tx}, so new events would never be read`,
+          copyFix,
+        );
+      }
+      pass('copied log', ids?.max_tx == null ? 'the log is empty' : `transaction ids belong to this cluster (highest ${ids.max_tx}, next ${ids.next_tx})`);
     } finally {
       await client.end().catch(() => {});
     }
