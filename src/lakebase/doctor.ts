@@ -247,20 +247,25 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
         'copied log',
         async () =>
           (
-            await client.query<{ max_tx: string | null; next_tx: string }>(
-              `SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
+            await client.query<{ has_log: boolean; next_tx: string }>(
+              `SELECT to_regclass('events') IS NOT NULL AS has_log, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
             )
           ).rows[0],
         () => copyFix,
       );
-      if (ids?.max_tx != null && BigInt(ids.max_tx) >= BigInt(ids.next_tx)) {
+      const newest =
+        ids?.has_log === true
+          ? await attempt('copied log', async () => (await client.query<{ max_tx: string | null }>('SELECT max(tx_id)::text AS max_tx FROM events')).rows[0]?.max_tx ?? null, () => copyFix)
+          : null;
+      const next = ids?.next_tx ?? '0';
+      if (newest !== null && BigInt(newest) >= BigInt(next)) {
         throw new StepFailed(
           'copied log',
-          `the event log was copied from another cluster: its highest transaction id ${ids.max_tx} is at or above this cluster's next, ${ids.next_tx}, so new events would never be read`,
+          `the event log was copied from another cluster: its highest transaction id ${newest} is at or above this cluster's next, ${next}, so new events would never be read`,
           copyFix,
         );
       }
-      pass('copied log', ids?.max_tx == null ? 'the log is empty' : `transaction ids belong to this cluster (highest ${ids.max_tx}, next ${ids.next_tx})`);
+      pass('copied log', ids?.has_log !== true ? 'no events table yet' : newest === null ? 'the log is empty' : `transaction ids belong to this cluster (highest ${newest}, next ${next})`);
     } finally {
       await client.end().catch(() => {});
     }
