@@ -27,6 +27,10 @@ export const errorCatalogue = {
   LAKECHAT_ERR_STORE_INVALID_FILTER: { status: 400, message: 'A filter of the read is malformed (a position must be a whole number >= 0, a time a valid date)' },
   LAKECHAT_ERR_STORE_UNAVAILABLE: { status: 503, message: 'The event store is unavailable' },
   LAKECHAT_ERR_STORE_CLOSED: { status: 503, message: 'The event store is closed' },
+  LAKECHAT_ERR_STORE_COPIED_LOG: {
+    status: 503,
+    message: 'The event log was copied from another PostgreSQL cluster; stop every instance and run: npm run repair:copied-log',
+  },
   LAKECHAT_ERR_STORE_CONTENDED: {
     status: 503,
     message: 'Other writers kept appending to this stream first; retry the append',

@@ -52,11 +52,13 @@ export async function runMigrations(clientConfig: pg.ClientConfig, logger?: Logg
  * both start this way.
  */
 export async function migrateLakebase(lakebase: Pick<LakebasePool, 'clientConfig' | 'tokens'>, logger: Logger): Promise<MigrationResult> {
+  const config = await lakebase.clientConfig();
   try {
-    return await runMigrations(await lakebase.clientConfig(), logger);
+    return await runMigrations(config, logger);
   } catch (error) {
     if (lakebase.tokens === undefined || !isAuthenticationFailure(error)) throw error;
-    lakebase.tokens.invalidate();
+    // Only the token this login used: one refreshed meanwhile is kept.
+    lakebase.tokens.invalidate(typeof config.password === 'string' ? config.password : undefined);
     return runMigrations(await lakebase.clientConfig(), logger);
   }
 }

@@ -18,6 +18,11 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger({ level: config.logLevel, format: config.logFormat });
+  // A promise nobody awaited failed: log it with its stack (what to look for) and keep serving; one
+  // stray rejection must not end an instance that holds every client's connection.
+  process.on('unhandledRejection', (reason) => {
+    logger.error({ err: reason, unhandledRejection: true }, 'unhandled promise rejection (kept running)');
+  });
   let storage;
   try {
     storage = await openStorage(config, logger);

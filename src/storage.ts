@@ -21,6 +21,7 @@ import {
 } from './lakebase/index.ts';
 import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
+import { assertLogNotCopied } from './event-store/postgres/copied-log.ts';
 import type { Logger } from './logger.ts';
 import { migrateLakebase } from './migrate.ts';
 import { fallbackStorage, type FallbackStatus } from './fallback/fallback-storage.ts';
@@ -86,6 +87,7 @@ async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePo
     notifyIntervalMs: config.env.EVENT_NOTIFY_INTERVAL_MS,
     instanceId: randomUUID(),
   });
+  await assertLogNotCopied(lakebase.pool);
   return {
     eventStore,
     pool: lakebase.pool,
@@ -168,6 +170,11 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
     logger.info({ storage: 'postgres', mode: decision.mode, host, user, database, tokenExpiresAt }, 'event store on PostgreSQL');
     return storage;
   } catch (error) {
+    // A copied log is not an outage: falling back to memory would hide it. Refuse to start.
+    if (isLakechatError(error, 'LAKECHAT_ERR_STORE_COPIED_LOG')) {
+      logger.fatal({ err: error }, error.message);
+      throw error;
+    }
     const reason = reasonOf(error);
     const where = { mode: decision.mode, host: resolved?.host ?? null, user: resolved?.user ?? null };
     if (config.env.STORAGE_FALLBACK === 'fail') {

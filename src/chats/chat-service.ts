@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { CommandHandler, StreamStates, messageRowOf, metadataOf, type ChatListKey, type ChatRow, type CommandContext, type CommandOutcome, type MessageRow, type Projections } from '../projections/index.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
-import type { EventStore } from '../event-store/index.ts';
+import type { EventStore, RecordedEvent } from '../event-store/index.ts';
 import { validInput } from '../http/validation.ts';
 import { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 import { decideChat } from './decide.ts';
@@ -119,15 +119,29 @@ export class ChatService {
     const input = validInput(postMessageInput, raw, 'input');
     const streamId = chatStreamId(context.actor, chatId);
     const messageId = input.clientMessageId === undefined ? this.newId() : clientMessageEventId(streamId, input.clientMessageId);
-    const outcome = await this.execute(context, chatId, {
-      type: 'PostMessage',
-      messageId,
-      role: input.role,
-      content: input.content,
-      clientMessageId: input.clientMessageId,
-      traceId: input.traceId,
-      traceSummary: input.traceSummary,
-    });
+    let outcome: CommandOutcome<ChatState, ChatEvent>;
+    try {
+      outcome = await this.execute(context, chatId, {
+        type: 'PostMessage',
+        messageId,
+        role: input.role,
+        content: input.content,
+        clientMessageId: input.clientMessageId,
+        traceId: input.traceId,
+        traceSummary: input.traceSummary,
+      });
+    } catch (error) {
+      // A retry of a post the chat accepted before it was deleted acknowledges the original.
+      if (input.clientMessageId === undefined || !isLakechatError(error, 'LAKECHAT_ERR_CHAT_DELETED')) throw error;
+      const original = await this.findPosted(streamId, messageId);
+      if (original === null) throw error;
+      return {
+        message: messageRowOf(original.data, { streamId, owner: context.actor, recordedAt: original.event.recordedAt, cursor: original.event.cursor }),
+        version: original.event.version,
+        cursor: original.event.cursor,
+        duplicate: true,
+      };
+    }
     const posted = outcome.events.find((event) => event.type === 'MessagePosted');
     if (posted === undefined || posted.type !== 'MessagePosted') throw new LakechatError('LAKECHAT_ERR_HTTP_INTERNAL', 'a post appended no message');
     // The read model now holds this message, made from this very event; the runner remembers when it
@@ -139,6 +153,20 @@ export class ChatService {
         : messageRowOf(posted.data, { streamId, owner: context.actor, recordedAt, cursor: posted.cursor });
     if (message === null) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
     return { message, version: posted.version, cursor: posted.cursor, duplicate: outcome.duplicate };
+  }
+
+  /** The stored post with this message id (its event id), read from the chat's stream; null when there is none. */
+  private async findPosted(streamId: string, messageId: string): Promise<{ event: RecordedEvent; data: Extract<ChatEvent, { type: 'MessagePosted' }>['data'] } | null> {
+    for (let fromVersion = 1; ; ) {
+      const page = await this.options.store.readStream(streamId, { fromVersion, limit: 1_000 });
+      for (const event of page.events) {
+        if (event.eventId !== messageId) continue;
+        const parsed = parseChatEvent(event);
+        return parsed?.type === 'MessagePosted' ? { event, data: parsed.data } : null;
+      }
+      if (page.events.length < 1_000) return null;
+      fromVersion = page.events[page.events.length - 1]!.version + 1;
+    }
   }
 
   async getChat(owner: string, chatId: string): Promise<ChatRow> {

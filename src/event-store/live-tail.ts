@@ -176,7 +176,8 @@ export class LiveTail {
   wake(hint?: string | null): void {
     if (hint != null && compareCursors(hint, this.latestKnown) > 0) this.latestKnown = hint;
     if (this.members.size === 0 || this.closed) return;
-    void this.drain();
+    // A wake-up never throws: nothing awaits it, so a rejection would end the process.
+    this.drain().catch((error: unknown) => this.options.logger?.error({ err: error, latestKnown: this.latestKnown?.slice(0, 64) }, 'live tail wake-up failed'));
   }
 
   close(): void {

@@ -4,6 +4,7 @@ import { ConfigError as SdkConfigError } from '@databricks/sdk-experimental';
 import pg from 'pg';
 import { ConfigError, loadConfig, type Config, type LoadConfigOptions } from '../config.ts';
 import { isLakechatError } from '../errors.ts';
+import { repairCopiedLogCommand } from '../event-store/postgres/copied-log.ts';
 import { detectMode, type ModeDecision } from './connection-mode.ts';
 import { lookupCurrentUser } from './current-user.ts';
 import { databaseErrorCode, describeDatabaseError } from './database-errors.ts';
@@ -29,7 +30,8 @@ export type StepName =
   | 'tls'
   | 'login'
   | 'create privilege'
-  | 'migrations';
+  | 'migrations'
+  | 'copied log';
 
 export interface StepResult {
   step: StepName;
@@ -270,6 +272,32 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       } else {
         pass('migrations', `all applied (${table} at version ${applied})`);
       }
+
+      // A log copied from another cluster hides every new event (docs/operations.md, "A copied database").
+      const copyFix = `stop every instance of lakechat, then run ${repairCopiedLogCommand} with this configuration (it renumbers the copied transaction ids and every stored cursor, in one transaction), and start again`;
+      const ids = await attempt(
+        'copied log',
+        async () =>
+          (
+            await client.query<{ has_log: boolean; next_tx: string }>(
+              `SELECT to_regclass('events') IS NOT NULL AS has_log, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
+            )
+          ).rows[0],
+        () => copyFix,
+      );
+      const newest =
+        ids?.has_log === true
+          ? await attempt('copied log', async () => (await client.query<{ max_tx: string | null }>('SELECT max(tx_id)::text AS max_tx FROM events')).rows[0]?.max_tx ?? null, () => copyFix)
+          : null;
+      const next = ids?.next_tx ?? '0';
+      if (newest !== null && BigInt(newest) >= BigInt(next)) {
+        throw new StepFailed(
+          'copied log',
+          `the event log was copied from another cluster: its highest transaction id ${newest} is at or above this cluster's next, ${next}, so new events would never be read`,
+          copyFix,
+        );
+      }
+      pass('copied log', ids?.has_log !== true ? 'no events table yet' : newest === null ? 'the log is empty' : `transaction ids belong to this cluster (highest ${newest}, next ${next})`);
     } finally {
       await client.end().catch(() => {});
     }

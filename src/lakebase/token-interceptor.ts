@@ -4,17 +4,17 @@ import { databaseErrorCode, isAuthenticationFailure, isConnectionLost } from './
 import type { TokenProvider } from './token-provider.ts';
 
 /**
- * Watches query failures: an authentication failure on an open connection drops the cached token
- * (the retry, or the next login, fetches a new one); a connection the server closed is logged, and
- * the pool wrapper (retrying-pool.ts) retries the operation once when that is safe.
+ * Watches query failures: a connection the server closed is logged, and the pool wrapper
+ * (retrying-pool.ts) retries the operation once when that is safe. (An authentication failure on an
+ * open connection drops that connection's own token: see token-login.ts.)
  */
 export function createTokenInterceptor(tokens: TokenProvider | undefined, logger: Logger): Interceptor {
   return {
     name: 'lakechat.token',
     queryExecutionError(context, _query, error) {
-      if (isAuthenticationFailure(error)) {
-        tokens?.invalidate();
-      } else if (isConnectionLost(error)) {
+      // An authentication failure is handled by the connection itself (token-login.ts), which knows
+      // the token it logged in with: dropping whatever is cached here would throw a fresh one away.
+      if (isConnectionLost(error) && !isAuthenticationFailure(error)) {
         logger.warn(
           { connectionId: context.connectionId, transactionId: context.transactionId, code: databaseErrorCode(error) ?? null },
           'the database closed a connection during a query',

@@ -18,6 +18,10 @@ export interface TokenProviderOptions {
   /** Backoff between failed refreshes while the current token still works. */
   retryInitialDelayMs?: number;
   retryMaxDelayMs?: number;
+  /** One request to the issuer is abandoned (aborted) after this long: 10 s. */
+  fetchTimeoutMs?: number;
+  /** Requests that time out are tried this many times in all (with backoff) before logins fail: 3. */
+  fetchAttempts?: number;
 }
 
 interface CachedToken {
@@ -63,6 +67,8 @@ export class TokenProvider {
   readonly #assumedLifetimeMs: number;
   readonly #retryInitialDelayMs: number;
   readonly #retryMaxDelayMs: number;
+  readonly #fetchTimeoutMs: number;
+  readonly #fetchAttempts: number;
   #cached: CachedToken | undefined;
   #inFlight: Promise<CachedToken> | undefined;
   #timer: Timer | undefined;
@@ -82,6 +88,8 @@ export class TokenProvider {
     this.#assumedLifetimeMs = options.assumedLifetimeMs ?? 60 * minute;
     this.#retryInitialDelayMs = options.retryInitialDelayMs ?? 1_000;
     this.#retryMaxDelayMs = options.retryMaxDelayMs ?? minute;
+    this.#fetchTimeoutMs = options.fetchTimeoutMs ?? 10_000;
+    this.#fetchAttempts = Math.max(1, options.fetchAttempts ?? 3);
   }
 
   /** A token to log in with: the cached one while it is fresh, else a new one. */
@@ -147,7 +155,7 @@ export class TokenProvider {
   async #fetch(): Promise<CachedToken> {
     let issued: IssuedToken;
     try {
-      issued = await this.#source.fetch();
+      issued = await this.#fetchBounded();
     } catch (error) {
       throw this.#failed(error);
     }
@@ -161,6 +169,41 @@ export class TokenProvider {
     );
     this.#schedule(cached.refreshAt - cached.issuedAt);
     return cached;
+  }
+
+  /**
+   * Every login waits on the one request in flight, so a request that never settles would block
+   * every new connection until a restart: each is abandoned (its signal aborted, a late answer
+   * dropped) after `fetchTimeoutMs`, and tried again after a backoff, `fetchAttempts` times in all.
+   */
+  async #fetchBounded(): Promise<IssuedToken> {
+    for (let attempt = 1; ; attempt++) {
+      const controller = new AbortController();
+      let timer: Timer | undefined;
+      const timedOut = new Promise<never>((_resolve, reject) => {
+        timer = this.#clock.schedule(() => {
+          controller.abort();
+          reject(
+            new LakechatError('LAKECHAT_ERR_LAKEBASE_CREDENTIAL_FAILED', `The token request did not answer within ${this.#fetchTimeoutMs} ms`, {
+              details: { timeoutMs: this.#fetchTimeoutMs, attempts: attempt },
+            }),
+          );
+        }, this.#fetchTimeoutMs);
+      });
+      try {
+        return await Promise.race([this.#source.fetch(controller.signal), timedOut]);
+      } catch (error) {
+        if (!controller.signal.aborted || attempt >= this.#fetchAttempts) throw error;
+        const delay = Math.min(this.#retryInitialDelayMs * 2 ** (attempt - 1), this.#retryMaxDelayMs);
+        this.#logger.warn(
+          { tokenSource: this.kind, attempt, timeoutMs: this.#fetchTimeoutMs, retryInMs: delay },
+          'the token request did not answer in time; abandoned it, retrying',
+        );
+        await new Promise<void>((resolve) => this.#clock.schedule(resolve, delay));
+      } finally {
+        timer?.cancel();
+      }
+    }
   }
 
   #cache(issued: IssuedToken): CachedToken {

@@ -11,6 +11,9 @@ export type TokenSourceKind = 'database-credential' | 'endpoint-credential' | 'w
 
 export interface TokenSource {
   readonly kind: TokenSourceKind;
-  /** Asks the issuer for a token. Throws a LakechatError (CREDENTIAL_FAILED) that carries no secret. */
-  fetch(): Promise<IssuedToken>;
+  /**
+   * Asks the issuer for a token. Throws a LakechatError (CREDENTIAL_FAILED) that carries no secret.
+   * `signal` aborts when the provider stops waiting (a source may ignore it: its answer is then dropped).
+   */
+  fetch(signal?: AbortSignal): Promise<IssuedToken>;
 }

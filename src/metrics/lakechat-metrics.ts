@@ -1,4 +1,4 @@
-import type { EventStore } from '../event-store/index.ts';
+import { PostgresEventStore, type EventStore } from '../event-store/index.ts';
 import type { ProjectionRunner } from '../projections/index.ts';
 import type { Storage } from '../storage.ts';
 import type { WsHub } from '../ws/index.ts';
@@ -68,6 +68,16 @@ export class LakechatMetrics {
       const pool = this.sources.storage.pool;
       return pool === undefined ? [] : [{ value: pool.state().waitingClients }];
     });
+    registry.observedCounter(
+      'lakechat_notifications_ignored_total',
+      'NOTIFY payloads ignored because they were not valid (not sent by lakechat, or malformed), by channel.',
+      () => {
+        const store = this.sources.storage.eventStore;
+        if (!(store instanceof PostgresEventStore)) return [];
+        const ignored = store.ignoredNotifications();
+        return ['lakechat_events', 'lakechat_signals'].map((channel) => ({ labels: { channel }, value: ignored.get(channel) ?? 0 }));
+      },
+    );
     registry.gauge('lakechat_storage_mode', 'Where events are kept: 1 for the current storage, connection mode and degradation.', () => {
       const status = this.sources.storage.status();
       return [{ labels: { storage: status.storage, mode: status.mode, degraded: String(status.degraded) }, value: 1 }];

@@ -1,5 +1,12 @@
 import type { RecordedEvent } from '../event-store/index.ts';
 
+export interface ParkOutcome {
+  /** The lowest cursor now applied. */
+  cursor: string | null;
+  /** The read models the event was parked for (none when every one could take it after all). */
+  parked: readonly { projection: string; reason: string; error: unknown }[];
+}
+
 /** Where projections keep their read models and checkpoints: PostgreSQL tables or this process's memory. */
 export interface ProjectionBackend {
   readonly kind: 'postgres' | 'memory';
@@ -15,11 +22,11 @@ export interface ProjectionBackend {
   /** The checkpoint of each projection, as last read or written. */
   checkpoints(): Promise<Record<string, string | null>>;
   /**
-   * Moves every checkpoint still before `event` past it without applying it, and records the event
-   * and why (parked), in one atomic step: for the event no attempt can apply. Returns the lowest
-   * cursor now applied.
+   * For the event a batch of its own still fails on: applies it to each read model that can take it,
+   * parks it (recorded, with why) for each that cannot, and moves their checkpoints past it, in one
+   * atomic step. Returns the lowest cursor now applied and the read models it was parked for.
    */
-  park(event: RecordedEvent, reason: string): Promise<string | null>;
+  park(event: RecordedEvent): Promise<ParkOutcome>;
   /** How many events are parked. */
   parkedCount(): Promise<number>;
   /**

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { RecordedEvent } from '../event-store/index.ts';
 import type { AnyProjection } from './projection.ts';
+import { schemaMismatch } from './unappliable.ts';
 
 type Decoded = { type: string; data: unknown } | null;
 
@@ -36,5 +37,17 @@ export function decodeFor(projection: AnyProjection, event: RecordedEvent, logge
     );
     return null;
   }
+  return result;
+}
+
+/**
+ * The live runner's view of a stored event: like decodeFor, but an event whose data does not match
+ * its schema throws UnappliableEventError, so the runner parks it for this projection (recorded,
+ * reported by /health) instead of skipping it without a trace.
+ */
+export function decodeStrict(projection: AnyProjection, event: RecordedEvent): Decoded {
+  if (!Object.hasOwn(projection.postgres.handlers, event.type)) return null;
+  const result = parseOnce(projection, event);
+  if (result !== null && 'failed' in result) throw schemaMismatch(projection.name, result.failed);
   return result;
 }

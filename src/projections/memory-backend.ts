@@ -1,10 +1,18 @@
 import type { Logger } from 'pino';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
-import type { ProjectionBackend } from './backend.ts';
-import { decodeFor } from './decode.ts';
+import type { ParkOutcome, ProjectionBackend } from './backend.ts';
+import { decodeStrict } from './decode.ts';
 import type { AnyProjection, Projection } from './projection.ts';
+import { handlerFailure, parkReason } from './unappliable.ts';
 
 type Handler = (model: unknown, data: unknown, event: RecordedEvent) => void;
+
+export interface ParkedInMemory {
+  eventId: string;
+  projection: string;
+  cursor: string;
+  reason: string;
+}
 
 /**
  * Read models in this process's memory, for the in-memory event store. A batch is applied without
@@ -15,7 +23,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
   readonly names: readonly string[];
   private readonly models = new Map<string, unknown>();
   private readonly cursors = new Map<string, string | null>();
-  private readonly parked: { eventId: string; cursor: string; reason: string }[] = [];
+  private readonly parked: ParkedInMemory[] = [];
 
   constructor(
     private readonly projections: readonly AnyProjection[],
@@ -44,12 +52,9 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     for (const projection of this.projections) {
       const from = this.cursors.get(projection.name) ?? null;
       if (compareCursors(from, last) >= 0) continue;
-      const model = this.models.get(projection.name);
-      const handlers = projection.memory.handlers as Record<string, Handler | undefined>;
       for (const event of events) {
         if (compareCursors(event.cursor, from) <= 0) continue;
-        const decoded = decodeFor(projection, event, this.logger);
-        if (decoded !== null) handlers[decoded.type]?.(model, decoded.data, event);
+        this.applyOne(projection, event);
       }
       this.cursors.set(projection.name, last);
     }
@@ -60,12 +65,26 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     return Object.fromEntries(this.cursors);
   }
 
-  async park(event: RecordedEvent, reason: string): Promise<string | null> {
-    this.parked.push({ eventId: event.eventId, cursor: event.cursor, reason });
-    for (const [name, cursor] of this.cursors) {
-      if (compareCursors(cursor, event.cursor) < 0) this.cursors.set(name, event.cursor);
+  /** Applies `event` to each read model before it that can take it, and parks it for the others. */
+  async park(event: RecordedEvent): Promise<ParkOutcome> {
+    const parked: ParkOutcome['parked'][number][] = [];
+    for (const projection of this.projections) {
+      if (compareCursors(this.cursors.get(projection.name) ?? null, event.cursor) >= 0) continue;
+      try {
+        this.applyOne(projection, event);
+      } catch (error) {
+        const reason = parkReason(error);
+        parked.push({ projection: projection.name, reason, error });
+        this.parked.push({ eventId: event.eventId, projection: projection.name, cursor: event.cursor, reason });
+      }
+      this.cursors.set(projection.name, event.cursor);
     }
-    return this.lowest();
+    return { cursor: this.lowest(), parked };
+  }
+
+  /** What is parked, oldest first. */
+  async parkedEvents(): Promise<readonly ParkedInMemory[]> {
+    return this.parked;
   }
 
   async parkedCount(): Promise<number> {
@@ -75,6 +94,17 @@ export class MemoryProjectionBackend implements ProjectionBackend {
   /** Nothing here can be away: a handler that throws is a handler that cannot apply this event. */
   isPermanent(): boolean {
     return true;
+  }
+
+  /** Data that fails its schema, or a handler that throws: UnappliableEventError (see the runner). */
+  private applyOne(projection: AnyProjection, event: RecordedEvent): void {
+    const decoded = decodeStrict(projection, event);
+    if (decoded === null) return;
+    try {
+      (projection.memory.handlers as Record<string, Handler | undefined>)[decoded.type]?.(this.models.get(projection.name), decoded.data, event);
+    } catch (error) {
+      throw handlerFailure(projection.name, error);
+    }
   }
 
   private lowest(): string | null {

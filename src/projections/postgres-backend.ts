@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import { InvalidInputError, sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
 import { z } from 'zod';
 import { compareCursors, prepared, sqlState, type RecordedEvent } from '../event-store/index.ts';
-import type { ProjectionBackend } from './backend.ts';
+import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
-import { decodeFor } from './decode.ts';
+import { decodeFor, decodeStrict } from './decode.ts';
 import type { AnyProjection } from './projection.ts';
 import { selectRow } from './rows.ts';
 import { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
+import { cameFromDatabase, handlerFailure, parkReason, UnappliableEventError, watchedDatabase } from './unappliable.ts';
 
 /** A projection and where it writes: the live tables, or shadow tables / another schema for a rebuild. */
 export interface ProjectionBinding {
@@ -39,20 +40,40 @@ function bulkOf(projection: AnyProjection): Record<string, BulkHandler | undefin
   return (projection.postgres.bulk ?? {}) as Record<string, BulkHandler | undefined>;
 }
 
+/** Builds a bulk statement; what the projection's code throws doing so is its own failure. */
+function bulkStatement(projection: AnyProjection, run: Run, tables: TableNames, guard: FragmentSqlToken): FragmentSqlToken {
+  try {
+    return bulkOf(projection)[run.type]!(tables, run.items, guard);
+  } catch (error) {
+    throw handlerFailure(projection.name, error);
+  }
+}
+
 /**
  * Applies the events to one projection inside a transaction: runs of consecutive events of a type
- * with a bulk handler go in one statement, the rest one by one.
+ * with a bulk handler go in one statement, the rest one by one. `strict` (the live runner): an event
+ * whose data fails the schema, or a handler that throws (its own error, not the database's), throws
+ * UnappliableEventError, so the event is parked; otherwise (a rebuild) such an event is logged and skipped.
  */
-export async function applyTo(db: CommonQueryMethods, projection: AnyProjection, tables: TableNames, events: readonly RecordedEvent[], logger: Logger | undefined): Promise<void> {
+export async function applyTo(
+  db: CommonQueryMethods,
+  projection: AnyProjection,
+  tables: TableNames,
+  events: readonly RecordedEvent[],
+  logger: Logger | undefined,
+  options: { strict?: boolean } = {},
+): Promise<void> {
+  const strict = options.strict === true;
   const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
   const bulk = bulkOf(projection);
+  const handlerDb = strict ? watchedDatabase(db) : db;
   let run: Run | null = null;
   const flush = async (): Promise<void> => {
-    if (run !== null) await db.query(sql.unsafe`${bulk[run.type]!(tables, run.items, always)}`);
+    if (run !== null) await db.query(sql.unsafe`${strict ? bulkStatement(projection, run, tables, always) : bulk[run.type]!(tables, run.items, always)}`);
     run = null;
   };
   for (const event of events) {
-    const decoded = decodeFor(projection, event, logger);
+    const decoded = strict ? decodeStrict(projection, event) : decodeFor(projection, event, logger);
     if (decoded === null) continue;
     if (bulk[decoded.type] !== undefined) {
       if (run !== null && run.type !== decoded.type) await flush();
@@ -61,17 +82,21 @@ export async function applyTo(db: CommonQueryMethods, projection: AnyProjection,
       continue;
     }
     await flush();
-    await handlers[decoded.type]?.(db, tables, decoded.data, event);
+    try {
+      await handlers[decoded.type]?.(handlerDb, tables, decoded.data, event);
+    } catch (error) {
+      throw strict && !cameFromDatabase(error) ? handlerFailure(projection.name, error) : error;
+    }
   }
   await flush();
 }
 
 /** The one bulk run a projection makes of the batch, or null when it has nothing to do; undefined when it needs more. */
-function singleRun(projection: AnyProjection, events: readonly RecordedEvent[], logger: Logger | undefined): Run | null | undefined {
+function singleRun(projection: AnyProjection, events: readonly RecordedEvent[]): Run | null | undefined {
   const bulk = bulkOf(projection);
   let run: Run | null = null;
   for (const event of events) {
-    const decoded = decodeFor(projection, event, logger);
+    const decoded = decodeStrict(projection, event);
     if (decoded === null) continue;
     if (bulk[decoded.type] === undefined || (run !== null && run.type !== decoded.type)) return undefined;
     run ??= { type: decoded.type, items: [] };
@@ -134,21 +159,40 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     return Object.fromEntries(this.known);
   }
 
-  async park(event: RecordedEvent, reason: string): Promise<string | null> {
+  /**
+   * In one transaction: applies `event` to each read model still before it, each in a savepoint, and
+   * parks it (a row of projection_parked_events naming the read model) for each one that fails for
+   * the event's own values; then moves those checkpoints past it. A read model that can take the
+   * event gets it: one failing read model costs the others nothing.
+   */
+  async park(event: RecordedEvent): Promise<ParkOutcome> {
+    const parked: { projection: string; reason: string; error: unknown }[] = [];
     this.known = await this.pool.transaction(async (tx) => {
+      parked.length = 0;
       const cursors = await lockCheckpoints(tx, this.checkpointTables, this.names);
       // Another instance may have applied or parked it meanwhile.
-      const behind = this.names.filter((name) => compareCursors(cursors.get(name) ?? null, event.cursor) < 0);
+      const behind = this.bound.filter(({ checkpoint }) => compareCursors(cursors.get(checkpoint) ?? null, event.cursor) < 0);
       if (behind.length === 0) return cursors;
-      await tx.query(sql.unsafe`
-        INSERT INTO ${this.checkpointTables('projection_parked_events')} (event_id, cursor, position, stream_id, event_type, reason)
-        VALUES (${event.eventId}, ${event.cursor}, ${event.position}, ${event.streamId}, ${event.type}, ${reason})
-        ON CONFLICT (event_id) DO NOTHING`);
-      await advanceCheckpoints(tx, this.checkpointTables, behind, { cursor: event.cursor, position: event.position });
-      for (const name of behind) cursors.set(name, event.cursor);
+      for (const { projection, tables, checkpoint } of behind) {
+        try {
+          await tx.transaction((savepoint) => applyTo(savepoint, projection, tables, [event], this.logger, { strict: true }));
+        } catch (error) {
+          if (!this.isPermanent(error)) throw error;
+          parked.push({ projection: checkpoint, reason: parkReason(error), error });
+        }
+      }
+      for (const { projection, reason } of parked) {
+        await tx.query(sql.unsafe`
+          INSERT INTO ${this.checkpointTables('projection_parked_events')} (event_id, projection, cursor, position, stream_id, event_type, reason)
+          VALUES (${event.eventId}, ${projection}, ${event.cursor}, ${event.position}, ${event.streamId}, ${event.type}, ${reason})
+          ON CONFLICT (event_id, projection) DO NOTHING`);
+      }
+      const names = behind.map(({ checkpoint }) => checkpoint);
+      await advanceCheckpoints(tx, this.checkpointTables, names, { cursor: event.cursor, position: event.position });
+      for (const name of names) cursors.set(name, event.cursor);
       return cursors;
     });
-    return this.lowest();
+    return { cursor: this.lowest(), parked };
   }
 
   async parkedCount(): Promise<number> {
@@ -158,11 +202,11 @@ export class PostgresProjectionBackend implements ProjectionBackend {
 
   /**
    * A value PostgreSQL refuses (class 22, data exception), a constraint a read model's rows break
-   * (class 23), or one Slonik refuses before sending it: the same events fail the same way every
-   * time. Anything else (a dropped connection, a lock timeout, a missing table) may pass.
+   * (class 23), one Slonik refuses before sending it, or the projection's own code failing (data
+   * that fails its schema, a handler that throws): the same events fail the same way every time. Anything else (a dropped connection, a lock timeout, a missing table) may pass.
    */
   isPermanent(error: unknown): boolean {
-    if (error instanceof InvalidInputError) return true;
+    if (error instanceof InvalidInputError || error instanceof UnappliableEventError) return true;
     const state = sqlState(error);
     return state !== undefined && (state.startsWith('22') || state.startsWith('23'));
   }
@@ -176,9 +220,9 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     for (const { projection, tables, checkpoint } of this.bound) {
       // Only when every projection is exactly where the whole batch starts.
       if (compareCursors(this.known.get(checkpoint) ?? null, first.cursor) >= 0) return false;
-      const run = singleRun(projection, events, this.logger);
+      const run = singleRun(projection, events);
       if (run === undefined) return false;
-      if (run !== null) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${bulkOf(projection)[run.type]!(tables, run.items, guard)})`);
+      if (run !== null) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${bulkStatement(projection, run, tables, guard)})`);
     }
     const expected = this.names.map((name) => this.known.get(name) ?? null);
     const checkpoints = this.checkpointTables('projection_checkpoints');
@@ -216,7 +260,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
         const from = cursors.get(checkpoint) ?? null;
         if (compareCursors(from, last.cursor) >= 0) continue;
         const fresh = from === null ? events : events.filter((event) => compareCursors(event.cursor, from) > 0);
-        await applyTo(tx, projection, tables, fresh, this.logger);
+        await applyTo(tx, projection, tables, fresh, this.logger, { strict: true });
         advanced.push(checkpoint);
       }
       if (advanced.length > 0) {

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { compareCursors, sqlState, type EventStore, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 
 export interface ProjectionRunnerOptions {
@@ -43,14 +43,6 @@ const maxBuffered = 10_000;
 const attemptsBeforeParking = 3;
 const waitSamples = 10_000;
 const rememberedTimes = 10_000;
-/** Why an event was parked, for the record: the SQLSTATE or error name, and the message (no secrets: values of the event at most). */
-function reasonOf(error: unknown): string {
-  const code = sqlState(error);
-  const name = error instanceof Error ? error.name : 'Error';
-  const message = error instanceof Error ? error.message : String(error);
-  return `${code ?? name}: ${message}`.slice(0, 500);
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /**
@@ -270,17 +262,20 @@ export class ProjectionRunner {
     }
   }
 
+  /** Parks the event for the read models that cannot take it (applying it to the others), retrying while the database is away. */
   private async park(event: RecordedEvent, cause: unknown): Promise<void> {
-    const reason = reasonOf(cause);
     for (let failures = 0; this.state === 'running'; failures++) {
       try {
-        const cursor = await this.backend.park(event, reason);
-        this.parkedEvents++;
+        const { cursor, parked } = await this.backend.park(event);
+        this.parkedEvents += parked.length;
         this.lastError = null;
-        this.logger?.error(
-          { err: cause, eventId: event.eventId, type: event.type, streamId: event.streamId, cursor: event.cursor },
-          'the projections cannot apply this event: parked it (recorded in projection_parked_events) and went on',
-        );
+        for (const { projection, reason, error } of parked) {
+          this.logger?.error(
+            { err: error, projection, reason, eventId: event.eventId, type: event.type, streamId: event.streamId, cursor: event.cursor },
+            'a read model cannot apply this event: parked it for that read model (recorded in projection_parked_events), applied it to the others, and went on',
+          );
+        }
+        if (parked.length === 0) this.logger?.warn({ err: cause, eventId: event.eventId }, 'an event that failed in its batch was applied on its own');
         this.advance(cursor);
         return;
       } catch (error) {

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { chatIdSchema } from '../chats/events.ts';
+import { chatStreamId } from '../chats/stream-id.ts';
 import { LakechatError } from '../errors.ts';
 import { PostgresEventStore, type EventStore } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
@@ -19,15 +21,22 @@ export const signalChannel = 'lakechat_signals';
 /** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; the same cap holds in memory. */
 export const maxSignalPayloadBytes = 7_999;
 
-const wireSchema = z.object({
-  i: z.string(),
-  n: z.number().int(),
-  o: z.string(),
-  s: z.string(),
-  c: z.string(),
-  k: z.enum(['typing', 'delta']),
-  d: z.record(z.string(), z.unknown()),
-});
+/**
+ * What a relayed signal must look like. Any role that can connect may NOTIFY on the channel, so the
+ * shape, the sizes and the chat's stream id (derived from owner and chat id) are all checked.
+ */
+const wireSchema = z
+  .object({
+    i: z.string().min(1).max(100),
+    n: z.number().int().nonnegative(),
+    o: z.string().min(1).max(320),
+    s: z.string().max(100),
+    c: chatIdSchema,
+    k: z.enum(['typing', 'delta']),
+    d: z.record(z.string(), z.unknown()),
+  })
+  .strict()
+  .refine((w) => w.s === chatStreamId(w.o, w.c), { message: 'the stream id is not the chat\'s' });
 
 /** The envelope as relayed (short keys: the payload cap counts every byte). Throws above the cap. */
 export function encodeSignal(envelope: SignalEnvelope): string {
@@ -47,7 +56,9 @@ export function encodeSignal(envelope: SignalEnvelope): string {
   return payload;
 }
 
-function decodeSignal(payload: string): SignalEnvelope | null {
+/** The envelope of a relayed payload, or null when it is not one this relay could have sent. */
+export function decodeSignal(payload: string): SignalEnvelope | null {
+  if (Buffer.byteLength(payload, 'utf8') > maxSignalPayloadBytes) return null;
   let value: unknown;
   try {
     value = JSON.parse(payload);
@@ -81,13 +92,12 @@ class PostgresSignalRelay implements SignalRelay {
     logger: Logger,
   ) {
     this.instanceId = store.instanceId;
+    // An invalid payload is ignored; the listener counts it (/metrics) and logs it.
     store.listen(signalChannel, (payload) => {
       const envelope = decodeSignal(payload);
-      if (envelope === null) {
-        logger.warn('ignored an unreadable signal notification');
-        return;
-      }
+      if (envelope === null) return false;
       if (envelope.instance !== this.instanceId) onRemote(envelope);
+      return true;
     });
   }
 

@@ -73,6 +73,7 @@ describe('npm run doctor', () => {
       'login',
       'create privilege',
       'migrations',
+      'copied log',
     ]);
     expect(report.text).toContain('LAKEBASE_INSTANCE_NAME is set');
     expect(report.text).toMatch(/✓ login\s+logged in as .* \(PostgreSQL 16\.\d+, TLS\)/);

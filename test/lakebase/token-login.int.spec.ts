@@ -88,7 +88,8 @@ describe('logging in with Lakebase tokens', () => {
     await lakebase.pool.connect(async (held) => {
       const before = (await held.one(pid)).pid;
       clock.advance(45 * minute); // the refresh is due: the fake issues a new token, the old password stops working
-      await vi.waitFor(() => expect(lakebase.tokens?.status().fetches).toBe(2));
+      // The refresh is a real request to the fake workspace: on a busy machine it takes seconds.
+      await vi.waitFor(() => expect(lakebase.tokens?.status().fetches).toBe(2), { timeout: 15_000 });
       expect(latestToken()).not.toBe(first);
       expect((await held.one(pid)).pid).toBe(before); // the open connection survived the rotation
       const fresh = await holdConnections(lakebase, 6, async (connection) => (await connection.one(pid)).pid);
@@ -152,6 +153,24 @@ describe('logging in with Lakebase tokens', () => {
     await again.connect();
     await again.end();
     expect(credentials()).toBe(before + 1);
+  });
+
+  it('drops only the token a refused connection logged in with: a fresh token is not thrown away', async () => {
+    const clock = new ManualClock();
+    const lakebase = await openPool({ poolSize: 2, clock });
+    const first = latestToken();
+    await lakebase.pool.connect(async (connection) => {
+      await connection.query(sql.unsafe`SELECT 1`); // this connection logged in with the first token
+      clock.advance(45 * minute); // the refresh is due: a fresh token is cached
+      await vi.waitFor(async () => expect(await lakebase.tokens!.getToken()).not.toBe(first));
+      const fresh = latestToken();
+      expect(await lakebase.tokens!.getToken()).toBe(fresh);
+      const before = credentials();
+      // The server refuses the old connection's credentials (SQLSTATE 28P01, as a revoked token gives).
+      await expect(connection.query(sql.unsafe`DO $$ BEGIN RAISE EXCEPTION 'token no longer valid' USING ERRCODE = '28P01'; END $$`)).rejects.toThrow();
+      expect(await lakebase.tokens!.getToken()).toBe(fresh);
+      expect(credentials()).toBe(before);
+    });
   });
 
   it('reports where and as whom it connects, and the token expiry, but no token', async () => {

@@ -40,16 +40,22 @@ describe('an event the projections cannot apply', () => {
     expect((await models.readModels.messages.list(stream, { after: 0, limit: 10 })).map((m) => m.content)).toEqual(['still here']);
     expect((await models.readModels.chats.get(owner, chatId))?.lastMessage?.preview).toBe('still here');
     const parked = await database.pool.any(
-      sql.type(z.object({ event_id: z.string(), cursor: z.string(), reason: z.string() }))`SELECT event_id::text AS event_id, cursor, reason FROM projection_parked_events`,
+      sql.type(z.object({ event_id: z.string(), projection: z.string(), cursor: z.string(), reason: z.string() }))`
+        SELECT event_id::text AS event_id, projection, cursor, reason FROM projection_parked_events ORDER BY projection`,
     );
-    expect(parked).toEqual([{ event_id: poisoned.events[0]!.eventId, cursor: poisoned.cursor, reason: expect.stringMatching(/^22003: /) }]);
-    expect(runner.status()).toMatchObject({ parkedEvents: 1, lastError: null });
+    // Both read models of chat events store the position in an integer column: parked for each.
+    const row = { event_id: poisoned.events[0]!.eventId, cursor: poisoned.cursor, reason: expect.stringMatching(/^22003: /) };
+    expect(parked).toEqual([
+      { ...row, projection: 'chats' },
+      { ...row, projection: 'messages' },
+    ]);
+    expect(runner.status()).toMatchObject({ parkedEvents: 2, lastError: null });
 
-    expect((await projectionsStatus(database.pool, allProjections)).parkedEvents).toBe(1);
+    expect((await projectionsStatus(database.pool, allProjections)).parkedEvents).toBe(2);
     // A runner started later (a restart, another instance) reports what is parked.
     const again = new ProjectionRunner(store, runner.backend, { waitTimeoutMs: 30_000 });
     await again.start();
-    expect(again.status().parkedEvents).toBe(1);
+    expect(again.status().parkedEvents).toBe(2);
     await again.stop();
   });
 

@@ -84,7 +84,13 @@ beforeAll(async () => {
   const backend = new PostgresProjectionBackend(bed.pool, allProjections.map((projection) => ({ projection })));
   await backend.start();
   const { events } = await bed.store.readAll({ limit: 10_000 });
-  for (const event of events) await backend.applyBatch([event]);
+  // An event a read model cannot take is parked for it, as the live runner does (the rebuild skips it).
+  for (const event of events) {
+    await backend.applyBatch([event]).catch(async (error: unknown) => {
+      if (!backend.isPermanent(error)) throw error;
+      await backend.park(event);
+    });
+  }
   expected = await bed.tables();
 }, 120_000);
 

@@ -16,8 +16,8 @@ export interface NotificationListenerOptions {
   /** Connection settings, asked for at every (re)connect so a refreshed password is used. */
   clientConfig(): Promise<pg.ClientConfig>;
   instanceId: string;
-  /** Another instance appended (`cursor` is its newest event), or null when the payload was unreadable. */
-  onNotification(cursor: string | null): void;
+  /** Another instance appended; `cursor` is its newest event (a cursor this store can read). */
+  onNotification(cursor: string): void;
   /** The connection was (re)established: anything appended while it was down is still to be read. */
   onConnected(): void;
   logger?: Logger | undefined;
@@ -25,16 +25,35 @@ export interface NotificationListenerOptions {
   maxBackoffMs?: number;
 }
 
-function parsePayload(payload: string | undefined): NotificationPayload | null {
+/** What `listen(channel, onPayload)` is told: return false when the payload is not valid (it is counted). */
+export type ChannelHandler = (payload: string) => unknown;
+
+/** PostgreSQL refuses NOTIFY payloads of 8000 bytes or more; ours are far smaller. */
+const maxPayloadBytes = 1_024;
+const maxInstanceIdLength = 100;
+const cursorPattern = /^(\d{1,20})-(\d{1,20})$/;
+const maxXid8 = 2n ** 64n - 1n;
+const maxInt8 = 2n ** 63n - 1n;
+
+/**
+ * Any role that can connect may NOTIFY on our channel: a payload is believed only when it is exactly
+ * what CoalescedNotifier sends, an instance id and a cursor the store could have issued.
+ */
+export function parseNotificationPayload(payload: string | undefined): NotificationPayload | null {
+  if (payload === undefined || payload.length > maxPayloadBytes) return null;
+  let value: unknown;
   try {
-    const value: unknown = JSON.parse(payload ?? '');
-    if (typeof value === 'object' && value !== null && typeof (value as NotificationPayload).i === 'string' && typeof (value as NotificationPayload).c === 'string') {
-      return value as NotificationPayload;
-    }
+    value = JSON.parse(payload);
   } catch {
-    // fall through: an unreadable payload still means "something was appended"
+    return null;
   }
-  return null;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  const { i, c, ...rest } = value as Record<string, unknown>;
+  if (Object.keys(rest).length > 0 || typeof i !== 'string' || typeof c !== 'string') return null;
+  if (i.length === 0 || i.length > maxInstanceIdLength) return null;
+  const match = cursorPattern.exec(c);
+  if (match === null || BigInt(match[1]!) > maxXid8 || BigInt(match[2]!) > maxInt8) return null;
+  return { i, c };
 }
 
 /**
@@ -50,7 +69,9 @@ export class NotificationListener {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
   /** Other channels this connection LISTENs on, for whoever asked (the WebSocket signal relay). */
-  private readonly channels = new Map<string, (payload: string) => void>();
+  private readonly channels = new Map<string, ChannelHandler>();
+  /** Payloads ignored as not valid, by channel (for /metrics). */
+  private readonly ignored = new Map<string, number>();
 
   constructor(private readonly options: NotificationListenerOptions) {
     this.backoffMs = options.minBackoffMs ?? 100;
@@ -67,11 +88,16 @@ export class NotificationListener {
    * Also LISTEN on `channel`, now and after every reconnect. Unlike appends, nothing is replayed
    * for a channel after a reconnect: what was sent meanwhile is lost, so use it for ephemeral news.
    */
-  listen(channel: string, onPayload: (payload: string) => void): void {
+  listen(channel: string, onPayload: ChannelHandler): void {
     if (!channelPattern.test(channel) || channel === notificationChannel) throw new Error(`cannot listen on channel ${channel}`);
     const known = this.channels.has(channel);
     this.channels.set(channel, onPayload);
     if (!known && this.client !== undefined) this.listenOn(this.client, [channel]);
+  }
+
+  /** Notifications ignored because their payload was not valid, by channel, since start. */
+  ignoredNotifications(): ReadonlyMap<string, number> {
+    return this.ignored;
   }
 
   get connected(): boolean {
@@ -99,15 +125,7 @@ export class NotificationListener {
       });
       client.on('error', (error) => this.lost(client!, error));
       client.on('end', () => this.lost(client!, undefined));
-      client.on('notification', (message) => {
-        if (message.channel !== notificationChannel) {
-          this.channels.get(message.channel)?.(message.payload ?? '');
-          return;
-        }
-        const payload = parsePayload(message.payload);
-        if (payload?.i === this.options.instanceId) return; // our own appends woke our tail already
-        this.options.onNotification(payload?.c ?? null);
-      });
+      client.on('notification', (message) => this.received(message.channel, message.payload));
       await client.connect();
       const listened = [notificationChannel, ...this.channels.keys()];
       await client.query(listened.map((channel) => `LISTEN ${channel}`).join('; '));
@@ -127,6 +145,36 @@ export class NotificationListener {
       await client?.end().catch(() => undefined);
       this.options.logger?.warn({ err: error, retryInMs: this.backoffMs }, 'event notification listener could not connect');
       this.scheduleReconnect();
+    }
+  }
+
+  /**
+   * Runs inside the driver's event emitter: a throw here would be an uncaught exception, so nothing
+   * escapes. An invalid payload is ignored and counted; a lost notification only costs latency.
+   */
+  private received(channel: string, raw: string | undefined): void {
+    try {
+      if (channel === notificationChannel) {
+        const payload = parseNotificationPayload(raw);
+        if (payload === null) return this.ignore(channel, raw);
+        if (payload.i === this.options.instanceId) return; // our own appends woke our tail already
+        this.options.onNotification(payload.c);
+        return;
+      }
+      const handler = this.channels.get(channel);
+      if (handler !== undefined && handler(raw ?? '') === false) this.ignore(channel, raw);
+    } catch (error) {
+      this.options.logger?.error({ err: error, channel, payloadBytes: Buffer.byteLength(raw ?? '') }, 'a notification handler failed; notification ignored');
+    }
+  }
+
+  private ignore(channel: string, raw: string | undefined): void {
+    const count = (this.ignored.get(channel) ?? 0) + 1;
+    this.ignored.set(channel, count);
+    // Logged at the 1st, 2nd, 4th, 8th... so a flood cannot flood the log. The payload is not echoed
+    // (untrusted input); the channel, its size and the count say enough to find the sender.
+    if ((count & (count - 1)) === 0) {
+      this.options.logger?.warn({ channel, payloadBytes: Buffer.byteLength(raw ?? ''), ignoredSoFar: count }, 'ignored a notification that is not valid');
     }
   }
 

@@ -25,7 +25,7 @@ import type {
 import { prepareAppend } from '../validate-append.ts';
 import { CoalescedNotifier } from './coalesced-notifier.ts';
 import { GroupCommitter } from './group-committer.ts';
-import { NotificationListener, notificationChannel } from './notification-listener.ts';
+import { NotificationListener, notificationChannel, type ChannelHandler } from './notification-listener.ts';
 import { sqlState } from './postgres-errors.ts';
 import { boundaryCursor, readAllPage } from './read-all.ts';
 import { readStreamPage } from './read-stream.ts';
@@ -242,8 +242,11 @@ export class PostgresEventStore implements EventStore {
     }
   }
 
-  /** Calls `onPayload` with every `notify(channel)` payload, from any instance, on the LISTEN connection. */
-  listen(channel: string, onPayload: (payload: string) => void): void {
+  /**
+   * Calls `onPayload` with every `notify(channel)` payload, from any instance, on the LISTEN
+   * connection; `onPayload` returns false for a payload that is not valid, which is counted.
+   */
+  listen(channel: string, onPayload: ChannelHandler): void {
     this.assertOpen();
     this.listener.listen(channel, onPayload);
     this.listener.start();
@@ -257,6 +260,11 @@ export class PostgresEventStore implements EventStore {
     } catch (error) {
       throw unavailable(error);
     }
+  }
+
+  /** Notifications ignored as not valid since start, by channel (for /metrics). */
+  ignoredNotifications(): ReadonlyMap<string, number> {
+    return this.listener.ignoredNotifications();
   }
 
   /** True while the LISTEN connection is up (subscribers poll meanwhile when it is not). */
