@@ -90,7 +90,7 @@ export class PgProxy {
     client.on('data', (chunk) => server.write(chunk));
 
     // The server's side, message by message: type byte, int32 length (itself included), body.
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let answersAppend = false; // this response's rows are an events insert's RETURNING
     let holding = false; // the answer of an armed append: never passed on
     server.on('data', (chunk: Buffer) => {
