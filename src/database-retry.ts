@@ -27,6 +27,11 @@ function codes(error: unknown): string[] {
   return found;
 }
 
+/** The innermost SQLSTATE or socket code of a failure, for logs (never its message). */
+export function failureCode(error: unknown): string | null {
+  return codes(error).at(-1) ?? null;
+}
+
 /** An SQLSTATE that is the server's answer, not the connection's state (classes 08, 53 and 57 are the latter). */
 const isAnswer = (code: string): boolean => /^[0-9A-Z]{5}$/.test(code) && !/^(08|53|57)/.test(code);
 

@@ -126,6 +126,16 @@ class FuzzConnection {
     this.socket.send(text);
   }
 
+  /** Resolves once the server has read every frame sent so far: it answers a ping in order. */
+  async settled(): Promise<void> {
+    const id = `settled-${this.frames.length}`;
+    await this.send(JSON.stringify({ type: 'ping', id }));
+    for (let waited = 0; !this.frames.some((frame) => frame.type === 'pong' && frame.id === id); waited += 10) {
+      if (waited > 30_000) throw new Error('the server never answered the ping');
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+  }
+
   /** Every frame received is well-formed JSON with a type from the protocol. */
   check(): void {
     for (const frame of this.frames) expect(['event', 'caught_up', 'unsubscribed', 'ack', 'signal', 'pong', 'error']).toContain(frame.type);
@@ -162,7 +172,7 @@ describe('fuzzing the WebSocket protocol', () => {
       }),
       { numRuns: runs * 2 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await connection.settled();
     connection.check();
     connection.close();
     const health = await fetch(`http://127.0.0.1:${instance.port}/health`);

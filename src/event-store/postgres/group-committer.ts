@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { CommonQueryMethods } from 'slonik';
-import { databaseRetryOf, defaultDatabaseRetryMs, isTransientDatabaseFailure, retryTransient } from '../../database-retry.ts';
+import { databaseRetryOf, defaultDatabaseRetryMs, failureCode, isTransientDatabaseFailure, retryTransient } from '../../database-retry.ts';
 import { LakechatError } from '../../errors.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { AppendResult } from '../types.ts';
@@ -218,7 +218,7 @@ export class GroupCommitter {
     return retryTransient(write, {
       deadline,
       onRetry: (error, attempt) => {
-        if (attempt === 1) this.options.logger?.warn({ err: error }, 'an append lost its database connection; retrying it');
+        if (attempt === 1) this.options.logger?.warn({ code: failureCode(error), retryForMs: this.retryForMs }, 'an append lost its database connection; retrying it');
       },
     });
   }
