@@ -126,14 +126,22 @@ class FuzzConnection {
     this.socket.send(text);
   }
 
-  /** Resolves once the server has read every frame sent so far: it answers a ping in order. */
+  /**
+   * Resolves once the server has read every frame sent so far: it answers a ping in order. If the
+   * server closes the connection meanwhile (too many bad frames), the ping goes on a new one.
+   */
   async settled(): Promise<void> {
-    const id = `settled-${this.frames.length}`;
-    await this.send(JSON.stringify({ type: 'ping', id }));
-    for (let waited = 0; !this.frames.some((frame) => frame.type === 'pong' && frame.id === id); waited += 10) {
-      if (waited > 30_000) throw new Error('the server never answered the ping');
-      await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let round = 0; round < 10; round += 1) {
+      const id = `settled-${round}`;
+      await this.send(JSON.stringify({ type: 'ping', id }));
+      const socket = this.socket!;
+      for (let waited = 0; waited < 30_000; waited += 10) {
+        if (this.frames.some((frame) => frame.type === 'pong' && frame.id === id)) return;
+        if (socket.readyState !== WebSocket.OPEN) break;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
     }
+    throw new Error('the server never answered a ping');
   }
 
   /** Every frame received is well-formed JSON with a type from the protocol. */

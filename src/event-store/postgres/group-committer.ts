@@ -190,17 +190,18 @@ export class GroupCommitter {
       return;
     }
     const { decisions, inserted } = outcome;
-    let last: { cursor: string; tx: bigint; position: bigint } | undefined;
-    const committed = (cursor: string): void => {
-      const point = decodeCursor(cursor);
-      if (last === undefined || point.position > last.position) last = { cursor, ...point };
+    /** The newest row this group committed; its cursor is known for a recovered append only. */
+    let last: { tx: bigint; position: number; cursor?: string } | undefined;
+    const committed = (newest: { tx: bigint; position: number; cursor?: string }): void => {
+      if (last === undefined || newest.position > last.position) last = newest;
     };
     group.forEach((pending, index) => {
       const decision = decisions[index]!;
       if (decision.kind === 'failed') return pending.reject(decision.error);
       if (decision.kind === 'done') {
         const result = answeredAsWritten(pending.prepared, decision.result, lost);
-        if (!result.duplicate) committed(result.cursor);
+        // Written by this very group before its answer was lost: announced like any commit.
+        if (!result.duplicate) committed({ tx: decodeCursor(result.cursor).tx, position: result.events.at(-1)!.position, cursor: result.cursor });
         return pending.resolve(result);
       }
       try {
@@ -209,8 +210,8 @@ export class GroupCommitter {
         pending.reject(unavailable(error));
       }
     });
-    for (const row of inserted.values()) committed(encodeCursor({ tx: row.tx, position: BigInt(row.position) }));
-    if (last !== undefined) this.options.onCommitted(last.cursor, last.tx);
+    for (const row of inserted.values()) committed(row);
+    if (last !== undefined) this.options.onCommitted(last.cursor ?? encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
   }
 
   /** Runs `write` again after a failed connection, until `deadline`. */
