@@ -93,6 +93,9 @@ const environmentObject = z.object({
   // The hot statements run as named prepared statements (parsed and planned once per connection).
   // Turn off behind a transaction-mode pooler that does not support them.
   DATABASE_PREPARED_STATEMENTS: booleanFlag.default(true),
+  // A database operation whose connection failed (dropped, refused, a restart, a failover) is tried
+  // again for this long before the request gets 503: keep it below what clients wait for an answer.
+  DATABASE_RETRY_MS: nonNegativeInt.max(120_000).default(15_000),
 
   // Event store tuning.
   EVENT_POLL_INTERVAL_MS: positiveInt.max(60_000).default(1_000),

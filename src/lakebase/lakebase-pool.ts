@@ -7,7 +7,8 @@ import type { ConnectionMode, PasswordKind } from './connection-mode.ts';
 import { databaseErrorCode, describeDatabaseError, isAuthenticationFailure } from './database-errors.ts';
 import { createListenerConfig, pgClientConfig } from './listener-config.ts';
 import type { PgTarget, ResolvedConnection, StaticPassword } from './resolve-connection.ts';
-import { withOneRetry } from './retrying-pool.ts';
+import { defaultDatabaseRetryMs } from '../database-retry.ts';
+import { withRetries } from './retrying-pool.ts';
 import { createSlowQueryInterceptor } from './slow-query-interceptor.ts';
 import type { SslMode } from './ssl.ts';
 import { tlsOptions } from './ssl.ts';
@@ -29,6 +30,8 @@ export interface LakebasePoolOptions {
    * driver, TLS and retry settings stay this module's; interceptors are added to its own.
    */
   poolConfiguration?: ClientConfigurationInput;
+  /** DATABASE_RETRY_MS (default: the resolved connection's, else 15 s). */
+  retryForMs?: number;
 }
 
 /** What /health shows about the connection: where, as whom, and the token's times. Never a secret. */
@@ -46,7 +49,7 @@ export interface ConnectionStatus {
 }
 
 export interface LakebasePool {
-  /** Slonik pool with the token login, the interceptors and one retry on dropped connections. */
+  /** Slonik pool with the token login, the interceptors and retries on failed connections (DATABASE_RETRY_MS). */
   pool: DatabasePool;
   /** For the event store's LISTEN connection: same target, same token (checked again on reconnect). */
   listenerConfig(): Promise<pg.ClientConfig>;
@@ -134,7 +137,7 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
         ...(custom.interceptors ?? []),
       ],
       // One attempt per acquire: the token login already retries a refused login, and the pool
-      // wrapper retries dropped connections once.
+      // wrapper retries failed connections for up to DATABASE_RETRY_MS.
       connectionRetryLimit: 1,
       connectionTimeout: options.connectionTimeoutMs ?? 10_000,
       captureStackTrace: false,
@@ -146,7 +149,7 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
   }
 
   return {
-    pool: withOneRetry(slonik, logger),
+    pool: withRetries(slonik, logger, options.retryForMs ?? resolved.retryForMs ?? defaultDatabaseRetryMs),
     listenerConfig: createListenerConfig(target, login.kind === 'token' ? { tokens: login.tokens } : login.password),
     clientConfig: async () => pgClientConfig(target, await currentPassword(), 'client'),
     tokens,

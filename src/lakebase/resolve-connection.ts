@@ -40,6 +40,8 @@ export interface ResolvedConnection extends PgTarget {
   reason: string;
   password: PasswordKind;
   credential: StaticPassword | TokenCredential;
+  /** DATABASE_RETRY_MS: how long a database operation whose connection failed is tried again. */
+  retryForMs?: number;
 }
 
 export interface ResolveDependencies {
@@ -83,6 +85,11 @@ function tokenSourceFor(env: Config['env'], kind: PasswordKind, workspace: () =>
  * password comes from. Throws a LakechatError whose message says which step failed, never a secret.
  */
 export async function resolveConnection(config: Pick<Config, 'env'>, dependencies: ResolveDependencies = {}): Promise<ResolvedConnection> {
+  const resolved = await resolveTarget(config, dependencies);
+  return config.env.DATABASE_RETRY_MS === undefined ? resolved : { ...resolved, retryForMs: config.env.DATABASE_RETRY_MS };
+}
+
+async function resolveTarget(config: Pick<Config, 'env'>, dependencies: ResolveDependencies): Promise<ResolvedConnection> {
   const env = config.env;
   const decision = detectMode(env);
   let client = dependencies.workspace;

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import type { CommonQueryMethods } from 'slonik';
+import { databaseRetryOf, defaultDatabaseRetryMs, failureCode, isTransientDatabaseFailure, retryTransient } from '../../database-retry.ts';
 import { LakechatError } from '../../errors.ts';
-import { encodeCursor } from '../cursor.ts';
+import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { insertEvents, insertIfVersionsHold, lookupAppendState, type InsertedRow } from './append-sql.ts';
+import { insertEvents, insertIfVersionsHold, lookupAppendState, type InsertColumns, type InsertedRow } from './append-sql.ts';
 import { appendResult, decideGroup, insertColumnsFor, optimisticGroup, type Decision } from './decide-group.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
@@ -20,6 +21,8 @@ type Attempt =
 
 interface Pending {
   prepared: PreparedAppend;
+  /** Date.now() after which a failed connection is final for this append (DATABASE_RETRY_MS after it was asked). */
+  deadline: number;
   resolve(result: AppendResult): void;
   reject(error: unknown): void;
 }
@@ -33,7 +36,18 @@ export interface GroupCommitterOptions {
   /** Called after every commit with the cursor of the last row it wrote. */
   onCommitted(cursor: string, tx: bigint): void;
   logger?: Logger | undefined;
+  /**
+   * How long an append whose connection failed is tried again (default: the pool's DATABASE_RETRY_MS
+   * when it is a retrying pool, whose own retries the committer then bypasses; else 15 s).
+   */
+  retryForMs?: number;
 }
+
+/**
+ * Event ids of inserts whose answer was lost with their connection: they may have committed. An
+ * append found stored among them was written by this very append, and is answered as written.
+ */
+type LostWrites = Set<string>;
 
 /** Another writer kept winning the race for this stream; the caller may retry. */
 const maxAttemptsAlone = 20;
@@ -61,11 +75,18 @@ export class GroupCommitter {
   private drained: (() => void)[] = [];
   private pumpScheduled = false;
 
-  constructor(private readonly options: GroupCommitterOptions) {}
+  private readonly db: CommonQueryMethods;
+  private readonly retryForMs: number;
+
+  constructor(private readonly options: GroupCommitterOptions) {
+    const retry = databaseRetryOf(options.db);
+    this.db = (retry?.unretried as CommonQueryMethods | undefined) ?? options.db;
+    this.retryForMs = options.retryForMs ?? retry?.forMs ?? defaultDatabaseRetryMs;
+  }
 
   append(prepared: PreparedAppend): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
-      this.queue.push({ prepared, resolve, reject });
+      this.queue.push({ prepared, deadline: Date.now() + this.retryForMs, resolve, reject });
       // Appends issued in the same tick (Promise.all, one request fanning out) share a group.
       if (!this.pumpScheduled) {
         this.pumpScheduled = true;
@@ -145,14 +166,19 @@ export class GroupCommitter {
     }
   }
 
+  /**
+   * Writes a group. A failed connection (dropped, refused, the database restarting) is retried until
+   * the earliest deadline of the group: every event id was fixed before the first try, so a retry
+   * after an insert whose answer was lost looks every id up and finds the group either committed
+   * (answered as written) or not (written now).
+   */
   private async flush(group: readonly Pending[]): Promise<void> {
     const prepared = group.map((pending) => pending.prepared);
+    const lost: LostWrites = new Set();
+    const deadline = Math.min(...group.map((pending) => pending.deadline));
     let outcome: Attempt;
     try {
-      outcome = await this.attemptOptimistic(prepared);
-      if (outcome.kind === 'refused') outcome = await this.attempt(prepared, false);
-      // Lost a race (another instance, or a retried event id): once more, checking every event id.
-      if (outcome.kind === 'raced') outcome = await this.attempt(prepared, true);
+      outcome = await this.retrying(deadline, () => (lost.size === 0 ? this.attemptGroup(prepared, lost) : this.attempt(prepared, true, lost)));
     } catch (error) {
       for (const pending of group) pending.reject(unavailable(error));
       return;
@@ -160,34 +186,72 @@ export class GroupCommitter {
     if (outcome.kind !== 'written') {
       // Still racing, or one append holds a value PostgreSQL refuses: each append alone.
       this.options.logger?.debug({ outcome: outcome.kind, appends: group.length }, 'group insert failed; appending one by one');
-      for (const pending of group) await this.settle(pending, this.appendAlone(pending.prepared));
+      for (const pending of group) await this.settle(pending, this.retrying(pending.deadline, () => this.appendAlone(pending.prepared, lost)));
       return;
     }
     const { decisions, inserted } = outcome;
+    /** The newest row this group committed; its cursor is known for a recovered append only. */
+    let last: { tx: bigint; position: number; cursor?: string } | undefined;
+    const committed = (newest: { tx: bigint; position: number; cursor?: string }): void => {
+      if (last === undefined || newest.position > last.position) last = newest;
+    };
     group.forEach((pending, index) => {
       const decision = decisions[index]!;
       if (decision.kind === 'failed') return pending.reject(decision.error);
-      if (decision.kind === 'done') return pending.resolve(decision.result);
+      if (decision.kind === 'done') {
+        const result = answeredAsWritten(pending.prepared, decision.result, lost);
+        // Written by this very group before its answer was lost: announced like any commit.
+        if (!result.duplicate) committed({ tx: decodeCursor(result.cursor).tx, position: result.events.at(-1)!.position, cursor: result.cursor });
+        return pending.resolve(result);
+      }
       try {
         pending.resolve(appendResult(pending.prepared, decision.firstVersion, inserted));
       } catch (error) {
         pending.reject(unavailable(error));
       }
     });
-    let last: InsertedRow | undefined;
-    for (const row of inserted.values()) if (last === undefined || row.position > last.position) last = row;
-    if (last !== undefined) this.options.onCommitted(encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
+    for (const row of inserted.values()) committed(row);
+    if (last !== undefined) this.options.onCommitted(last.cursor ?? encodeCursor({ tx: last.tx, position: BigInt(last.position) }), last.tx);
+  }
+
+  /** Runs `write` again after a failed connection, until `deadline`. */
+  private retrying<T>(deadline: number, write: () => Promise<T>): Promise<T> {
+    return retryTransient(write, {
+      deadline,
+      onRetry: (error, attempt) => {
+        if (attempt === 1) this.options.logger?.warn({ code: failureCode(error), retryForMs: this.retryForMs }, 'an append lost its database connection; retrying it');
+      },
+    });
+  }
+
+  /** Optimistic first; exact when a version did not hold; exact with every event id looked up after a lost race. */
+  private async attemptGroup(prepared: readonly PreparedAppend[], lost: LostWrites): Promise<Attempt> {
+    let outcome = await this.attemptOptimistic(prepared, lost);
+    if (outcome.kind === 'refused') outcome = await this.attempt(prepared, false, lost);
+    // Lost a race (another instance, or a retried event id): once more, checking every event id.
+    if (outcome.kind === 'raced') outcome = await this.attempt(prepared, true, lost);
+    return outcome;
+  }
+
+  /** An insert; when its connection fails, its event ids are remembered as possibly committed. */
+  private async insert<T>(columns: InsertColumns, lost: LostWrites, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (isTransientDatabaseFailure(error)) for (const eventId of columns.eventIds) lost.add(eventId);
+      throw error;
+    }
   }
 
   /**
    * The common case in one round trip: every expected version holds, no event id is stored yet.
    * The statement checks the versions itself and writes all or nothing.
    */
-  private async attemptOptimistic(prepared: readonly PreparedAppend[]): Promise<Attempt> {
+  private async attemptOptimistic(prepared: readonly PreparedAppend[], lost: LostWrites): Promise<Attempt> {
     const { checks, columns } = optimisticGroup(prepared);
     let written;
     try {
-      written = await insertIfVersionsHold(this.options.db, checks, columns);
+      written = await this.insert(columns, lost, () => insertIfVersionsHold(this.db, checks, columns));
     } catch (error) {
       if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
       if (isDataException(error)) return { kind: 'unstorable' };
@@ -204,15 +268,15 @@ export class GroupCommitter {
    * time (the attempt then reports a race and the next one reads the ids too). An append refused on
    * its version is checked against stored event ids before the refusal stands: it may be a retry.
    */
-  private async attempt(prepared: readonly PreparedAppend[], checkIds: boolean): Promise<Attempt> {
+  private async attempt(prepared: readonly PreparedAppend[], checkIds: boolean, lost: LostWrites): Promise<Attempt> {
     const streams = [...new Set(prepared.map((append) => append.streamId))];
     const ids = checkIds ? prepared.flatMap((append) => append.events.map((event) => event.eventId)) : [];
-    let decisions = decideGroup(prepared, await lookupAppendState(this.options.db, ids, streams));
+    let decisions = decideGroup(prepared, await lookupAppendState(this.db, ids, streams));
     if (!checkIds) decisions = await this.confirmRefusals(prepared, decisions);
     const columns = insertColumnsFor(prepared, decisions);
     if (columns.eventIds.length === 0) return { kind: 'written', decisions, inserted: new Map() };
     try {
-      return { kind: 'written', decisions, inserted: await insertEvents(this.options.db, columns) };
+      return { kind: 'written', decisions, inserted: await this.insert(columns, lost, () => insertEvents(this.db, columns)) };
     } catch (error) {
       if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
       if (isDataException(error)) return { kind: 'unstorable' };
@@ -223,7 +287,7 @@ export class GroupCommitter {
   private async confirmRefusals(prepared: readonly PreparedAppend[], decisions: Decision[]): Promise<Decision[]> {
     const refused = prepared.flatMap((append, index) => (decisions[index]!.kind === 'failed' ? append.events.map((event) => event.eventId) : []));
     if (refused.length === 0) return decisions;
-    const { stored } = await lookupAppendState(this.options.db, refused, []);
+    const { stored } = await lookupAppendState(this.db, refused, []);
     if (stored.size === 0) return decisions;
     return decisions.map((decision, index): Decision => {
       if (decision.kind !== 'failed') return decision;
@@ -240,7 +304,7 @@ export class GroupCommitter {
     try {
       pending.resolve(await outcome);
     } catch (error) {
-      pending.reject(error);
+      pending.reject(unavailable(error));
     }
   }
 
@@ -250,21 +314,21 @@ export class GroupCommitter {
    * which yields the concurrency error with the actual version, the idempotent original result,
    * or the event id conflict.
    */
-  private async appendAlone(prepared: PreparedAppend): Promise<AppendResult> {
+  private async appendAlone(prepared: PreparedAppend, lost: LostWrites): Promise<AppendResult> {
     const eventIds = prepared.events.map((event) => event.eventId);
     for (let attempt = 1; ; attempt++) {
-      let state;
-      try {
-        state = await lookupAppendState(this.options.db, eventIds, [prepared.streamId]);
-      } catch (error) {
-        throw unavailable(error);
-      }
+      const state = await lookupAppendState(this.db, eventIds, [prepared.streamId]);
       const decision = decideGroup([prepared], state)[0]!;
-      if (decision.kind === 'done') return decision.result;
+      if (decision.kind === 'done') {
+        const result = answeredAsWritten(prepared, decision.result, lost);
+        if (!result.duplicate) this.options.onCommitted(result.cursor, decodeCursor(result.cursor).tx);
+        return result;
+      }
       if (decision.kind === 'failed') throw decision.error;
+      const columns = insertColumnsFor([prepared], [decision]);
       let inserted;
       try {
-        inserted = await insertEvents(this.options.db, insertColumnsFor([prepared], [decision]));
+        inserted = await this.insert(columns, lost, () => insertEvents(this.db, columns));
       } catch (error) {
         if (violatedUniqueKey(error) !== undefined && attempt < maxAttemptsAlone) continue;
         if (violatedUniqueKey(error) !== undefined) {
@@ -273,7 +337,7 @@ export class GroupCommitter {
         if (isDataException(error)) {
           throw new LakechatError('LAKECHAT_ERR_STORE_INVALID_APPEND', 'Invalid append: a value PostgreSQL cannot store', { cause: error });
         }
-        throw unavailable(error);
+        throw error;
       }
       const result = appendResult(prepared, decision.firstVersion, inserted);
       const last = inserted.get(prepared.events[prepared.events.length - 1]!.eventId)!;
@@ -281,4 +345,12 @@ export class GroupCommitter {
       return result;
     }
   }
+}
+
+/**
+ * An append found already stored is a duplicate (a client's retry of the same ids), unless its own
+ * insert lost its answer: then the events found are the ones it wrote, and it is answered as written.
+ */
+function answeredAsWritten(prepared: PreparedAppend, result: AppendResult, lost: LostWrites): AppendResult {
+  return result.duplicate && lost.has(prepared.events[0]!.eventId) ? { ...result, duplicate: false } : result;
 }
