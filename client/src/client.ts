@@ -53,6 +53,11 @@ export interface LakechatClientOptions {
   connectTimeoutMs?: number;
   /** Posts sent per second at most (default 10, the server's default WS_POSTS_PER_SECOND); 0: no pacing. */
   postsPerSecond?: number;
+  /**
+   * Posts of one chat in flight at once (default 1: they land in the order they were made). More is
+   * faster for a script posting many; posts in flight together may then land in another order.
+   */
+  postsInFlightPerChat?: number;
   /** The WebSocket class (default: the platform's). */
   WebSocket?: WebSocketConstructor;
   /** The fetch function (default: the platform's). */
@@ -201,6 +206,7 @@ export class LakechatClient {
     this.outbox = new Outbox({
       ...(options.outbox === undefined ? {} : { storage: options.outbox }),
       ...(options.postsPerSecond === undefined ? {} : { postsPerSecond: options.postsPerSecond }),
+      ...(options.postsInFlightPerChat === undefined ? {} : { postsInFlightPerChat: options.postsInFlightPerChat }),
       retry: { initialDelayMs: 250, maxDelayMs: 10_000 },
       send: (frame) => this.send(frame),
       onAck: (post, ack) => this.emit('ack', ack, post),

@@ -79,6 +79,11 @@ export interface OutboxOptions {
   storage?: OutboxStorage;
   /** Posts sent per second at most (default 10, the server's WS_POSTS_PER_SECOND default); 0: no pacing. */
   postsPerSecond?: number;
+  /**
+   * Posts of one chat sent before the first is acknowledged (default 1: they land in the order they
+   * were made). More sends faster, but posts in flight together may land in another order.
+   */
+  postsInFlightPerChat?: number;
   /** The delays before a post is sent again after a retryable error. */
   retry?: BackoffOptions;
   /** Sends a frame on the open connection. */
@@ -100,14 +105,15 @@ interface Entry {
 }
 
 /**
- * Posts until the server acknowledges them. Each chat's posts go out one at a time, in the order they
- * were made, so they land in that order; a post whose connection dropped before its ack is sent again
+ * Posts until the server acknowledges them. Each chat's posts go out one at a time (by default), in the
+ * order they were made, so they land in that order; a post whose connection dropped before its ack is sent again
  * with the same client message id on the next connection, and the server acks the original.
  */
 export class Outbox {
   private readonly entries = new Map<string, Entry>();
   private readonly storage: OutboxStorage;
   private readonly perSecond: number;
+  private readonly window: number;
   private tokens: number;
   private tokensAt = Date.now();
   private pausedUntil = 0;
@@ -122,6 +128,7 @@ export class Outbox {
     const storage = options.storage ?? memoryOutbox();
     this.storage = storage;
     this.perSecond = Math.max(0, options.postsPerSecond ?? 10);
+    this.window = Math.max(1, options.postsInFlightPerChat ?? 1);
     this.tokens = Math.max(1, this.perSecond);
     this.ready = (async () => {
       try {
@@ -221,15 +228,16 @@ export class Outbox {
     }
   }
 
-  /** Sends the first post of each chat when it is due and the pace allows. */
+  /** Sends the first posts of each chat (postsInFlightPerChat of them) when due and the pace allows. */
   private pump(): void {
     if (!this.open || !this.loaded || this.stopped !== null) return;
     const now = Date.now();
     if (now < this.pausedUntil) return this.wakeAt(this.pausedUntil);
-    const heads = new Set<string>();
+    const heads = new Map<string, number>();
     for (const entry of this.entries.values()) {
-      if (heads.has(entry.post.chatId)) continue;
-      heads.add(entry.post.chatId);
+      const ahead = heads.get(entry.post.chatId) ?? 0;
+      if (ahead >= this.window) continue;
+      heads.set(entry.post.chatId, ahead + 1);
       if (entry.sent) continue;
       if (entry.notBefore > now) {
         this.wakeAt(entry.notBefore);

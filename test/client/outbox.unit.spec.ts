@@ -63,6 +63,16 @@ describe('the outbox', () => {
     expect(sent.map((frame) => frame.id)).toEqual(['a1', 'b1', 'a2']);
   });
 
+  it('sends up to postsInFlightPerChat posts of a chat before the first ack', async () => {
+    const { box, sent } = outbox({ postsInFlightPerChat: 2 });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c']) void box.post(post(id));
+    expect(sent.map((frame) => frame.id)).toEqual(['a', 'b']);
+    box.acked(ack('b'));
+    expect(sent.map((frame) => frame.id)).toEqual(['a', 'b', 'c']);
+  });
+
   it('waits as long as the server says after a rate-limit error, then sends the same id', async () => {
     const { box, sent } = outbox();
     await box.ready;
