@@ -133,6 +133,8 @@ export class Outbox {
     this.ready = (async () => {
       try {
         for (const post of await storage.load()) this.entries.set(post.id, this.entry(post));
+      } catch {
+        // an unreadable storage costs what it held, never the posts made from now on
       } finally {
         this.loaded = true;
         this.pump();
