@@ -167,10 +167,19 @@ export class Outbox {
     this.pump();
   }
 
-  /** The connection is gone: whatever was in flight goes again on the next one. */
+  /**
+   * The connection is gone: whatever was in flight goes again on a later one, after a backoff that
+   * grows with each loss. The server may still be working on the lost attempt (it finishes posts of
+   * closed connections), so resending at once on every short-lived connection would only pile up
+   * duplicates in front of the chat.
+   */
   disconnected(): void {
     this.open = false;
-    for (const entry of this.entries.values()) entry.sent = false;
+    const now = Date.now();
+    for (const entry of this.entries.values()) {
+      if (entry.sent) entry.notBefore = Math.max(entry.notBefore, now + entry.retry.next());
+      entry.sent = false;
+    }
     this.tokens = Math.max(1, this.perSecond); // the server's budget is per connection
   }
 

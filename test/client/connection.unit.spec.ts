@@ -204,6 +204,8 @@ describe('the client connection', () => {
     latest().drop(1006);
     await vi.advanceTimersByTimeAsync(50);
     latest().open();
+    expect(latest().sent).toEqual([]);
+    await vi.advanceTimersByTimeAsync(75); // half of the first resend bound (250 ms), from the drop
     expect(latest().sent).toEqual([{ type: 'post', id: 'k1', chatId: 'c', content: 'hi', role: 'user' }]);
     latest().receive({ type: 'ack', id: 'k1', messageId: 'm', position: 1, cursor: '5-5', version: 2, duplicate: true });
     await expect(acked).resolves.toMatchObject({ id: 'k1', duplicate: true });

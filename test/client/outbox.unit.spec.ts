@@ -37,12 +37,13 @@ describe('the outbox', () => {
   });
 
   it('sends a post again with the same id after a disconnection that lost its ack', async () => {
-    const { box, sent } = outbox();
+    const { box, sent } = outbox({ retry: { initialDelayMs: 100, maxDelayMs: 100 } });
     await box.ready;
     box.connected();
     const acked = box.post(post('a'));
     box.disconnected();
     box.connected();
+    await vi.advanceTimersByTimeAsync(100); // after a backoff: the lost attempt may still be under way
     expect(sent.map((frame) => frame.id)).toEqual(['a', 'a']);
     box.acked({ ...ack('a'), duplicate: true });
     await expect(acked).resolves.toMatchObject({ id: 'a', duplicate: true });
@@ -61,6 +62,28 @@ describe('the outbox', () => {
     expect(sent.map((frame) => frame.id)).toEqual(['a1', 'b1']);
     box.acked(ack('a1'));
     expect(sent.map((frame) => frame.id)).toEqual(['a1', 'b1', 'a2']);
+  });
+
+  it('waits longer before each resend of a post whose connections keep dropping', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const { box, sent } = outbox({ retry: { initialDelayMs: 100, maxDelayMs: 1_000 } });
+    await box.ready;
+    box.connected();
+    void box.post(post('a'));
+    const waits: number[] = [];
+    for (let loss = 0; loss < 4; loss++) {
+      const before = sent.length;
+      box.disconnected();
+      box.connected();
+      let waited = 0;
+      while (sent.length === before) {
+        await vi.advanceTimersByTimeAsync(1);
+        waited += 1;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([99, 199, 399, 799]);
+    vi.restoreAllMocks();
   });
 
   it('sends up to postsInFlightPerChat posts of a chat before the first ack', async () => {
