@@ -181,7 +181,9 @@ export class LakechatClient {
   /** The last error frame without an id: the reason of a refusal that a close follows. */
   private connectionError: ErrorFrame | null = null;
   private closedBy: LakechatClientError | null = null;
+  /** Called once the socket closed by close() reported its close (or a second later). */
   private socketGone: (() => void) | null = null;
+  private socketClosed: Promise<void> = Promise.resolve();
   private readonly heartbeatIntervalMs: number;
   private readonly heartbeatTimeoutMs: number;
   private readonly connectTimeoutMs: number;
@@ -267,10 +269,7 @@ export class LakechatClient {
   /** Closes the connection for good; posts still waiting are rejected (and stay in a persistent outbox). */
   async close(): Promise<void> {
     this.stop(new LakechatClientError('LAKECHAT_CLIENT_CLOSED', 'The client is closed'), 1000);
-    await new Promise<void>((resolve) => {
-      if (this.socketGone === null) resolve();
-      else this.socketGone = resolve;
-    });
+    await this.socketClosed;
   }
 
   // ---- the connection ---------------------------------------------------------------------------
@@ -298,11 +297,7 @@ export class LakechatClient {
       if (frame !== null) this.receive(frame);
     };
     socket.onclose = (event) => {
-      const gone = this.socketGone;
-      if (gone !== null && this.socket === null) {
-        this.socketGone = null;
-        gone();
-      }
+      if (this.closedBy !== null) this.socketGone?.();
       if (this.socket !== socket) return;
       this.lost(event.code, event.reason);
     };
@@ -362,18 +357,14 @@ export class LakechatClient {
     const socket = this.socket;
     this.detach();
     if (socket !== null && closeCode !== undefined) {
-      this.socketGone = () => undefined; // replaced by close()'s waiter
+      this.socketClosed = new Promise<void>((resolve) => (this.socketGone = resolve));
       try {
         socket.close(closeCode);
       } catch {
-        this.socketGone = null;
+        this.socketGone?.();
       }
       // A socket whose peer is gone may never report its close: do not wait for it long.
-      later(() => {
-        const gone = this.socketGone;
-        this.socketGone = null;
-        gone?.();
-      }, 1_000);
+      later(() => this.socketGone?.(), 1_000);
     }
     for (const subscription of this.subscriptions.values()) {
       subscription.closed = true;

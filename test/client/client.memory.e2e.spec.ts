@@ -102,6 +102,16 @@ describe('the client against a real server (memory store)', () => {
     expect(states).toEqual(['reconnecting', 'open']);
   });
 
+  it('closes once however often close() is called, rejecting what still waits', async () => {
+    const server = await start();
+    const lakechat = client(server);
+    await eventually('the connection', () => lakechat.state === 'open');
+    const waiting = lakechat.post('no-chat-yet', { content: 'x' }).catch((error: unknown) => error);
+    await Promise.all([lakechat.close(), lakechat.close()]);
+    expect(lakechat.state).toBe('closed');
+    expect(await waiting).toMatchObject({ code: expect.stringMatching(/LAKECHAT_CLIENT_CLOSED|LAKECHAT_ERR_CHAT_NOT_FOUND/) });
+  });
+
   it('handles the REST API: chats with If-Match, and the profile', async () => {
     const server = await start();
     const lakechat = client(server);
