@@ -163,6 +163,8 @@ function showTyping(signal) {
 
 const client = new LakechatClient({
   ...(user === '' ? {} : { user }),
+  // A demo wants to be back soon after a restart: cap the reconnection delay at 5 s (default 10 s).
+  reconnect: { maxDelayMs: 5000 },
   // A post the server has not acknowledged survives a reload, and is sent again (it lands once).
   outbox: localStorageOutbox({ key: `lakechat.outbox.${user || 'signed-in'}` }),
 });
