@@ -44,7 +44,7 @@ async function startServer(port: number, databaseUrl: string | null): Promise<Se
     } catch {
       // not listening yet
     }
-    if (attempt > 300) throw new Error(`the server did not become ready:\n${output}`);
+    if (attempt > 900) throw new Error(`the server did not become ready:\n${output}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   return {
@@ -144,7 +144,7 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
     expect(pageErrors).toEqual([]);
     await first.close();
     await second.close();
-  }, 90_000);
+  }, 180_000);
 
   it('is usable on a phone, from 360 px up: header, chat list, title, Send and messages fit the width', async () => {
     const server = await startServer(await freePort(), database.url);
@@ -201,7 +201,7 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
       await page.screenshot({ path: path.join(tmpdir(), `lakechat-demo-page-${width}.png`) });
     }
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('says what is wrong in a sentence, once, when the server refuses the connection', async () => {
     const server = await startServer(await freePort(), database.url);
@@ -215,7 +215,7 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
     expect(text.split(sentence)).toHaveLength(2); // shown once
     expect(text).not.toContain('LAKECHAT_ERR');
     await page.close();
-  }, 60_000);
+  }, 120_000);
 
   it('starts over when the server moved to another store and refuses the tab\'s cursor, instead of showing stale chats as live', async (test) => {
     const port = await freePort();
@@ -256,5 +256,5 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
       await lakechat.close();
       await page.close();
     }
-  }, 90_000);
+  }, 180_000);
 });
