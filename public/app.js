@@ -1,6 +1,9 @@
-// The lakechat demo page: only the public HTTP API (docs/api.md) and WebSocket protocol
-// (docs/protocol.md). One WebSocket subscription to everything of the user builds the page's state
-// from the events; it reconnects by itself and resumes after the last cursor it processed.
+// The lakechat demo page, on the client package (@lakechat/client, served bundled as
+// /demo/lakechat-client.js). One subscription to everything of the user builds the page's state from
+// the events; the client reconnects by itself, resumes after the last event, sends each post exactly
+// once (kept in localStorage until the server has it) and tells the page when the server refused its
+// cursor (the server moved to another store): the page then starts over from the new store.
+import { LakechatClient, localStorageOutbox } from '/demo/lakechat-client.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -9,30 +12,42 @@ const deployed = location.hostname.endsWith('.databricksapps.com');
 const user = params.get('user') ?? localStorage.getItem('lakechat.user') ?? (deployed ? '' : 'alice@example.com');
 
 const chats = new Map(); // chatId -> { id, title, preview, at }
-const messages = new Map(); // chatId -> Map(messageId -> message), in arrival (= store) order
+const messages = new Map(); // chatId -> Map(messageId -> message), in arrival (= log) order
 let openChat = null;
-let lastCursor = null; // the last event (or caught_up) processed: where a reconnect resumes
-let socket = null;
-let retryDelay = 250;
 let typingTimer = null;
 let lastTypingSent = 0;
 
-function headers(json) {
-  const h = {};
-  if (user !== '') h['x-demo-user'] = user;
-  if (json) h['content-type'] = 'application/json';
-  return h;
-}
+// ---- what the page says ----------------------------------------------------------------------
 
-async function api(method, path, body) {
-  const response = await fetch(path, { method, headers: headers(body !== undefined), body: body === undefined ? undefined : JSON.stringify(body) });
-  const payload = response.status === 204 ? null : await response.json();
-  if (!response.ok) throw new Error(payload?.error?.code ?? `HTTP ${response.status}`);
-  return payload;
+/** Error codes as sentences a user can act on; anything else shows the server's own sentence. */
+const sentences = {
+  LAKECHAT_ERR_AUTH_MISSING_IDENTITY: 'The server does not know who you are. Pick a demo user above, or open the page through Databricks Apps.',
+  LAKECHAT_ERR_AUTH_INVALID_IDENTITY: 'This user name is not valid. Pick a demo user above.',
+  LAKECHAT_ERR_WS_FORBIDDEN_ORIGIN: 'The server does not accept live connections from this address (see WS_ALLOWED_ORIGINS).',
+  LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS: 'Too many tabs are open for this user. Close a few, then reload this one.',
+  LAKECHAT_ERR_CHAT_NOT_FOUND: 'This chat no longer exists.',
+  LAKECHAT_ERR_CHAT_DELETED: 'This chat was deleted and takes no more messages.',
+  LAKECHAT_ERR_CHAT_MESSAGE_TOO_LARGE: 'This message is too long to send.',
+  LAKECHAT_ERR_HTTP_VALIDATION: 'That was not accepted: check what you typed.',
+  LAKECHAT_ERR_HTTP_RATE_LIMITED: 'Too many requests at once. Wait a moment and try again.',
+  LAKECHAT_CLIENT_NETWORK: 'The server cannot be reached. Try again in a moment.',
+};
+
+function sentenceFor(error) {
+  const known = sentences[error?.code];
+  if (known !== undefined) return known;
+  const message = String(error?.message ?? error ?? '');
+  // The server's messages are sentences; a bare code or an empty message is not one.
+  return message === '' || /^[A-Z0-9_]+$/.test(message) ? 'Something went wrong. Reload the page to try again.' : message;
 }
 
 function showError(error) {
-  $('error').textContent = error === null ? '' : String(error.message ?? error);
+  $('error').textContent = error === null ? '' : sentenceFor(error);
+}
+
+function showNotice(text) {
+  $('notice').textContent = text;
+  $('notice').hidden = text === '';
 }
 
 function setStatus(state, text) {
@@ -89,40 +104,10 @@ function renderMessages() {
 function open(chatId) {
   openChat = chatId;
   $('typing').textContent = '';
+  showError(null);
   renderChats();
   renderMessages();
   $('content').focus();
-}
-
-// ---- events from the store --------------------------------------------------------------------
-
-function apply(frame) {
-  const data = frame.data;
-  switch (frame.eventType) {
-    case 'ChatStarted':
-      chats.set(data.chatId, { id: data.chatId, title: data.title, preview: null, at: frame.recordedAt });
-      break;
-    case 'ChatRenamed': {
-      const chat = chats.get(data.chatId);
-      if (chat !== undefined) chat.title = data.title;
-      break;
-    }
-    case 'MessagePosted': {
-      let list = messages.get(data.chatId);
-      if (list === undefined) messages.set(data.chatId, (list = new Map()));
-      list.set(data.messageId, { position: data.position, role: data.role, content: data.content, at: frame.recordedAt });
-      const chat = chats.get(data.chatId);
-      if (chat !== undefined) Object.assign(chat, { preview: data.content.slice(0, 80), at: frame.recordedAt });
-      break;
-    }
-    case 'ChatDeleted':
-      chats.delete(data.chatId);
-      messages.delete(data.chatId);
-      if (openChat === data.chatId) openChat = null;
-      break;
-    default:
-      return; // profile events and anything newer: not shown here
-  }
 }
 
 let renderQueued = false;
@@ -136,58 +121,86 @@ function renderSoon() {
   });
 }
 
-function showTyping(frame) {
-  if (frame.kind !== 'typing' || frame.chatId !== openChat) return;
-  $('typing').textContent = `${frame.data?.name || 'someone'} is typing…`;
+// ---- events from the log ----------------------------------------------------------------------
+
+function apply(event) {
+  const data = event.data;
+  switch (event.eventType) {
+    case 'ChatStarted':
+      chats.set(data.chatId, { id: data.chatId, title: data.title, preview: null, at: event.recordedAt });
+      break;
+    case 'ChatRenamed': {
+      const chat = chats.get(data.chatId);
+      if (chat !== undefined) chat.title = data.title;
+      break;
+    }
+    case 'MessagePosted': {
+      let list = messages.get(data.chatId);
+      if (list === undefined) messages.set(data.chatId, (list = new Map()));
+      list.set(data.messageId, { position: data.position, role: data.role, content: data.content, at: event.recordedAt });
+      const chat = chats.get(data.chatId);
+      if (chat !== undefined) Object.assign(chat, { preview: data.content.slice(0, 80), at: event.recordedAt });
+      break;
+    }
+    case 'ChatDeleted':
+      chats.delete(data.chatId);
+      messages.delete(data.chatId);
+      if (openChat === data.chatId) openChat = null;
+      break;
+    default:
+      return; // profile events and anything newer: not shown here
+  }
+}
+
+function showTyping(signal) {
+  if (signal.kind !== 'typing' || signal.chatId !== openChat) return;
+  $('typing').textContent = `${signal.data?.name || 'someone'} is typing…`;
   clearTimeout(typingTimer);
   typingTimer = setTimeout(() => ($('typing').textContent = ''), 3000);
 }
 
-// ---- the WebSocket ----------------------------------------------------------------------------
+// ---- the client -------------------------------------------------------------------------------
 
-function connect() {
-  const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const query = user === '' ? '' : `?user=${encodeURIComponent(user)}`;
-  socket = new WebSocket(`${scheme}://${location.host}/ws${query}`);
-  socket.addEventListener('open', () => {
-    // After the last cursor processed: nothing missed, nothing twice (null: the whole history).
-    socket.send(JSON.stringify({ type: 'subscribe', id: 'me', scope: 'user', after: lastCursor }));
-  });
-  socket.addEventListener('message', (message) => {
-    const frame = JSON.parse(message.data);
-    if (frame.type === 'event') {
-      apply(frame);
-      lastCursor = frame.cursor;
+const client = new LakechatClient({
+  ...(user === '' ? {} : { user }),
+  // A demo wants to be back soon after a restart: cap the reconnection delay at 5 s (default 10 s).
+  reconnect: { maxDelayMs: 5000 },
+  // A post the server has not acknowledged survives a reload, and is sent again (it lands once).
+  outbox: localStorageOutbox({ key: `lakechat.outbox.${user || 'signed-in'}` }),
+});
+
+client.on('state', (state) => {
+  if (state === 'connecting') setStatus('connecting', 'connecting…');
+  else if (state === 'reconnecting') setStatus('reconnecting', 'reconnecting…');
+  else if (state === 'closed') setStatus('stopped', 'offline');
+  // 'open': "live" once the subscription has caught up (onCaughtUp)
+});
+client.on('error', showError);
+
+client.subscribe(
+  { scope: 'user', after: null },
+  {
+    onEvent(event) {
+      apply(event);
       renderSoon();
-    } else if (frame.type === 'caught_up') {
-      lastCursor = frame.cursor;
-      retryDelay = 250;
+    },
+    onCaughtUp() {
       setStatus('live', 'live');
-    } else if (frame.type === 'signal') {
-      showTyping(frame);
-    } else if (frame.type === 'error') {
-      if (frame.id === 'me' && frame.code === 'LAKECHAT_ERR_STORE_INVALID_CURSOR') {
-        // A cursor this database never issued (it was reset): start over from the beginning.
-        lastCursor = null;
-        chats.clear();
-        messages.clear();
-        socket.send(JSON.stringify({ type: 'subscribe', id: 'me', scope: 'user', after: null }));
-      } else {
-        showError(new Error(frame.code));
-      }
-    }
-  });
-  socket.addEventListener('close', (event) => {
-    // 4400-4499, 1008, 1009: something must change first (docs/protocol.md); anything else: resume.
-    if ((event.code >= 4400 && event.code <= 4499) || event.code === 1008 || event.code === 1009) {
-      setStatus('stopped', `disconnected: ${event.reason || event.code}`);
-      return;
-    }
-    setStatus('reconnecting', 'reconnecting…');
-    setTimeout(connect, retryDelay);
-    retryDelay = Math.min(retryDelay * 2, 5000);
-  });
-}
+    },
+    onReset() {
+      // The server no longer knows our place in its log (it moved to another store, or its history was
+      // erased): what the page shows may not exist any more. Start over from what the server has now.
+      chats.clear();
+      messages.clear();
+      openChat = null;
+      setStatus('connecting', 'reloading…');
+      showNotice('The server moved to another store: the page now shows what that store holds.');
+      renderSoon();
+    },
+    onSignal: showTyping,
+    onError: showError,
+  },
+);
 
 // ---- what the user does -----------------------------------------------------------------------
 
@@ -201,7 +214,7 @@ $('new-chat').addEventListener('submit', async (event) => {
   event.preventDefault();
   const title = $('new-title').value.trim();
   try {
-    const chat = await api('POST', '/api/chats', title === '' ? {} : { title });
+    const chat = await client.chats.create(title === '' ? {} : { title });
     if (!chats.has(chat.id)) chats.set(chat.id, { id: chat.id, title: chat.title, preview: null, at: chat.createdAt });
     $('new-title').value = '';
     showError(null);
@@ -215,34 +228,21 @@ $('post').addEventListener('submit', async (event) => {
   event.preventDefault();
   const content = $('content').value;
   if (content.trim() === '' || openChat === null) return;
-  const chatId = openChat;
   $('content').value = '';
-  // The same clientMessageId on every attempt: a retry after a lost answer posts nothing twice.
-  const clientMessageId = crypto.randomUUID();
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      await api('POST', `/api/chats/${encodeURIComponent(chatId)}/messages`, { content, clientMessageId });
-      showError(null);
-      return;
-    } catch (error) {
-      if (!(error instanceof TypeError) || attempt >= 5) return showError(error); // TypeError: the network
-      await new Promise((resolve) => setTimeout(resolve, 500 * (attempt + 1)));
-    }
+  try {
+    // Sent now or after the next reconnection, with the same client message id until acknowledged.
+    await client.post(openChat, { content });
+    showError(null);
+  } catch (error) {
+    showError(error);
   }
 });
 
 $('content').addEventListener('input', () => {
   const now = Date.now();
-  if (openChat === null || socket?.readyState !== WebSocket.OPEN || now - lastTypingSent < 1000) return;
-  lastTypingSent = now;
-  socket.send(JSON.stringify({ type: 'signal', chatId: openChat, kind: 'typing', data: { name: user || 'someone' } }));
+  if (openChat === null || now - lastTypingSent < 1000) return;
+  if (client.signal(openChat, 'typing', { name: user || 'someone' })) lastTypingSent = now;
 });
 
-try {
-  const { chats: listed } = await api('GET', '/api/chats?limit=100');
-  for (const chat of listed) chats.set(chat.id, { id: chat.id, title: chat.title, preview: chat.lastMessage?.preview ?? null, at: chat.updatedAt });
-  renderChats();
-} catch (error) {
-  showError(error);
-}
-connect();
+$('notice').addEventListener('click', () => showNotice(''));
+renderMessages();
