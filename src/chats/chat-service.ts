@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
 import { CommandHandler, StreamStates, messageRowOf, metadataOf, type ChatListKey, type ChatRow, type CommandContext, type CommandOutcome, type MessageRow, type Projections } from '../projections/index.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
-import type { EventStore, RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import { validInput } from '../http/validation.ts';
 import { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
 import { decideChat } from './decide.ts';
@@ -33,6 +33,8 @@ export interface ChatServiceOptions {
 }
 
 const deleteAllConcurrency = 8;
+/** A user starting chats faster than they are listed cannot keep `DELETE /api/chats` going forever. */
+const maxDeleteAllPasses = 5;
 
 /**
  * Everything a client can do with chats, for any transport: the HTTP routes and the WebSocket
@@ -86,22 +88,52 @@ export class ChatService {
     await this.execute(context, chatId, { type: 'DeleteChat' }, ifMatch);
   }
 
-  /** Deletes every chat of the user; returns how many were deleted. */
+  /**
+   * Deletes every chat the user had when the request arrived; returns how many were deleted. The list
+   * is ordered by latest activity, so a chat that gets a message while the pages are read moves to
+   * the top, behind the paging key: the list is read again until a pass finds no chat not yet seen.
+   * A chat found on a later pass is deleted only if it existed on arrival (its first event is at or
+   * before the log's head then), so a chat started meanwhile survives.
+   */
   async deleteAllChats(context: CommandContext): Promise<number> {
+    const arrival = await this.options.store.headCursor();
+    const seen = new Set<string>();
+    let deleted = 0;
+    for (let pass = 0; pass < maxDeleteAllPasses; pass++) {
+      const fresh = (await this.listChatIds(context.actor)).filter((chatId) => !seen.has(chatId));
+      if (fresh.length === 0) break;
+      for (const chatId of fresh) seen.add(chatId);
+      deleted += await this.deleteChatsThatExisted(context, fresh, pass === 0 ? undefined : arrival);
+    }
+    return deleted;
+  }
+
+  private async listChatIds(owner: string): Promise<string[]> {
     const chatIds: string[] = [];
     let after: ChatListKey | undefined;
     for (;;) {
-      const page = await this.options.projections.readModels.chats.list(context.actor, { limit: 500, after });
+      const page = await this.options.projections.readModels.chats.list(owner, { limit: 500, after });
       chatIds.push(...page.map((chat) => chat.chatId));
-      if (page.length < 500) break;
-      const last = page[page.length - 1]!;
-      after = { lastPosition: last.lastPosition };
+      if (page.length < 500) return chatIds;
+      after = { lastPosition: page[page.length - 1]!.lastPosition };
     }
+  }
+
+  /** True when the chat's first event is at or before `head` (a cursor of the log). */
+  private async existedAt(owner: string, chatId: string, head: string | null): Promise<boolean> {
+    if (head === null) return false;
+    const first = await this.options.store.readStream(chatStreamId(owner, chatId), { fromVersion: 1, limit: 1 });
+    return first.events.length > 0 && compareCursors(first.events[0]!.cursor, head) <= 0;
+  }
+
+  /** Deletes the chats (those that existed at `head`, when given), a few at a time. */
+  private async deleteChatsThatExisted(context: CommandContext, chatIds: string[], head?: string | null): Promise<number> {
     let deleted = 0;
     let next = 0;
     const worker = async (): Promise<void> => {
       while (next < chatIds.length) {
         const chatId = chatIds[next++]!;
+        if (head !== undefined && !(await this.existedAt(context.actor, chatId, head))) continue;
         try {
           await this.execute(context, chatId, { type: 'DeleteChat' });
           deleted++;

@@ -126,9 +126,33 @@ class FuzzConnection {
     this.socket.send(text);
   }
 
+  /**
+   * Waits until the server has answered every frame sent so far on the open connection: a ping goes
+   * after them, and the server answers frames in order (or the connection closes, which ends them too).
+   */
+  async settle(): Promise<void> {
+    const socket = this.socket;
+    if (socket === undefined || socket.readyState !== WebSocket.OPEN) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the server answered no ping within 10 s after the fuzzed frames')), 10_000);
+      const done = (): void => {
+        clearTimeout(timer);
+        socket.off('message', onMessage);
+        resolve();
+      };
+      const onMessage = (data: WebSocket.RawData): void => {
+        const frame = JSON.parse(data.toString()) as { type?: string; id?: string };
+        if (frame.type === 'pong' && frame.id === 'fuzz-settle') done();
+      };
+      socket.on('message', onMessage);
+      socket.once('close', done);
+      socket.send(JSON.stringify({ type: 'ping', id: 'fuzz-settle' }));
+    });
+  }
+
   /** Every frame received is well-formed JSON with a type from the protocol. */
   check(): void {
-    for (const frame of this.frames) expect(['event', 'caught_up', 'unsubscribed', 'ack', 'signal', 'pong', 'error']).toContain(frame.type);
+    for (const frame of this.frames) expect(['event', 'caught_up', 'unsubscribed', 'ack', 'signal', 'pong', 'error', 'store_changed']).toContain(frame.type);
   }
 
   close(): void {
@@ -162,7 +186,7 @@ describe('fuzzing the WebSocket protocol', () => {
       }),
       { numRuns: runs * 2 },
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    await connection.settle();
     connection.check();
     connection.close();
     const health = await fetch(`http://127.0.0.1:${instance.port}/health`);
