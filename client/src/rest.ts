@@ -59,7 +59,8 @@ export class Rest {
   /** One API call; an error answer becomes a LakechatClientError with the server's code. */
   async request<T>(method: string, path: string, options: { body?: unknown; ifMatch?: number | '*' | undefined; notFound?: 'null' } = {}): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json', ...this.headers() };
-    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    // Every state-changing request says JSON, body or not: the server refuses others (a cross-site form guard).
+    if (options.body !== undefined || method !== 'GET') headers['content-type'] = 'application/json';
     if (options.ifMatch !== undefined) headers['if-match'] = options.ifMatch === '*' ? '*' : `"${options.ifMatch}"`;
     let response;
     try {
