@@ -1,5 +1,5 @@
 import { ConnectionError } from 'slonik';
-import { isAuthenticationFailure, isConnectionLost } from './lakebase/database-errors.ts';
+import { errorCodes, isAuthenticationFailure, isConnectionLost } from './lakebase/database-errors.ts';
 
 /**
  * How long a database operation whose connection failed is tried again before its caller sees the
@@ -10,26 +10,9 @@ export const defaultDatabaseRetryMs = 15_000;
 /** Socket codes and SQLSTATEs of a database that cannot be reached right now (restarting, failing over). */
 const unreachableCodes = new Set(['ECONNREFUSED', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', '08001', '08004', '53300']);
 
-function* causeChain(error: unknown): Generator<unknown> {
-  let current = error;
-  for (let depth = 0; depth < 8 && current !== undefined && current !== null; depth += 1) {
-    yield current;
-    current = (current as { cause?: unknown }).cause;
-  }
-}
-
-function codes(error: unknown): string[] {
-  const found: string[] = [];
-  for (const link of causeChain(error)) {
-    const code = (link as { code?: unknown }).code;
-    if (typeof code === 'string') found.push(code);
-  }
-  return found;
-}
-
 /** The innermost SQLSTATE or socket code of a failure, for logs (never its message). */
 export function failureCode(error: unknown): string | null {
-  return codes(error).at(-1) ?? null;
+  return errorCodes(error).at(-1) ?? null;
 }
 
 /** An SQLSTATE that is the server's answer, not the connection's state (classes 08, 53 and 57 are the latter). */
@@ -44,7 +27,7 @@ const isAnswer = (code: string): boolean => /^[0-9A-Z]{5}$/.test(code) && !/^(08
 export function isTransientDatabaseFailure(error: unknown): boolean {
   if (isConnectionLost(error)) return true;
   if (isAuthenticationFailure(error)) return !(error instanceof ConnectionError);
-  const found = codes(error);
+  const found = errorCodes(error);
   if (found.some((code) => unreachableCodes.has(code))) return true;
   // Slonik could not get a connection (nothing was sent): worth another try unless the server said why.
   return error instanceof ConnectionError && !found.some(isAnswer);

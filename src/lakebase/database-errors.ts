@@ -20,7 +20,8 @@ function* causeChain(error: unknown): Generator<unknown> {
   }
 }
 
-function codes(error: unknown): string[] {
+/** Every SQLSTATE or socket code on the error and its causes, outermost first. */
+export function errorCodes(error: unknown): string[] {
   const found: string[] = [];
   for (const link of causeChain(error)) {
     const code = (link as { code?: unknown }).code;
@@ -31,7 +32,7 @@ function codes(error: unknown): string[] {
 
 /** The server refused the credentials (SQLSTATE 28P01 or 28000). */
 export function isAuthenticationFailure(error: unknown): boolean {
-  return codes(error).some((code) => authenticationCodes.has(code));
+  return errorCodes(error).some((code) => authenticationCodes.has(code));
 }
 
 /** The server dropped the connection, or could not take it right now. */
@@ -39,12 +40,12 @@ export function isConnectionLost(error: unknown): boolean {
   for (const link of causeChain(error)) {
     if (link instanceof BackendTerminatedError || link instanceof BackendTerminatedUnexpectedlyError) return true;
   }
-  return codes(error).some((code) => connectionLostCodes.has(code));
+  return errorCodes(error).some((code) => connectionLostCodes.has(code));
 }
 
 /** The innermost SQLSTATE or socket code, for logs and /health. */
 export function databaseErrorCode(error: unknown): string | undefined {
-  return codes(error).at(-1);
+  return errorCodes(error).at(-1);
 }
 
 /** One line about a database failure, safe to log: the SQLSTATE (or socket code) and the driver's message. */
