@@ -1,9 +1,9 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
-import type { Projection } from '../src/projections/projection.ts';
-import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
-import type { TableNames } from '../src/projections/tables.ts';
+import type { Projection } from '../src/projection-runner/projection.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projection-runner/rows.ts';
+import type { TableNames } from '../src/projection-runner/tables.ts';
 
 /**
  * Read model "chats": one row per chat, listed per user by last activity (newest first), with the

@@ -1,8 +1,8 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { parseChatEvent, type ChatEvent, type MessagePostedData, type MessageRole } from '../src/chats/events.ts';
-import type { Projection } from '../src/projections/projection.ts';
-import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
+import type { Projection } from '../src/projection-runner/projection.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projection-runner/rows.ts';
 
 /** Read model "messages": every message of every chat, in order, keyed by (chat stream, position). */
 

@@ -8,9 +8,9 @@ import {
   profileFieldNames,
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
-import type { Projection } from '../src/projections/projection.ts';
-import { isoTimestamp, selectRow, selectRows } from '../src/projections/rows.ts';
-import type { TableNames } from '../src/projections/tables.ts';
+import type { Projection } from '../src/projection-runner/projection.ts';
+import { isoTimestamp, selectRow, selectRows } from '../src/projection-runner/rows.ts';
+import type { TableNames } from '../src/projection-runner/tables.ts';
 
 /**
  * Read model "profile history": every change of a user's profile, with when, who, and each changed

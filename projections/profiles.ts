@@ -8,8 +8,8 @@ import {
   profileFieldNames,
   type ProfileFieldName,
 } from '../src/profiles/fields.ts';
-import type { Projection } from '../src/projections/projection.ts';
-import { isoTimestamp, selectRow } from '../src/projections/rows.ts';
+import type { Projection } from '../src/projection-runner/projection.ts';
+import { isoTimestamp, selectRow } from '../src/projection-runner/rows.ts';
 
 /** Read model "profiles": each user's current profile, one column per field. */
 

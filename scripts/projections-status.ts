@@ -2,10 +2,7 @@ import '../src/node-version.ts'; // first: on an older Node, say so before anyth
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { projectionsStatus, type StatusReport } from '../src/rebuild/index.ts';
-import { parseFlags, pickProjections } from '../src/replay/cli-arguments.ts';
-import { formatDuration } from '../src/replay/progress-meter.ts';
-import { openScriptDatabase } from '../src/replay/script-database.ts';
-import { runScript } from '../src/replay/script-run.ts';
+import { formatDuration, openScriptDatabase, parseFlags, pickProjections, runScript } from '../src/cli/index.ts';
 
 /** `npm run projections:status`: per projection, its cursor, its lag behind the log, and any rebuild. */
 await runScript('projections:status', async () => {

@@ -2,10 +2,7 @@ import '../src/node-version.ts'; // first: on an older Node, say so before anyth
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { abandonRebuild, rebuildProjections, type RebuildReport } from '../src/rebuild/index.ts';
-import { parseFlags, pickProjections, positiveInt } from '../src/replay/cli-arguments.ts';
-import { ProgressMeter } from '../src/replay/progress-meter.ts';
-import { openScriptDatabase } from '../src/replay/script-database.ts';
-import { runScript } from '../src/replay/script-run.ts';
+import { openScriptDatabase, parseFlags, pickProjections, positiveInt, ProgressMeter, runScript } from '../src/cli/index.ts';
 
 const usage = `npm run projections:rebuild -- [--projection NAME]... [--batch-size N] [--transaction-ms N] [--dry-run] [--restart] [--abandon]
 See docs/rebuild.md.`;

@@ -5,13 +5,10 @@ import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { buildAsOf } from '../src/replay/as-of-build.ts';
 import { resolveAsOf } from '../src/replay/as-of.ts';
-import { checkFlags, invalidArgument, parseFlags, pickProjections, positiveInt } from '../src/replay/cli-arguments.ts';
+import { checkFlags, invalidArgument, openScriptDatabase, parseFlags, pickProjections, positiveInt, ProgressMeter, runScript } from '../src/cli/index.ts';
 import { exportEvents, type TextSink } from '../src/replay/export-events.ts';
 import { lineFormats, replayFormats, type ReplayFormat } from '../src/replay/formats.ts';
-import { ProgressMeter } from '../src/replay/progress-meter.ts';
 import { replayFilterSchema, toReplayFilter } from '../src/replay/replay-filter.ts';
-import { openScriptDatabase } from '../src/replay/script-database.ts';
-import { runScript } from '../src/replay/script-run.ts';
 import { streamAsOf } from '../src/replay/stream-as-of.ts';
 import { logExtent } from '../src/rebuild/log-extent.ts';
 

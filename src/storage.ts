@@ -25,7 +25,7 @@ import { assertLogNotCopied } from './event-store/postgres/copied-log.ts';
 import type { Logger } from './logger.ts';
 import { migrateLakebase } from './migrate.ts';
 import { fallbackStorage, type FallbackStatus } from './fallback/fallback-storage.ts';
-import type { OpenProjectionsOptions, Projections } from './projections/index.ts';
+import type { OpenProjectionsOptions, Projections } from './projection-runner/index.ts';
 
 /** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
 export interface StorageStatus {

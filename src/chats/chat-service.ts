@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { CommandHandler, StreamStates, messageRowOf, metadataOf, type ChatListKey, type ChatRow, type CommandContext, type CommandOutcome, type MessageRow, type Projections } from '../projections/index.ts';
+import { CommandHandler, StreamStates, metadataOf, type CommandContext, type CommandOutcome } from '../commands/index.ts';
+import { messageRowOf, type ChatListKey, type ChatRow, type MessageRow, type Projections } from '../projection-runner/index.ts';
 import { LakechatError, isLakechatError } from '../errors.ts';
 import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import { validInput } from '../http/validation.ts';

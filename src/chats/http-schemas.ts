@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ChatListKey, ChatRow, MessageRow } from '../projections/index.ts';
+import type { ChatListKey, ChatRow, MessageRow } from '../projection-runner/index.ts';
 import { LakechatError } from '../errors.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { chatIdSchema, messageRoleSchema } from './events.ts';

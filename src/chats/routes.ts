@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { etagOf } from '../http/etag.ts';
 import type { Identity } from '../http/identity.ts';
 import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
-import type { MessageRow } from '../projections/index.ts';
+import type { MessageRow } from '../projection-runner/index.ts';
 import type { ChatService } from './chat-service.ts';
 import { defaultMessageReadBounds, MessageReads, type MessageReadBounds } from './message-reads.ts';
 import {

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts';
 import { maxCursor } from '../event-store/cursor.ts';
 import { MemoryEventStore } from '../event-store/memory-event-store.ts';
 import type { Logger } from '../logger.ts';
-import type { Projections } from '../projections/index.ts';
+import type { Projections } from '../projection-runner/index.ts';
 import type { Storage, StorageStatus } from '../storage.ts';
 import { Forwarder } from './forward-events.ts';
 import { SwitchableEventStore } from './switchable-event-store.ts';

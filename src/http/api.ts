@@ -5,7 +5,7 @@ import type { Config } from '../config.ts';
 import type { Logger } from '../logger.ts';
 import { ProfileService, registerProfileRoutes } from '../profiles/index.ts';
 import { registerEventRoutes } from '../replay/events-route.ts';
-import { openProjections, type Projections } from '../projections/index.ts';
+import { openProjections, type Projections } from '../projection-runner/index.ts';
 import type { Storage } from '../storage.ts';
 import { registerHealthRoutes } from './health.ts';
 import { resolveIdentity, type Identity } from './identity.ts';

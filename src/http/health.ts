@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { ProjectionLag, ProjectionRunner } from '../projections/index.ts';
+import type { ProjectionLag, ProjectionRunner } from '../projection-runner/index.ts';
 import type { Storage } from '../storage.ts';
 
 export interface HealthOptions {

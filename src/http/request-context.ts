@@ -1,5 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-import type { CommandContext } from '../projections/index.ts';
+import type { CommandContext } from '../commands/index.ts';
 import type { Identity } from './identity.ts';
 
 const requestIdPattern = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { validInput } from './validation.ts';
 import { LakechatError, type ErrorCode } from '../errors.ts';
-import type { CommandContext } from '../projections/index.ts';
+import type { CommandContext } from '../commands/index.ts';
 import { parseIfMatch } from './etag.ts';
 import type { Identity } from './identity.ts';
 import { commandContextOf } from './request-context.ts';

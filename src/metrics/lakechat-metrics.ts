@@ -1,5 +1,5 @@
 import { PostgresEventStore, type EventStore } from '../event-store/index.ts';
-import type { ProjectionRunner } from '../projections/index.ts';
+import type { ProjectionRunner } from '../projection-runner/index.ts';
 import type { Storage } from '../storage.ts';
 import type { WsHub } from '../ws/index.ts';
 import { InstrumentedEventStore } from './instrumented-event-store.ts';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ProfileHistoryEntry, ProfileRow } from '../projections/index.ts';
+import type { ProfileHistoryEntry, ProfileRow } from '../projection-runner/index.ts';
 import { ageOn, profileFieldNames, profileFieldSchemas, profileInputChanges } from './fields.ts';
 
 /** What the profile routes accept and return; the same schemas describe them in /openapi.json. */

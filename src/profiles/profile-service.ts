@@ -1,4 +1,5 @@
-import { CommandHandler, StreamStates, metadataOf, type CommandContext, type ProfileHistoryEntry, type ProfileRow, type Projections } from '../projections/index.ts';
+import { CommandHandler, StreamStates, metadataOf, type CommandContext } from '../commands/index.ts';
+import type { ProfileHistoryEntry, ProfileRow, Projections } from '../projection-runner/index.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import type { ProfileCommand } from './commands.ts';

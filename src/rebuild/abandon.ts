@@ -1,5 +1,5 @@
 import type { DatabasePool } from 'slonik';
-import type { AnyProjection } from '../projections/projection.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import { planProjection } from './rebuild-plan.ts';
 import { clearProgress } from './rebuild-progress.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';

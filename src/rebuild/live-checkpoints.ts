@@ -1,8 +1,8 @@
 import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
 import { z } from 'zod';
-import { ensureCheckpoints, lockCheckpoints } from '../projections/checkpoints.ts';
-import { selectRows } from '../projections/rows.ts';
-import { liveTables, tableNames } from '../projections/tables.ts';
+import { ensureCheckpoints, lockCheckpoints } from '../projection-runner/checkpoints.ts';
+import { selectRows } from '../projection-runner/rows.ts';
+import { liveTables, tableNames } from '../projection-runner/tables.ts';
 
 const live = tableNames(liveTables);
 

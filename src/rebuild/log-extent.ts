@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { decodeCursor } from '../event-store/cursor.ts';
-import { selectRows } from '../projections/rows.ts';
+import { selectRows } from '../projection-runner/rows.ts';
 
 const extentRow = z.object({ first: z.coerce.number().nullable(), last: z.coerce.number().nullable() });
 

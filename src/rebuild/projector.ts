@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import type { AnyProjection } from '../projections/projection.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */

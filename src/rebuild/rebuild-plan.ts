@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { CommonQueryMethods } from 'slonik';
 import { compareCursors } from '../event-store/index.ts';
-import type { AnyProjection } from '../projections/projection.ts';
-import type { TableNames } from '../projections/tables.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { TableNames } from '../projection-runner/tables.ts';
 import { sql } from 'slonik';
 import type { RebuildApplier } from './appliers/applier.ts';
 import { applierFor } from './appliers/index.ts';

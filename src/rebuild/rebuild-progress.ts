@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { selectRows } from '../projections/rows.ts';
+import { selectRows } from '../projection-runner/rows.ts';
 import type { ProjectionTarget } from './projector.ts';
 
 /** A projection rebuild's saved progress (migration 030). */

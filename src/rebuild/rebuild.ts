@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyProjection } from '../projections/projection.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import { compareWithLive, type Comparison } from './compare.ts';
 import { gapBehind, logExtent } from './log-extent.ts';
 import { projectLog } from './projector.ts';

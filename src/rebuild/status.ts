@@ -1,6 +1,6 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { AnyProjection } from '../projections/projection.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import { readLiveCheckpoints } from './live-checkpoints.ts';
 import { lagBehind, logExtent } from './log-extent.ts';
 import { heldRebuildLocks } from './rebuild-lock.ts';

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { selectRows } from '../projections/rows.ts';
+import { selectRows } from '../projection-runner/rows.ts';
 
 /** An index of a table, or the constraint it backs (primary key, unique, exclusion). */
 export interface IndexDefinition {

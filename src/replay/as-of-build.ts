@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyProjection } from '../projections/projection.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import { ddl, qualified, quoteIdent } from '../rebuild/ddl.ts';
 import { projectLog } from '../rebuild/projector.ts';
 import { planProjection, type ProjectionPlan } from '../rebuild/rebuild-plan.ts';

@@ -6,4 +6,3 @@ export { resolveAsOf, describeAsOf, type AsOf } from './as-of.ts';
 export { streamAsOf, type StreamAsOf } from './stream-as-of.ts';
 export { buildAsOf, type AsOfBuildOptions, type AsOfBuildReport } from './as-of-build.ts';
 export { registerEventRoutes } from './events-route.ts';
-export { ProgressMeter } from './progress-meter.ts';

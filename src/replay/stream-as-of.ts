@@ -12,8 +12,8 @@ import { parseProfileEvent } from '../profiles/events.ts';
 import { evolveProfile } from '../profiles/evolve.ts';
 import { initialProfileState, type ProfileState } from '../profiles/state.ts';
 import { profileStreamPrefix } from '../profiles/stream-id.ts';
-import { decodeFor } from '../projections/decode.ts';
-import type { AnyProjection } from '../projections/projection.ts';
+import { decodeFor } from '../projection-runner/decode.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 import { describeAsOf, includes, type AsOf } from './as-of.ts';
 
 /** One stream as it was: its state (what commands decide on) and what the API showed of it then. */

@@ -5,17 +5,22 @@ import { LakechatError } from '../errors.ts';
 import type { EventStore, RecordedEvent } from '../event-store/index.ts';
 import type { Identity } from '../http/identity.ts';
 import type { Logger } from '../logger.ts';
-import type { CommandContext } from '../projections/context.ts';
+import type { CommandContext } from '../commands/index.ts';
 import { parseClientFrame, type PostFrame, type SignalFrame, type SubscribeFrame, type UnsubscribeFrame } from './client-frames.ts';
 import { closeReasons, type CloseReason } from './close-codes.ts';
 import { Outbox } from './outbox.ts';
 import type { WsLimits } from './limits.ts';
-import type { WsTraffic } from './hub.ts';
 import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, storeChangedFrame, unsubscribedFrame } from './server-frames.ts';
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
 import { TokenBucket } from './token-bucket.ts';
 import type { UserShare } from './user-share.ts';
+
+/** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */
+export interface WsTraffic {
+  framesSent: number;
+  signalsDropped: number;
+}
 
 /** What a connection needs from the hub that accepted it. */
 export interface ConnectionHost {

@@ -6,9 +6,9 @@ import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import type { Identity } from '../http/identity.ts';
 import type { Logger } from '../logger.ts';
-import type { Projections } from '../projections/read-models.ts';
+import type { Projections } from '../projection-runner/read-models.ts';
 import { closeReasons, type CloseReason } from './close-codes.ts';
-import { WsConnection, type ConnectionHost } from './connection.ts';
+import { WsConnection, type ConnectionHost, type WsTraffic } from './connection.ts';
 import type { WsLimits } from './limits.ts';
 import { originAllowed } from './origin.ts';
 import { errorFrame } from './server-frames.ts';
@@ -39,12 +39,6 @@ export interface WsStats {
   maxBufferedBytes: number;
   /** History reads running or waiting for their user's turn. */
   historyReads: number;
-}
-
-/** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */
-export interface WsTraffic {
-  framesSent: number;
-  signalsDropped: number;
 }
 
 /**

@@ -7,7 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ChatService } from '../../src/chats/index.ts';
 import { MemoryEventStore } from '../../src/event-store/index.ts';
-import { openProjections, type Projections } from '../../src/projections/index.ts';
+import { openProjections, type Projections } from '../../src/projection-runner/index.ts';
 
 const user = 'busy@example.com';
 const context = { actor: user, correlationId: 'test', client: 'test' };

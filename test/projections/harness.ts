@@ -4,13 +4,13 @@ import { messagesProjection } from '../../projections/messages.ts';
 import { profileHistoryProjection } from '../../projections/profile-history.ts';
 import { profilesProjection } from '../../projections/profiles.ts';
 import { MemoryEventStore, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { MemoryProjectionBackend } from '../../src/projections/memory-backend.ts';
-import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projections/projection.ts';
-import { allProjections, type ReadModels } from '../../src/projections/read-models.ts';
-import { ProjectionRunner } from '../../src/projections/runner.ts';
-import { createTablesLike } from '../../src/projections/tables-like.ts';
-import { liveTables, tableNames, type TableNames } from '../../src/projections/tables.ts';
+import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
+import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
+import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import { allProjections, type ReadModels } from '../../src/projection-runner/read-models.ts';
+import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
+import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
+import { liveTables, tableNames, type TableNames } from '../../src/projection-runner/tables.ts';
 import { createPostgresTestBed } from '../event-store/postgres-support.ts';
 
 /** Read models under test: the runner that feeds them from a store, and their queries. */

@@ -8,7 +8,7 @@ import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chatStreamId } from '../../src/chats/index.ts';
 import { MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { allProjections, MemoryProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projections/index.ts';
+import { allProjections, MemoryProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projection-runner/index.ts';
 import { projectionsStatus } from '../../src/rebuild/index.ts';
 import { postgresReadModels, type ReadModelsUnderTest } from './harness.ts';
 

@@ -7,11 +7,11 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatsProjection } from '../../projections/chats.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import type { EventStore, RecordedEvent } from '../../src/event-store/index.ts';
-import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projections/projection.ts';
-import { allProjections } from '../../src/projections/read-models.ts';
-import { ProjectionRunner } from '../../src/projections/runner.ts';
-import { tableNames } from '../../src/projections/tables.ts';
+import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
+import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
+import { tableNames } from '../../src/projection-runner/tables.ts';
 import { copyTables, postgresDatabase, type PostgresDatabase } from './harness.ts';
 
 /**

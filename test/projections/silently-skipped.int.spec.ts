@@ -7,7 +7,7 @@ import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MemoryEventStore, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { MemoryProjectionBackend, PostgresProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projections/index.ts';
+import { MemoryProjectionBackend, PostgresProjectionBackend, ProjectionRunner, type AnyProjection } from '../../src/projection-runner/index.ts';
 import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
 import { startInstance } from '../ws/ws-support.ts';
 

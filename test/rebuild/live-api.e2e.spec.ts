@@ -3,7 +3,7 @@
  * beneath it; what it wrote meanwhile is in the swapped-in tables.
  */
 import { afterEach, expect, it } from 'vitest';
-import { allProjections } from '../../src/projections/read-models.ts';
+import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { rebuildProjections } from '../../src/rebuild/index.ts';
 import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
 import { postgresApp, type PostgresAppUnderTest } from '../replay/postgres-app.ts';

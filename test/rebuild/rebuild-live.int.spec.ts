@@ -11,8 +11,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { seedEventLog } from '../../scripts/bench/seed-log.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { compareCursors, eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
-import { selectRows } from '../../src/projections/rows.ts';
-import { allProjections } from '../../src/projections/read-models.ts';
+import { selectRows } from '../../src/projection-runner/rows.ts';
+import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { projectionsStatus, rebuildProjections } from '../../src/rebuild/index.ts';
 import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
 

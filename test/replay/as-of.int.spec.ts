@@ -12,9 +12,9 @@ import { profilesProjection } from '../../projections/profiles.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { isLakechatError } from '../../src/errors.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
-import { selectRows } from '../../src/projections/rows.ts';
-import { allProjections } from '../../src/projections/read-models.ts';
-import { liveTables, tableNames } from '../../src/projections/tables.ts';
+import { selectRows } from '../../src/projection-runner/rows.ts';
+import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { liveTables, tableNames } from '../../src/projection-runner/tables.ts';
 import { buildAsOf, resolveAsOf, streamAsOf } from '../../src/replay/index.ts';
 import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
 

@@ -4,7 +4,7 @@
  * a 503 a client would retry forever; a repeated filter returns each event once.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { checkFlags } from '../../src/replay/cli-arguments.ts';
+import { checkFlags } from '../../src/cli/cli-arguments.ts';
 import { replayFilterSchema, toReplayFilter } from '../../src/replay/replay-filter.ts';
 import { postgresApp } from '../http/app-under-test.ts';
 

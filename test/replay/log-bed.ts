@@ -10,10 +10,10 @@ import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { compareCursors, eventStorePoolConfiguration, PostgresEventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
-import { PostgresProjectionBackend } from '../../src/projections/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projections/projection.ts';
-import { allProjections } from '../../src/projections/read-models.ts';
-import { ProjectionRunner } from '../../src/projections/runner.ts';
+import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
+import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 
 export interface LogBed {

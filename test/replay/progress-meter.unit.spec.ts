@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger.ts';
-import { formatDuration, ProgressMeter } from '../../src/replay/progress-meter.ts';
+import { formatDuration, ProgressMeter } from '../../src/cli/progress-meter.ts';
 
 function terminal(isTTY: boolean): { isTTY: boolean; written: string[]; write(text: string): boolean } {
   const written: string[] = [];

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { applyTo } from '../../projections/postgres-backend.ts';
-import type { AnyProjection } from '../../projections/projection.ts';
-import type { TableNames } from '../../projections/tables.ts';
+import { applyTo } from '../../projection-runner/postgres-backend.ts';
+import type { AnyProjection } from '../../projection-runner/projection.ts';
+import type { TableNames } from '../../projection-runner/tables.ts';
 import type { RebuildApplier } from './applier.ts';
 
 /**

@@ -1,8 +1,8 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import type { MessagePostedData } from '../../chats/events.ts';
-import { selectRows } from '../../projections/rows.ts';
-import type { TableNames } from '../../projections/tables.ts';
+import { selectRows } from '../../projection-runner/rows.ts';
+import type { TableNames } from '../../projection-runner/tables.ts';
 import type { RebuildApplier } from './applier.ts';
 import { copyableFromLog, insertMessagesFromLog } from './messages-from-log.ts';
 import { RowCache } from './row-cache.ts';

@@ -1,6 +1,6 @@
 import { sql, type CommonQueryMethods, type IdentifierSqlToken, type QuerySqlToken } from 'slonik';
 import { z } from 'zod';
-import { selectRows } from '../../projections/rows.ts';
+import { selectRows } from '../../projection-runner/rows.ts';
 
 export interface RowWriterOptions {
   /** The columns written (by their table names), in any order. */

@@ -1,8 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { allProjections } from '../projections/read-models.ts';
-import type { AnyProjection } from '../projections/projection.ts';
+import { allProjections } from '../projection-runner/read-models.ts';
+import type { AnyProjection } from '../projection-runner/projection.ts';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 

@@ -1,6 +1,6 @@
 import type { CommonQueryMethods, FragmentSqlToken } from 'slonik';
 import type { RecordedEvent } from '../event-store/index.ts';
-import type { DomainEvent } from './command-handler.ts';
+import type { DomainEvent } from '../commands/command-handler.ts';
 import type { TableNames } from './tables.ts';
 
 type EventOf<E extends DomainEvent, T extends E['type']> = Extract<E, { type: T }>;

@@ -6,9 +6,6 @@ export { PostgresProjectionBackend, type PostgresBackendOptions, type Projection
 export type { AnyProjection, Decoded, MemoryHandlers, PostgresBulkHandlers, PostgresHandlers, Projection } from './projection.ts';
 export { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
 export { createTablesLike } from './tables-like.ts';
-export { metadataOf, type CommandContext } from './context.ts';
-export { CommandHandler, type CommandOutcome, type CommandRequest } from './command-handler.ts';
-export { StreamStates } from './stream-state.ts';
 // The read models' row types and shapes, for the services that answer with them.
 export type { ChatListKey, ChatRow } from '../../projections/chats.ts';
 export { messageRowOf, type MessageRow } from '../../projections/messages.ts';
