@@ -1,10 +1,11 @@
-// `npm run build`: compiles src/ and projections/ to plain JavaScript in dist/, so the app starts on
-// Node 22.16 without a TypeScript loader, and copies the files the code reads relative to itself
+// `npm run build`: compiles src/, projections/ and the operators' scripts/ (all but the bench) to
+// plain JavaScript in dist/, so the app and the operators' commands start on Node 22.16 without a
+// TypeScript loader, and copies the files the code reads relative to itself
 // (migrations/, public/) to the same places under dist/. Then the client package (client/): its ESM
 // with type declarations to client/dist/, and one bundled file for the demo page,
 // dist/public/lakechat-client.js. Plain JavaScript itself: it runs before anything is compiled.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -33,3 +34,6 @@ require('esbuild').buildSync({
   target: 'es2022',
   legalComments: 'none',
 });
+
+// Last: scripts/launch.mjs rebuilds when this is missing (an interrupted build) or older than a source.
+writeFileSync('dist/.built', `${new Date().toISOString()}\n`);
