@@ -66,9 +66,9 @@ export function cancel(handle: TimerHandle | undefined): void {
 }
 
 export function platformWebSocket(): WebSocketConstructor {
-  const constructor = globals().WebSocket;
-  if (constructor === undefined) throw new Error('No WebSocket on this platform: use Node >= 22 or a browser, or pass the WebSocket option');
-  return constructor;
+  const webSocket = globals().WebSocket;
+  if (webSocket === undefined) throw new Error('No WebSocket on this platform: use Node >= 22 or a browser, or pass the WebSocket option');
+  return webSocket;
 }
 
 export function platformFetch(): FetchLike {

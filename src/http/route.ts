@@ -51,7 +51,7 @@ export interface RouteSpec<P extends z.ZodType, Q extends z.ZodType, B extends z
   handler(input: RouteInput<z.output<P>, z.output<Q>, z.output<B>>): Promise<unknown>;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: a list of routes holds specs of different body, params and reply types
 export type AnyRouteSpec = RouteSpec<any, any, any>;
 
 const anything = z.unknown();
@@ -73,7 +73,7 @@ const stateChanging = new Set<HttpMethod>(['POST', 'PUT', 'PATCH', 'DELETE']);
 
 /** `application/json`, with or without parameters (`; charset=utf-8`). */
 function isJson(contentType: string | undefined): boolean {
-  return contentType?.split(';')[0]!.trim().toLowerCase() === 'application/json';
+  return contentType?.split(';')[0]?.trim().toLowerCase() === 'application/json';
 }
 
 /** The routes registered so far, in order: what /openapi.json describes. */

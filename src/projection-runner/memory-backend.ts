@@ -36,7 +36,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     }
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  // biome-ignore lint/suspicious/noExplicitAny: a backend answers for projections of any event and model types
   queries<Q>(projection: Projection<any, Q, any>): Q {
     if (!this.models.has(projection.name)) throw new Error(`projection ${projection.name} is not in this backend`);
     return (projection as AnyProjection).memory.queries(this.models.get(projection.name));

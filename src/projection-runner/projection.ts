@@ -56,7 +56,7 @@ export interface Projection<E extends DomainEvent, Queries, Model = unknown> {
 }
 
 // The runner handles projections of different event and model types side by side.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+// biome-ignore lint/suspicious/noExplicitAny: the runner holds projections of different types side by side
 export type AnyProjection = Projection<any, any, any>;
 
 /** The event types a projection handles (the same on both sides; checked by a unit test). */

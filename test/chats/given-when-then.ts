@@ -15,6 +15,7 @@ export function decider<State, Event, Command>(spec: {
       const state = history.reduce(spec.evolve, spec.initial);
       const outcome = (): Event[] => spec.decide(state, command);
       return {
+        // biome-ignore lint/suspicious/noThenProperty: the given/when/then vocabulary of these tests; never awaited
         then(expected: Event[]): void {
           expect(outcome()).toEqual(expected);
         },

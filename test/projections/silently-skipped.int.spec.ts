@@ -24,7 +24,7 @@ function notedProjection(name: 'picky' | 'lenient', seen: Map<string, number[]>)
     if (!list.includes(n)) list.push(n);
     seen.set(name, list);
   };
-  const valueOf = (data: unknown): number => {
+  const numberIn = (data: unknown): number => {
     if (strict) return notedSchema.parse(data).n;
     const n = (data as { n?: unknown }).n;
     return typeof n === 'number' ? n : -1;
@@ -36,7 +36,7 @@ function notedProjection(name: 'picky' | 'lenient', seen: Map<string, number[]>)
       create: () => null,
       handlers: {
         Noted(_model: unknown, data: unknown) {
-          const n = valueOf(data);
+          const n = numberIn(data);
           if (strict && n === 13) throw new TypeError('the handler cannot take 13');
           record(n);
         },
@@ -48,7 +48,7 @@ function notedProjection(name: 'picky' | 'lenient', seen: Map<string, number[]>)
       migration: '(test)',
       handlers: {
         async Noted(db: import('slonik').CommonQueryMethods, _tables: unknown, data: unknown) {
-          const n = valueOf(data);
+          const n = numberIn(data);
           if (strict && n === 13) throw new TypeError('the handler cannot take 13');
           await db.query(sql.unsafe`INSERT INTO test_noted (projection, n) VALUES (${name}, ${n}) ON CONFLICT DO NOTHING`);
         },

@@ -55,6 +55,7 @@ const oddData: Record<string, unknown>[] = [
   { nul: 'a\u0000b', note: 'U+0000 cannot be stored in jsonb: the row is escaped' },
   { lone: 'x\ud800y', mark: '\ue000 private use' },
   { '1': 'an array index key', a: 'comes after it in JavaScript', '10': [1, 2], '-1': 'not an index' },
+  // biome-ignore lint/correctness/noPrecisionLoss: numbers a double cannot hold exactly, on purpose
   { small: 1e-7, large: 1e21, fraction: 0.1, negative: -0, big: 12345678901234567890, exact: 9007199254740993, list: [1.5, 2, -3.25e-10] },
   { quotes: 'say "hi" \\ back\\slash', controls: '\b\f\n\r\t\u0001\u001f\u007f', unicode: 'é 中文 😀 \u2028\u2029', slash: 'a/b', empty: '' },
   { nested: { deep: { deeper: [{ a: null }, [], {}, [[]]] } }, bools: [true, false, null], '': 'empty key', 'a b': 'space' },
