@@ -24,7 +24,8 @@ const testedRooms = {
 };
 
 /** A relative module specifier after `from`, `import(` or a bare `import`; group 1 is `type` for `import type` / `export type`. */
-const specifierPattern = /^[ \t]*(?:import|export)\s+(type\s)?[^;]*?\bfrom\s*(['"])(\.{1,2}\/[^'"]+)\2|\bimport\s*\(\s*()(['"])(\.{1,2}\/[^'"]+)\5|^[ \t]*import\s*()(['"])(\.{1,2}\/[^'"]+)\8/gm;
+const specifierPattern =
+  /^[ \t]*(?:import|export)\s+(type\s)?[^;]*?\bfrom\s*(['"])(\.{1,2}\/[^'"]+)\2|\bimport\s*\(\s*()(['"])(\.{1,2}\/[^'"]+)\5|^[ \t]*import\s*()(['"])(\.{1,2}\/[^'"]+)\8/gm;
 const sourceExtensions = /\.(?:ts|mts|mjs|js)$/;
 
 function filesUnder(folder) {
@@ -57,7 +58,10 @@ function importsOf(root, file) {
   const found = [];
   for (const match of text.matchAll(specifierPattern)) {
     const specifier = match[3] ?? match[6] ?? match[9];
-    const target = path.relative(root, path.resolve(path.dirname(file), specifier)).split(path.sep).join('/');
+    const target = path
+      .relative(root, path.resolve(path.dirname(file), specifier))
+      .split(path.sep)
+      .join('/');
     const line = text.slice(0, match.index).split('\n').length;
     found.push({ target, line, typeOnly: match[1] !== undefined });
   }

@@ -12,7 +12,19 @@ const operatorCommands = ['migrate', 'doctor', 'replay', 'projections:rebuild', 
 let clone: string;
 beforeAll(() => {
   clone = mkdtempSync(path.join(tmpdir(), 'lakechat-launcher-'));
-  for (const entry of ['src', 'projections', 'scripts', 'migrations', 'public', 'client/src', 'client/package.json', 'client/tsconfig.json', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) {
+  for (const entry of [
+    'src',
+    'projections',
+    'scripts',
+    'migrations',
+    'public',
+    'client/src',
+    'client/package.json',
+    'client/tsconfig.json',
+    'package.json',
+    'tsconfig.json',
+    'tsconfig.build.json',
+  ]) {
     cpSync(path.join(root, entry), path.join(clone, entry), { recursive: true });
   }
   symlinkSync(path.join(root, 'node_modules'), path.join(clone, 'node_modules'));
@@ -31,7 +43,11 @@ function replay(...args: string[]) {
 
 describe('the operators’ commands', () => {
   it('all start from dist/ with plain node through scripts/launch.mjs, and tsx is only a development tool', () => {
-    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string>; dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     for (const command of operatorCommands) expect(pkg.scripts[command], command).toMatch(/^node scripts\/launch\.mjs [a-z-]+$/);
     expect(pkg.dependencies.tsx).toBeUndefined();
     expect(pkg.devDependencies.tsx).toBeDefined();
