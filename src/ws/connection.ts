@@ -13,7 +13,7 @@ import type { WsLimits } from './limits.ts';
 import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, storeChangedFrame, unsubscribedFrame } from './server-frames.ts';
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
-import { TokenBucket } from './token-bucket.ts';
+import { TokenBucket } from '../token-bucket.ts';
 import type { UserShare } from './user-share.ts';
 
 /** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */

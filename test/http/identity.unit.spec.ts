@@ -74,6 +74,28 @@ describe('the rate limiter', () => {
     const limiter = new RateLimiter({ perSecond: 0, burst: 1, now: () => 0 });
     for (let i = 0; i < 100; i++) limiter.take('a');
   });
+
+  it('says to retry after the whole seconds the next token takes at a slow rate', () => {
+    const limiter = new RateLimiter({ perSecond: 0.4, burst: 1, now: () => 0 });
+    limiter.take('a');
+    let refused: unknown;
+    try {
+      limiter.take('a');
+    } catch (error) {
+      refused = error;
+    }
+    expect(refused).toMatchObject({ code: 'LAKECHAT_ERR_HTTP_RATE_LIMITED', details: { retryAfterSeconds: 3 } });
+  });
+
+  it('forgets the least recently seen user beyond maxUsers, who starts again with a full burst', () => {
+    const limiter = new RateLimiter({ perSecond: 1, burst: 1, now: () => 0, maxUsers: 2 });
+    limiter.take('a');
+    limiter.take('b');
+    expect(codeOf(() => limiter.take('a'))).toBe('LAKECHAT_ERR_HTTP_RATE_LIMITED'); // a is now the most recent
+    limiter.take('c'); // forgets b, not a
+    expect(codeOf(() => limiter.take('a'))).toBe('LAKECHAT_ERR_HTTP_RATE_LIMITED');
+    limiter.take('b');
+  });
 });
 
 describe('the demo user setting', () => {

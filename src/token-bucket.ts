@@ -1,6 +1,7 @@
 /**
- * A token bucket for one connection: `burst` frames at once, then `perSecond`. Kept per connection
- * (not per user) so the cost is a few numbers and no shared map.
+ * A token bucket: `burst` at once, then `perSecond`. The one rate limit of the code: a WebSocket
+ * connection keeps one per kind of frame (a few numbers, no shared map), the HTTP API one per user
+ * (`RateLimiter`).
  */
 export class TokenBucket {
   private tokens: number;
