@@ -55,6 +55,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
   installErrorEnvelope(app);
 
   const metrics = new LakechatMetrics({ storage });
+  metrics.timeRequests(app);
   // The services append through the instrumented store; the WebSocket hub keeps the store itself,
   // whose PostgreSQL notifications carry signals between instances (it appends only through services).
   const instrumented: Storage = { ...storage, eventStore: metrics.instrument(storage.eventStore) };
@@ -63,7 +64,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
   const ws = await registerWebSocket(app, { config, logger, store: storage.eventStore, services });
   metrics.attach({ runner: services.projections.runner, ws });
   app.get('/metrics', async (_request, reply) => {
-    void reply.type('text/plain; version=0.0.4; charset=utf-8');
+    void reply.type(metrics.contentType);
     return metrics.render();
   });
   registerDemoPage(app);

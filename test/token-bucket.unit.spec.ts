@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokenBucket } from '../src/token-bucket.ts';
 
-describe('the token bucket (WebSocket frames, and each user\'s HTTP requests)', () => {
+describe("the token bucket (WebSocket frames, and each user's HTTP requests)", () => {
   it('grants the burst at once, then says how long until the next token', () => {
     let now = 0;
     const bucket = new TokenBucket(4, 2, () => now);

@@ -1,3 +1,4 @@
+import type { Counter, Histogram } from 'prom-client';
 import type {
   AppendOptions,
   AppendResult,
@@ -10,10 +11,9 @@ import type {
   RecordedEvent,
   SubscribeOptions,
 } from '../event-store/index.ts';
-import type { Counter, Histogram } from './registry.ts';
 
 export interface AppendMetrics {
-  eventsAppended: Counter;
+  eventsAppended: Counter<'type'>;
   appendSeconds: Histogram;
 }
 

@@ -41,9 +41,9 @@ describe('GET /metrics', () => {
       expect(metrics.text).toMatch(new RegExp(`^# HELP ${name} .+$`, 'm'));
       expect(metrics.text).toMatch(new RegExp(`^# TYPE ${name} (counter|gauge|histogram)$`, 'm'));
     }
-    // Every line is a comment or `name{labels} number`.
+    // Every line is a comment or `name{labels} number` (names as Prometheus allows: nodejs_eventloop_lag_p99_seconds).
     for (const line of metrics.text.trimEnd().split('\n')) {
-      expect(line).toMatch(/^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN))$/);
+      expect(line).toMatch(/^(# (HELP|TYPE) [a-z_][a-z0-9_]* .+|[a-z_][a-z0-9_]*(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? (-?[0-9.e+-]+|\+Inf|NaN))$/);
     }
     expect(metrics.text).toContain('lakechat_storage_mode{storage="postgres",mode="url",degraded="false"} 1');
     expect(metrics.value('lakechat_db_pool_connections{state="idle"}') + metrics.value('lakechat_db_pool_connections{state="acquired"}')).toBeGreaterThan(0);
