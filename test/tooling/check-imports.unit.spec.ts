@@ -84,4 +84,15 @@ describe('the import rule (scripts/check-imports.mjs)', () => {
     expect(run.stderr).toContain('warning: import cycle between rooms: event-store -> ws, ws -> event-store');
     expect(check(cyclic, '--strict').status).toBe(1);
   });
+
+  it('accepts the debts scripts/import-debts.txt lists, and fails on a listed debt that no longer happens', () => {
+    const reaching = { ...rooms, 'scripts/serve.ts': "import { WsHub } from '../src/ws/hub.ts';\n" };
+    const listed = check({ ...reaching, 'scripts/import-debts.txt': '# debts\nscripts/serve.ts -> src/ws/hub.ts\n' });
+    expect(listed.stderr).toBe('');
+    expect(listed.status).toBe(0);
+
+    const paid = check({ ...rooms, 'scripts/serve.ts': "import { WsHub } from '../src/ws/index.ts';\n", 'scripts/import-debts.txt': 'scripts/serve.ts -> src/ws/hub.ts\n' });
+    expect(paid.status).toBe(1);
+    expect(paid.stderr).toContain('scripts/serve.ts -> src/ws/hub.ts: listed in scripts/import-debts.txt but no longer imported: delete the line');
+  });
 });
