@@ -84,7 +84,7 @@ export interface OutboxOptions {
    * were made). More sends faster, but posts in flight together may land in another order.
    */
   postsInFlightPerChat?: number;
-  /** The delays before a post is sent again after a retryable error. */
+  /** The delays before posts are sent again, after a lost connection or a retryable error. */
   retry?: BackoffOptions;
   /** Sends a frame on the open connection. */
   send(frame: PostFrame): void;
@@ -98,8 +98,9 @@ interface Entry {
   post: PendingPost;
   /** Sent on the current connection, waiting for its answer. */
   sent: boolean;
-  /** Not before this time (ms since the epoch): a retry's backoff. */
+  /** Not before this time (ms since the epoch): a resend's backoff. */
   notBefore: number;
+  /** The backoff of retries after error answers to this post. */
   retry: Backoff;
   waiters: { resolve(ack: Ack): void; reject(error: unknown): void }[];
 }
@@ -114,6 +115,12 @@ export class Outbox {
   private readonly storage: OutboxStorage;
   private readonly perSecond: number;
   private readonly window: number;
+  /**
+   * The backoff of resends after lost connections: one for the outbox, one step per connection lost
+   * with posts in flight, back to the first bound at each ack. An ack proves the server keeps up, so
+   * only losses without any ack in between make the delay grow.
+   */
+  private readonly resend: Backoff;
   private tokens: number;
   private tokensAt = Date.now();
   private pausedUntil = 0;
@@ -129,6 +136,7 @@ export class Outbox {
     this.storage = storage;
     this.perSecond = Math.max(0, options.postsPerSecond ?? 10);
     this.window = Math.max(1, options.postsInFlightPerChat ?? 1);
+    this.resend = new Backoff(options.retry);
     this.tokens = Math.max(1, this.perSecond);
     this.ready = (async () => {
       try {
@@ -168,18 +176,19 @@ export class Outbox {
   }
 
   /**
-   * The connection is gone: whatever was in flight goes again on a later one, after a backoff that
-   * grows with each loss. The server may still be working on the lost attempt (it finishes posts of
-   * closed connections), so resending at once on every short-lived connection would only pile up
-   * duplicates in front of the chat.
+   * The connection is gone: whatever was in flight goes again on a later one, together and in order,
+   * after a backoff that grows with each loss without an ack in between. The server may still be
+   * working on the lost attempts (it finishes posts of closed connections), so resending at once on
+   * every short-lived connection would only pile up duplicates in front of the chat.
    */
   disconnected(): void {
     this.open = false;
-    const now = Date.now();
-    for (const entry of this.entries.values()) {
-      if (entry.sent) entry.notBefore = Math.max(entry.notBefore, now + entry.retry.next());
-      entry.sent = false;
+    const inFlight = [...this.entries.values()].filter((entry) => entry.sent);
+    if (inFlight.length > 0) {
+      const notBefore = Date.now() + this.resend.next();
+      for (const entry of inFlight) entry.notBefore = Math.max(entry.notBefore, notBefore);
     }
+    for (const entry of this.entries.values()) entry.sent = false;
     this.tokens = Math.max(1, this.perSecond); // the server's budget is per connection
   }
 
@@ -188,6 +197,7 @@ export class Outbox {
     const entry = this.entries.get(frame.id);
     if (entry === undefined) return false;
     this.entries.delete(frame.id);
+    this.resend.reset();
     void this.persist(() => this.storage.remove(frame.id));
     const { type: _type, ...ack } = frame;
     for (const waiter of entry.waiters) waiter.resolve(ack);

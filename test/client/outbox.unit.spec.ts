@@ -86,6 +86,55 @@ describe('the outbox', () => {
     vi.restoreAllMocks();
   });
 
+  it('starts the resend delay again from the first bound after a connection that acknowledged a post', async () => {
+    // The stall of postsInFlightPerChat > 1 under constant cuts: each connection acknowledged the
+    // oldest post and was cut with the others in flight. Each post kept its own backoff, charged on
+    // every loss and never reset, so the posts left behind waited 100, 200, 400... ms (up to the cap)
+    // while they held the window, and connections came and went carrying nothing.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const { box, sent } = outbox({ postsInFlightPerChat: 4, retry: { initialDelayMs: 100, maxDelayMs: 10_000 } });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c', 'd']) void box.post(post(id));
+    const waits: number[] = [];
+    for (const oldest of ['a', 'b', 'c']) {
+      box.acked(ack(oldest));
+      box.disconnected();
+      box.connected();
+      const before = sent.length;
+      let waited = 0;
+      while (sent.length === before && waited < 10_000) {
+        await vi.advanceTimersByTimeAsync(1);
+        waited += 1;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([99, 99, 99]);
+    expect(sent.map((frame) => frame.id)).toEqual(['a', 'b', 'c', 'd', 'b', 'c', 'd', 'c', 'd', 'd']);
+    vi.restoreAllMocks();
+  });
+
+  it('charges one resend delay per lost connection, and sends its posts again together, in the order they were made', async () => {
+    vi.spyOn(Math, 'random').mockReturnValueOnce(0.9).mockReturnValue(0.999);
+    const { box, sent } = outbox({ postsInFlightPerChat: 4, retry: { initialDelayMs: 100, maxDelayMs: 10_000 } });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c', 'd']) void box.post(post(id));
+    box.disconnected();
+    box.connected();
+    await vi.advanceTimersByTimeAsync(89);
+    expect(sent).toHaveLength(4);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent.map((frame) => frame.id).slice(4)).toEqual(['a', 'b', 'c', 'd']);
+    box.disconnected(); // a second loss without any ack: the next delay doubles, once for all four
+    box.connected();
+    await vi.advanceTimersByTimeAsync(198);
+    expect(sent).toHaveLength(8);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(sent.map((frame) => frame.id).slice(8)).toEqual(['a', 'b', 'c', 'd']);
+    vi.restoreAllMocks();
+  });
+
   it('sends up to postsInFlightPerChat posts of a chat before the first ack', async () => {
     const { box, sent } = outbox({ postsInFlightPerChat: 2 });
     await box.ready;
