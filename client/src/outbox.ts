@@ -116,6 +116,13 @@ export class Outbox {
   private readonly perSecond: number;
   private readonly window: number;
   /**
+   * Posts of a chat sent at once now: postsInFlightPerChat, down to 1 after a connection lost with
+   * posts in flight, and up by one per ack. Each resend of a lost post is work the server does again
+   * (it finishes the lost attempts too); resending a whole window on every short-lived connection
+   * piles up more of it than the server clears, until no answer comes back before the next cut.
+   */
+  private inFlightLimit: number;
+  /**
    * The backoff of resends after lost connections: one for the outbox, one step per connection lost
    * with posts in flight, back to the first bound at each ack. An ack proves the server keeps up, so
    * only losses without any ack in between make the delay grow.
@@ -136,6 +143,7 @@ export class Outbox {
     this.storage = storage;
     this.perSecond = Math.max(0, options.postsPerSecond ?? 10);
     this.window = Math.max(1, options.postsInFlightPerChat ?? 1);
+    this.inFlightLimit = this.window;
     this.resend = new Backoff(options.retry);
     this.tokens = Math.max(1, this.perSecond);
     this.ready = (async () => {
@@ -176,9 +184,9 @@ export class Outbox {
   }
 
   /**
-   * The connection is gone: whatever was in flight goes again on a later one, together and in order,
-   * after a backoff that grows with each loss without an ack in between. The server may still be
-   * working on the lost attempts (it finishes posts of closed connections), so resending at once on
+   * The connection is gone: whatever was in flight goes again on a later one, the oldest of each chat
+   * first, after a backoff that grows with each loss without an ack in between. The server may still
+   * be working on the lost attempts (it finishes posts of closed connections), so resending at once on
    * every short-lived connection would only pile up duplicates in front of the chat.
    */
   disconnected(): void {
@@ -187,6 +195,7 @@ export class Outbox {
     if (inFlight.length > 0) {
       const notBefore = Date.now() + this.resend.next();
       for (const entry of inFlight) entry.notBefore = Math.max(entry.notBefore, notBefore);
+      this.inFlightLimit = 1;
     }
     for (const entry of this.entries.values()) entry.sent = false;
     this.tokens = Math.max(1, this.perSecond); // the server's budget is per connection
@@ -198,6 +207,7 @@ export class Outbox {
     if (entry === undefined) return false;
     this.entries.delete(frame.id);
     this.resend.reset();
+    this.inFlightLimit = Math.min(this.window, this.inFlightLimit + 1);
     void this.persist(() => this.storage.remove(frame.id));
     const { type: _type, ...ack } = frame;
     for (const waiter of entry.waiters) waiter.resolve(ack);
@@ -249,7 +259,7 @@ export class Outbox {
     }
   }
 
-  /** Sends the first posts of each chat (postsInFlightPerChat of them) when due and the pace allows. */
+  /** Sends the first posts of each chat (up to the in-flight limit) when due and the pace allows. */
   private pump(): void {
     if (!this.open || !this.loaded || this.stopped !== null) return;
     const now = Date.now();
@@ -257,7 +267,7 @@ export class Outbox {
     const heads = new Map<string, number>();
     for (const entry of this.entries.values()) {
       const ahead = heads.get(entry.post.chatId) ?? 0;
-      if (ahead >= this.window) continue;
+      if (ahead >= this.inFlightLimit) continue;
       heads.set(entry.post.chatId, ahead + 1);
       if (entry.sent) continue;
       if (entry.notBefore > now) {
