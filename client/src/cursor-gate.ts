@@ -4,21 +4,23 @@
  * whose cursor it delivered recently, or that sorts at or before the last one delivered.
  *
  * Cursors are opaque to clients; this one is the project's own, so it knows today's form
- * (`<transaction>-<position>`, compared as a pair, as the store orders them) and compares only
- * cursors of that form. Any other form is checked against the recent ones only.
+ * (`<transaction>-<position>`, with `.<store>` when the store names itself, compared as a pair, as
+ * the store orders them) and compares only cursors of that form naming the same store: a subscription
+ * that moves to another store (`store_changed`) starts a new order. Any other form is checked against
+ * the recent ones only.
  */
-const pattern = /^(\d{1,20})-(\d{1,20})$/;
+const pattern = /^(\d{1,20})-(\d{1,20})(?:\.([0-9a-z]{1,40}))?$/;
 
-function parse(cursor: string): [bigint, bigint] | null {
+function parse(cursor: string): [bigint, bigint, string] | null {
   const match = pattern.exec(cursor);
-  return match === null ? null : [BigInt(match[1]!), BigInt(match[2]!)];
+  return match === null ? null : [BigInt(match[1]!), BigInt(match[2]!), match[3] ?? ''];
 }
 
-/** -1, 0 or 1 when both cursors have the known form; null when they cannot be compared. */
+/** -1, 0 or 1 when both cursors have the known form and name the same store; null when they cannot be compared. */
 export function compareCursors(a: string, b: string): number | null {
   const x = parse(a);
   const y = parse(b);
-  if (x === null || y === null) return null;
+  if (x === null || y === null || x[2] !== y[2]) return null;
   if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
   if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
   return 0;

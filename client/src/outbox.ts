@@ -84,7 +84,7 @@ export interface OutboxOptions {
    * were made). More sends faster, but posts in flight together may land in another order.
    */
   postsInFlightPerChat?: number;
-  /** The delays before a post is sent again after a retryable error. */
+  /** The delays before posts are sent again, after a lost connection or a retryable error. */
   retry?: BackoffOptions;
   /** Sends a frame on the open connection. */
   send(frame: PostFrame): void;
@@ -98,8 +98,9 @@ interface Entry {
   post: PendingPost;
   /** Sent on the current connection, waiting for its answer. */
   sent: boolean;
-  /** Not before this time (ms since the epoch): a retry's backoff. */
+  /** Not before this time (ms since the epoch): a resend's backoff. */
   notBefore: number;
+  /** The backoff of retries after error answers to this post. */
   retry: Backoff;
   waiters: { resolve(ack: Ack): void; reject(error: unknown): void }[];
 }
@@ -114,6 +115,19 @@ export class Outbox {
   private readonly storage: OutboxStorage;
   private readonly perSecond: number;
   private readonly window: number;
+  /**
+   * Posts of a chat sent at once now: postsInFlightPerChat, down to 1 after a connection lost with
+   * posts in flight, and up by one per ack. Each resend of a lost post is work the server does again
+   * (it finishes the lost attempts too); resending a whole window on every short-lived connection
+   * piles up more of it than the server clears, until no answer comes back before the next cut.
+   */
+  private inFlightLimit: number;
+  /**
+   * The backoff of resends after lost connections: one for the outbox, one step per connection lost
+   * with posts in flight, back to the first bound at each ack. An ack proves the server keeps up, so
+   * only losses without any ack in between make the delay grow.
+   */
+  private readonly resend: Backoff;
   private tokens: number;
   private tokensAt = Date.now();
   private pausedUntil = 0;
@@ -129,6 +143,8 @@ export class Outbox {
     this.storage = storage;
     this.perSecond = Math.max(0, options.postsPerSecond ?? 10);
     this.window = Math.max(1, options.postsInFlightPerChat ?? 1);
+    this.inFlightLimit = this.window;
+    this.resend = new Backoff(options.retry);
     this.tokens = Math.max(1, this.perSecond);
     this.ready = (async () => {
       try {
@@ -168,18 +184,20 @@ export class Outbox {
   }
 
   /**
-   * The connection is gone: whatever was in flight goes again on a later one, after a backoff that
-   * grows with each loss. The server may still be working on the lost attempt (it finishes posts of
-   * closed connections), so resending at once on every short-lived connection would only pile up
-   * duplicates in front of the chat.
+   * The connection is gone: whatever was in flight goes again on a later one, the oldest of each chat
+   * first, after a backoff that grows with each loss without an ack in between. The server may still
+   * be working on the lost attempts (it finishes posts of closed connections), so resending at once on
+   * every short-lived connection would only pile up duplicates in front of the chat.
    */
   disconnected(): void {
     this.open = false;
-    const now = Date.now();
-    for (const entry of this.entries.values()) {
-      if (entry.sent) entry.notBefore = Math.max(entry.notBefore, now + entry.retry.next());
-      entry.sent = false;
+    const inFlight = [...this.entries.values()].filter((entry) => entry.sent);
+    if (inFlight.length > 0) {
+      const notBefore = Date.now() + this.resend.next();
+      for (const entry of inFlight) entry.notBefore = Math.max(entry.notBefore, notBefore);
+      this.inFlightLimit = 1;
     }
+    for (const entry of this.entries.values()) entry.sent = false;
     this.tokens = Math.max(1, this.perSecond); // the server's budget is per connection
   }
 
@@ -188,6 +206,8 @@ export class Outbox {
     const entry = this.entries.get(frame.id);
     if (entry === undefined) return false;
     this.entries.delete(frame.id);
+    this.resend.reset();
+    this.inFlightLimit = Math.min(this.window, this.inFlightLimit + 1);
     void this.persist(() => this.storage.remove(frame.id));
     const { type: _type, ...ack } = frame;
     for (const waiter of entry.waiters) waiter.resolve(ack);
@@ -239,7 +259,7 @@ export class Outbox {
     }
   }
 
-  /** Sends the first posts of each chat (postsInFlightPerChat of them) when due and the pace allows. */
+  /** Sends the first posts of each chat (up to the in-flight limit) when due and the pace allows. */
   private pump(): void {
     if (!this.open || !this.loaded || this.stopped !== null) return;
     const now = Date.now();
@@ -247,7 +267,7 @@ export class Outbox {
     const heads = new Map<string, number>();
     for (const entry of this.entries.values()) {
       const ahead = heads.get(entry.post.chatId) ?? 0;
-      if (ahead >= this.window) continue;
+      if (ahead >= this.inFlightLimit) continue;
       heads.set(entry.post.chatId, ahead + 1);
       if (entry.sent) continue;
       if (entry.notBefore > now) {

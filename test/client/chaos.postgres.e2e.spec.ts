@@ -2,7 +2,8 @@
  * The client's promise under chaos: two server instances on one PostgreSQL, a proxy that cuts every
  * connection 50 to 500 ms after it opens, three clients of one user each posting 300 messages to one
  * chat while subscribed to it. In the end the log holds each message once, and every client received
- * all of them (900 with 300 each), once each, in log order.
+ * all of them (900 with 300 each), once each, in log order. Once with one post of a chat in flight at a
+ * time (each client's posts then land in its order), once with four (postsInFlightPerChat).
  */
 import { describe, expect, it } from 'vitest';
 import { LakechatClient, type Ack } from '../../client/src/index.ts';
@@ -30,10 +31,9 @@ async function readLog(read: (after: string | null) => Promise<{ events: Recorde
 }
 
 describe('the client through a proxy that keeps cutting connections, on two instances', () => {
-  it('lands every post of three clients exactly once, and delivers all of them to each client once, in log order', async () => {
+  it.each([1, 4])('with postsInFlightPerChat %i, lands every post of three clients exactly once, and delivers all of them to each client once, in log order', async (postsInFlightPerChat) => {
     // No per-connection post rate limit (a connection lives too short for pacing to matter), and a
-    // connection count that survives connections the servers have not yet seen die. The clients post
-    // one message at a time per chat (the default), so each client's posts land in its order.
+    // connection count that survives connections the servers have not yet seen die.
     const env = { WS_POSTS_PER_SECOND: '0', WS_MAX_CONNECTIONS_PER_USER: '1000' };
     const a = await fixture.instance({ databaseUrl: fixture.databaseUrl(), env });
     const b = await fixture.instance({ databaseUrl: fixture.databaseUrl(), env });
@@ -41,7 +41,7 @@ describe('the client through a proxy that keeps cutting connections, on two inst
     const proxy = await startChaosProxy([a.port, b.port], { minLifeMs: 50, maxLifeMs: 500 });
     const started = Date.now();
     let watchdog: NodeJS.Timeout | undefined;
-    const clients = Array.from({ length: 3 }, () => new LakechatClient({ url: `http://127.0.0.1:${proxy.port}`, user, postsPerSecond: 0, connectTimeoutMs: 2_000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } }));
+    const clients = Array.from({ length: 3 }, () => new LakechatClient({ url: `http://127.0.0.1:${proxy.port}`, user, postsPerSecond: 0, postsInFlightPerChat, connectTimeoutMs: 2_000, reconnect: { initialDelayMs: 50, maxDelayMs: 500 } }));
     try {
       const received = clients.map(() => [] as { messageId: string; content: string }[]);
       clients.forEach((client, n) =>
@@ -74,18 +74,19 @@ describe('the client through a proxy that keeps cutting connections, on two inst
       const logOrder = log.map((event) => (event.data as { messageId: string }).messageId);
       expect(new Set(log.map((event) => (event.data as { content: string }).content)).size).toBe(3 * perClient);
       for (const list of received) expect(list.map((message) => message.messageId)).toEqual(logOrder);
-      // Each client's posts landed in the order it made them, and each ack names its own message.
-      for (let n = 0; n < 3; n++) {
+      // One post in flight at a time: each client's posts landed in the order it made them.
+      for (let n = 0; n < 3 && postsInFlightPerChat === 1; n++) {
         const own = log.map((event) => (event.data as { content: string }).content).filter((content) => content.startsWith(`client ${n} `));
         expect(own).toEqual(Array.from({ length: perClient }, (_, i) => `client ${n} message ${i}`));
       }
+      // Each ack names its own message.
       const byContent = new Map(log.map((event) => [(event.data as { content: string }).content, (event.data as { messageId: string }).messageId]));
       for (let n = 0; n < 3; n++) {
         expect(acks[n]!.map((ack) => ack.messageId)).toEqual(Array.from({ length: perClient }, (_, i) => byContent.get(`client ${n} message ${i}`)));
       }
       const { accepted, cut } = proxy.stats();
       const duplicates = acks.flat().filter((ack) => ack.duplicate).length;
-      console.info(`chaos: ${3 * perClient} posts in ${elapsedMs} ms over ${accepted} connections (${cut} cut by the proxy), ${duplicates} acks of posts sent again after a lost ack`);
+      console.info(`chaos, postsInFlightPerChat ${postsInFlightPerChat}: ${3 * perClient} posts in ${elapsedMs} ms over ${accepted} connections (${cut} cut by the proxy), ${duplicates} acks of posts sent again after a lost ack`);
       expect(cut).toBeGreaterThan(10);
     } finally {
       clearInterval(watchdog);

@@ -25,6 +25,26 @@ describe('the cursor gate (dedupe of delivered events)', () => {
     fc.assert(fc.property(cursor, cursor, (a, b) => compareCursors(a, b) === serverCompareCursors(a, b)));
   });
 
+  it('orders the cursors of a store that names itself (tx-position.store), and never across stores', () => {
+    const gate = new CursorGate(2); // the recent ones alone would forget '10-1.m1'
+    for (const cursor of ['10-1.m1', '10-2.m1', '11-3.m1']) expect(gate.admit(cursor)).toBe(true);
+    expect(gate.admit('10-1.m1')).toBe(false);
+    expect(gate.admit('10-9.m1')).toBe(false);
+    // The subscription moved to another store (store_changed): its cursors start their own order.
+    expect(gate.admit('3-1')).toBe(true);
+    expect(gate.admit('2-9')).toBe(false);
+    expect(gate.admit('4-2')).toBe(true);
+  });
+
+  it('compares suffixed cursors exactly as the store orders them, when they name the same store', () => {
+    const cursor = fc
+      .record({ tx: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), position: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), store: fc.constant('m1') })
+      .map(encodeCursor);
+    fc.assert(fc.property(cursor, cursor, (a, b) => compareCursors(a, b) === serverCompareCursors(a, b)));
+    expect(compareCursors('5-5.m1', '5-5.m2')).toBeNull();
+    expect(compareCursors('5-5.m1', '5-5')).toBeNull();
+  });
+
   it('checks cursors of an unknown form against the recent ones only', () => {
     const gate = new CursorGate();
     expect(gate.admit('store-a:9')).toBe(true);

@@ -22,6 +22,7 @@ beforeEach(() => {
 });
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
 });
 
 describe('the outbox', () => {
@@ -84,6 +85,75 @@ describe('the outbox', () => {
     }
     expect(waits).toEqual([99, 199, 399, 799]);
     vi.restoreAllMocks();
+  });
+
+  it('after a lost connection, sends the oldest lost post of a chat alone, and one more per ack up to postsInFlightPerChat', async () => {
+    // The stall of postsInFlightPerChat > 1 under constant cuts: every loss sent the whole window
+    // again, and the server, which finishes lost attempts too, got more resends than it cleared until
+    // no ack came back before the next cut.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const { box, sent } = outbox({ postsInFlightPerChat: 3, retry: { initialDelayMs: 100, maxDelayMs: 10_000 } });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c', 'd', 'e']) void box.post(post(id));
+    void box.post(post('x', 'other'));
+    expect(sent.map((frame) => frame.id)).toEqual(['a', 'b', 'c', 'x']);
+    box.disconnected();
+    box.connected();
+    await vi.advanceTimersByTimeAsync(99);
+    expect(sent.map((frame) => frame.id).slice(4)).toEqual(['a', 'x']);
+    box.acked(ack('a'));
+    expect(sent.map((frame) => frame.id).slice(6)).toEqual(['b', 'c']); // two at once now
+    box.acked(ack('b'));
+    expect(sent.map((frame) => frame.id).slice(8)).toEqual(['d', 'e']); // three: postsInFlightPerChat
+  });
+
+  it('starts the resend delay again from the first bound after a connection that acknowledged a post', async () => {
+    // Each post used to keep its own delay, doubled on every cut it was in flight for and never
+    // reset: the posts left behind by connections that each acknowledged one post waited 100, 200,
+    // 400... ms (up to the cap) while holding the window.
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const { box, sent } = outbox({ postsInFlightPerChat: 4, retry: { initialDelayMs: 100, maxDelayMs: 10_000 } });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c', 'd']) void box.post(post(id));
+    const waits: number[] = [];
+    for (const oldest of ['a', 'b', 'c']) {
+      box.acked(ack(oldest));
+      box.disconnected();
+      box.connected();
+      const before = sent.length;
+      let waited = 0;
+      while (sent.length === before && waited < 10_000) {
+        await vi.advanceTimersByTimeAsync(1);
+        waited += 1;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([99, 99, 99]);
+    // Each ack lets the lost posts that are due go at once; each loss sends the oldest alone.
+    expect(sent.map((frame) => frame.id)).toEqual(['a', 'b', 'c', 'd', 'b', 'c', 'd', 'c', 'd', 'd']);
+  });
+
+  it('doubles the resend delay once per connection lost without an ack, however many posts were in flight on it', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.999);
+    const { box, sent } = outbox({ postsInFlightPerChat: 4, retry: { initialDelayMs: 100, maxDelayMs: 10_000 } });
+    await box.ready;
+    box.connected();
+    for (const id of ['a', 'b', 'c', 'd']) void box.post(post(id));
+    const waits: number[] = [];
+    for (let loss = 0; loss < 3; loss++) {
+      box.disconnected();
+      box.connected();
+      const before = sent.length;
+      let waited = 0;
+      while (sent.length === before && waited < 10_000) {
+        await vi.advanceTimersByTimeAsync(1);
+        waited += 1;
+      }
+      waits.push(waited);
+    }
+    expect(waits).toEqual([99, 199, 399]);
   });
 
   it('sends up to postsInFlightPerChat posts of a chat before the first ack', async () => {
