@@ -4,21 +4,22 @@
  * whose cursor it delivered recently, or that sorts at or before the last one delivered.
  *
  * Cursors are opaque to clients; this one is the project's own, so it knows today's form
- * (`<transaction>-<position>`, compared as a pair, as the store orders them) and compares only
- * cursors of that form. Any other form is checked against the recent ones only.
+ * (`<transaction>-<position>`, then `.<store>` when the cursor names its store) and compares two
+ * cursors of that form, as a pair as the store orders them, only when they name the same store (or
+ * none). Any other form, or two cursors of different stores, is checked against the recent ones only.
  */
-const pattern = /^(\d{1,20})-(\d{1,20})$/;
+const pattern = /^(\d{1,20})-(\d{1,20})(?:\.([0-9a-z]{1,40}))?$/;
 
-function parse(cursor: string): [bigint, bigint] | null {
+function parse(cursor: string): [bigint, bigint, string] | null {
   const match = pattern.exec(cursor);
-  return match === null ? null : [BigInt(match[1]!), BigInt(match[2]!)];
+  return match === null ? null : [BigInt(match[1]!), BigInt(match[2]!), match[3] ?? ''];
 }
 
-/** -1, 0 or 1 when both cursors have the known form; null when they cannot be compared. */
+/** -1, 0 or 1 when both cursors have the known form and name the same store; null when they cannot be compared. */
 export function compareCursors(a: string, b: string): number | null {
   const x = parse(a);
   const y = parse(b);
-  if (x === null || y === null) return null;
+  if (x === null || y === null || x[2] !== y[2]) return null;
   if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
   if (x[1] !== y[1]) return x[1] < y[1] ? -1 : 1;
   return 0;
