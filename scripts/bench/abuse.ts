@@ -72,7 +72,16 @@ async function startServer(databaseUrl: string): Promise<Server> {
   const profile = process.env.BENCH_ABUSE_CPU_PROF;
   const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), '--import', 'tsx', 'src/server.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), LAKEBASE_PG_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LAKEBASE_PG_URL: databaseUrl,
+      LOG_LEVEL: 'warn',
+      // The WebSocket limits given to the bench (WS_USER_CONNECTS_PER_SECOND=0 ...), to compare settings.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('WS_'))),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

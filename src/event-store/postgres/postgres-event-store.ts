@@ -226,7 +226,7 @@ export class PostgresEventStore implements EventStore {
    */
   async checkCursor(cursor: string): Promise<void> {
     this.assertOpen();
-    const point = this.decode(cursor);
+    const point = this.decode(cursor, true);
     let head;
     try {
       [head] = await selectRows(
@@ -329,10 +329,17 @@ export class PostgresEventStore implements EventStore {
     this.tail.wake(newest);
   }
 
-  /** A bare cursor is this store's (issued before cursors named their store, or stored by a repair). */
-  private decode(cursor: string): CursorPoint {
+  /**
+   * A bare cursor is this store's (issued before cursors named their store, or stored by a repair).
+   * `strict` (cursors from clients, checkCursor) refuses any other name. Reads are lenient with the
+   * name of another PostgreSQL log: a checkpoint stored before a dump was restored into a cluster
+   * whose counter is higher (no repair needed, the pairs keep their meaning) must still be read.
+   */
+  private decode(cursor: string, strict = false): CursorPoint {
     const point = decodeCursor(cursor);
-    if (point.store !== null && point.store !== this.storeId) throw invalidCursor(cursor, 'issued by another store');
+    if (point.store !== null && point.store !== this.storeId && (strict || !point.store.startsWith('p'))) {
+      throw invalidCursor(cursor, 'issued by another store');
+    }
     if (point.tx > maxXid8 || point.position > maxInt8) throw invalidCursor(cursor);
     return point;
   }
