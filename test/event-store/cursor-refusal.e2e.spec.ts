@@ -178,7 +178,7 @@ describe('PostgreSQL cursors name their store', () => {
     } finally {
       await epoch.drop();
     }
-  });
+  }, 120_000);
 });
 
 async function readStoreIdentityAt(url: string): Promise<string> {
