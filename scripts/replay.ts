@@ -102,6 +102,8 @@ await runScript('replay', async (signal) => {
     }
 
     const filter = toReplayFilter(input);
+    // A cursor of another store (another database, or this one before a repair) means other events.
+    if (typeof filter.after === 'string') await database.store.checkCursor(filter.after);
     const out = flags.out === undefined ? process.stdout : createWriteStream(flags.out);
     // A reader that goes away (| head) ends the replay quietly.
     out.on('error', (error: NodeJS.ErrnoException) => {

@@ -131,6 +131,7 @@ const environmentObject = z.object({
   WS_SUBSCRIBES_PER_SECOND: nonNegativeInt.default(10),
   WS_USER_SIGNALS_PER_SECOND: nonNegativeInt.default(100),
   WS_HISTORY_READS_PER_USER: positiveInt.max(100).default(4),
+  WS_USER_CONNECTS_PER_SECOND: nonNegativeInt.default(10),
   WS_SUBSCRIPTION_PAGE_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
   WS_SUBSCRIPTION_QUEUE_BYTES: positiveInt.min(1_024).max(256 * 1024 * 1024).default(1024 * 1024),
   WS_ALLOWED_ORIGINS: z

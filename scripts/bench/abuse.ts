@@ -61,14 +61,27 @@ interface Target {
 
 interface Server extends Target {
   rss(): number;
+  /** The server process's CPU time so far (user + system), in milliseconds. */
+  cpuMs(): number;
   stop(): Promise<void>;
 }
 
 async function startServer(databaseUrl: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  // BENCH_ABUSE_CPU_PROF=<folder> writes the server's CPU profile there (node --cpu-prof), for finding where the victim's time goes.
+  const profile = process.env.BENCH_ABUSE_CPU_PROF;
+  const child = spawn(process.execPath, [...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []), '--import', 'tsx', 'src/server.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', HOST: '127.0.0.1', PORT: String(port), LAKEBASE_PG_URL: databaseUrl, LOG_LEVEL: 'warn' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LAKEBASE_PG_URL: databaseUrl,
+      LOG_LEVEL: 'warn',
+      // The WebSocket limits given to the bench (WS_USER_CONNECTS_PER_SECOND=0 ...), to compare settings.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => name.startsWith('WS_'))),
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -78,6 +91,11 @@ async function startServer(databaseUrl: string): Promise<Server> {
     url,
     wsUrl: `ws://127.0.0.1:${port}/ws`,
     rss: () => Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]) * 1024,
+    cpuMs: () => {
+      // Fields 14 and 15 of /proc/PID/stat (after the command's closing parenthesis): utime and stime, in ticks of 10 ms.
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) * 10;
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;
@@ -124,6 +142,26 @@ async function slowReaders(server: Server): Promise<number> {
   return (max - before) / MiB;
 }
 
+/** What the attacker made the server do: connections opened (and refused), frames sent, close codes seen. */
+const attackCounts: Record<string, number> = {};
+function count(what: string, by = 1): void {
+  attackCounts[what] = (attackCounts[what] ?? 0) + by;
+}
+
+function openCounted(server: Target, user: string, kind: string): Promise<WebSocket | undefined> {
+  return open(server, user).then(
+    (socket) => {
+      count(`${kind} connections`);
+      socket.once('close', (code) => count(`${kind} closed ${code}`));
+      return socket;
+    },
+    () => {
+      count(`${kind} refused upgrades`);
+      return undefined;
+    },
+  );
+}
+
 /** Subscribe/unsubscribe pairs from `after: null` on `connections` sockets, reconnecting whenever one is closed. */
 async function churn(server: Target, connections: number, deadline: number): Promise<void> {
   const pairs = Array.from({ length: 1_000 }, (_, n) => [
@@ -133,13 +171,14 @@ async function churn(server: Target, connections: number, deadline: number): Pro
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (Date.now() < deadline) {
-        const socket = await open(server, attacker).catch(() => undefined);
+        const socket = await openCounted(server, attacker, 'churn');
         if (socket === undefined) {
           await sleep(100);
           continue;
         }
         const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
         for (const frame of pairs) socket.send(frame);
+        count('churn frames', pairs.length);
         await Promise.race([closed, sleep(Math.max(0, deadline - Date.now()))]);
         socket.terminate();
       }
@@ -154,13 +193,14 @@ async function signalFlood(server: Target, connections: number, perSecond: numbe
   await Promise.all(
     Array.from({ length: connections }, async () => {
       while (Date.now() < deadline) {
-        const socket = await open(server, attacker).catch(() => undefined);
+        const socket = await openCounted(server, attacker, 'signal');
         if (socket === undefined) {
           await sleep(100);
           continue;
         }
         while (Date.now() < deadline && socket.readyState === WebSocket.OPEN) {
           for (let i = 0; i < perTick; i++) socket.send(frame);
+          count('signal frames', perTick);
           await sleep(10);
         }
         socket.terminate();
@@ -276,6 +316,7 @@ if (process.argv[2] === '--attacker' && process.send !== undefined) {
     churn(target, 16, end),
     signalFlood(target, 4, signalsPerSecond, end),
   ]);
+  process.stderr.write(`bench abuse: the attacker (${mode}) made: ${JSON.stringify(attackCounts)}\n`);
   process.send([...answers], () => process.exit(0));
 }
 
@@ -311,14 +352,21 @@ export const abuseScenario: BenchScenario = {
       await sleep(1_000);
 
       // The victim alone first: what the machine gives without any attack.
+      const cpu = (): number => server.cpuMs();
+      let cpuStart = cpu();
       const alone = await victimPosts(server, victimPostsPerSecond, Date.now() + 5_000);
+      const aloneCpu = (cpu() - cpuStart) / 5;
       // Then without the poison (what the WebSocket bounds alone give), then with it. The attacker
       // runs in a process of its own, so its loops do not delay the victim's measurements.
       const quietAttack = await attackFrom(server, attackMs, false);
+      cpuStart = cpu();
       const [quietResult] = await Promise.all([victimPosts(server, victimPostsPerSecond, Date.now() + attackMs), quietAttack.done]);
+      const quietCpu = (cpu() - cpuStart) / (attackMs / 1_000);
       await sleep(1_000);
       const attack = await attackFrom(server, attackMs, true);
+      cpuStart = cpu();
       const [victimResult, poisonAnswers] = await Promise.all([victimPosts(server, victimPostsPerSecond, Date.now() + attackMs), attack.done]);
+      const attackCpu = (cpu() - cpuStart) / (attackMs / 1_000);
       const attackEnded = performance.now();
       await until('the instance to recover', () => readsEverything(server), 120_000);
       const recoveryS = (performance.now() - attackEnded) / 1_000;
@@ -335,6 +383,9 @@ export const abuseScenario: BenchScenario = {
           { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during churn and signal flood only, p99 (${quietResult.failed} failed)`, value: round(quietP99, 1), unit: 'ms' },
           { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during the attack with poison, p50`, value: round(p50, 1), unit: 'ms' },
           { scenario: 'abuse', metric: `victim posts during the attack, p99 (${victimResult.failed} failed)`, value: round(p99, 1), unit: 'ms', target: '< 100' },
+          { scenario: 'abuse', metric: 'server CPU with no attack', value: round(aloneCpu, 0), unit: 'ms/s' },
+          { scenario: 'abuse', metric: 'server CPU during churn and signal flood only', value: round(quietCpu, 0), unit: 'ms/s' },
+          { scenario: 'abuse', metric: 'server CPU during the attack with poison', value: round(attackCpu, 0), unit: 'ms/s' },
           { scenario: 'abuse', metric: `poison posts answered (${poisonSummary})`, value: [...poisonAnswers.values()].reduce((a, b) => a + b, 0), unit: 'requests' },
         ],
         figures: {

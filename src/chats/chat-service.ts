@@ -46,6 +46,11 @@ export class ChatService {
   private readonly handler: CommandHandler<ChatState, ChatEvent>;
   private readonly newId: () => string;
 
+  /** The name the store gives itself in cursors: message rows stored with a bare cursor are shown with it. */
+  get storeId(): string | null {
+    return this.options.store.storeId ?? null;
+  }
+
   constructor(private readonly options: ChatServiceOptions) {
     const states = new StreamStates<ChatState, ChatEvent>(options.store, {
       initial: initialChatState,

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameCursor } from '../event-store/cursor.ts';
 import type { ChatListKey, ChatRow, MessageRow } from '../projection-runner/index.ts';
 import { LakechatError } from '../errors.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
@@ -90,7 +91,8 @@ export function toChatView(row: ChatRow): z.infer<typeof chatView> {
   };
 }
 
-export function toMessageView(row: MessageRow): z.infer<typeof messageView> {
+/** `storeId`: the store's name, given to a cursor stored bare (before cursors named their store, or by a rebuild). */
+export function toMessageView(row: MessageRow, storeId: string | null = null): z.infer<typeof messageView> {
   return {
     id: row.messageId,
     chatId: row.chatId,
@@ -101,7 +103,7 @@ export function toMessageView(row: MessageRow): z.infer<typeof messageView> {
     traceId: row.traceId,
     traceSummary: row.traceSummary,
     createdAt: row.createdAt,
-    cursor: row.cursor,
+    cursor: nameCursor(row.cursor, storeId),
   };
 }
 

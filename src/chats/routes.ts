@@ -103,7 +103,7 @@ export function registerChatRoutes(
       void reply.header('etag', etagOf(chat.version));
       return {
         ...toChatView(chat),
-        messages: inline.map(toMessageView),
+        messages: inline.map((row) => toMessageView(row, chats.storeId)),
         messagesNext: messages.length > chatMessagesInline ? inline[inline.length - 1]!.position : null,
       };
     },
@@ -202,7 +202,7 @@ export function registerChatRoutes(
       // A replay's version is the original post's, not the chat's current one: no ETag for it.
       if (!posted.duplicate) void reply.header('etag', etagOf(posted.version));
       return {
-        message: toMessageView(posted.message),
+        message: toMessageView(posted.message, chats.storeId),
         position: posted.message.position,
         cursor: posted.cursor,
         version: posted.version,
@@ -234,7 +234,7 @@ export function registerChatRoutes(
       const rows: MessageRow[] & { cutByBytes?: boolean } = await chats.listMessages(identity.email, params.chatId, options);
       const page = rows.slice(0, query.limit);
       const more = rows.length > query.limit || rows.cutByBytes === true;
-      return { messages: page.map(toMessageView), next: more ? page[page.length - 1]!.position : null };
+      return { messages: page.map((row) => toMessageView(row, chats.storeId)), next: more ? page[page.length - 1]!.position : null };
     },
   });
 }

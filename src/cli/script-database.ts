@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { LakechatError } from '../errors.ts';
-import { eventStorePoolConfiguration, PostgresEventStore } from '../event-store/index.ts';
+import { eventStorePoolConfiguration, PostgresEventStore, readStoreIdentity } from '../event-store/index.ts';
+import { sqlState } from '../event-store/postgres/postgres-errors.ts';
 import { createLakebasePool, detectMode, resolveConnection } from '../lakebase/index.ts';
 import type { Logger } from '../logger.ts';
 import { migrateLakebase } from '../migrate.ts';
@@ -43,7 +44,12 @@ export async function openScriptDatabase(config: Config, logger: Logger, options
   });
   try {
     if (options.migrate) await migrateLakebase(lakebase, logger);
-    const store = new PostgresEventStore({ pool: lakebase.pool, listenerConfig: () => lakebase.listenerConfig(), logger, instanceId: randomUUID() });
+    // Cursors the scripts print name the store, as the server's do (bare on a database not yet migrated).
+    const storeId = await readStoreIdentity(lakebase.pool).catch((error: unknown) => {
+      if (sqlState(error) === '42P01') return undefined;
+      throw error;
+    });
+    const store = new PostgresEventStore({ pool: lakebase.pool, listenerConfig: () => lakebase.listenerConfig(), logger, instanceId: randomUUID(), ...(storeId === undefined ? {} : { storeId }) });
     return {
       pool: lakebase.pool,
       store,

@@ -5,10 +5,11 @@ import { LakechatError } from '../errors.ts';
  * and resume by the pair, not by position alone: a transaction with a lower id can draw a higher
  * position, and resuming by position would skip it. Clients treat the string as opaque.
  *
- * A cursor may name the store that issued it: `tx-position.store`. The memory store names itself in
- * every cursor (its cursors never outlive the process, so nothing stores them); the PostgreSQL store
- * issues bare cursors, which projection checkpoints and rebuild rows keep as they are. A store
- * refuses a cursor that names another store (see docs/architecture.md, "Cursors name their store").
+ * A cursor names the store that issued it: `tx-position.store`. The memory store names its log; the
+ * PostgreSQL store names its cluster, database and epoch. A bare cursor (`tx-position`) is what the
+ * PostgreSQL store issued before cursors named it, and what a repair of a copied log writes into the
+ * stored cursors: the PostgreSQL store reads it as its own. A store refuses a cursor that names
+ * another store (see docs/architecture.md, "Cursors name their store").
  */
 export interface CursorPoint {
   readonly tx: bigint;
@@ -22,6 +23,17 @@ const pattern = /^(\d{1,20})-(\d{1,20})(?:\.([0-9a-z]{1,40}))?$/;
 export function encodeCursor(point: CursorPoint): string {
   const bare = `${point.tx}-${point.position}`;
   return point.store == null ? bare : `${bare}.${point.store}`;
+}
+
+/** The cursor naming `store`: a bare cursor gets the name, a named one is returned as it is. */
+export function nameCursor(cursor: string, store: string | null): string {
+  return store === null || cursor.includes('.') ? cursor : `${cursor}.${store}`;
+}
+
+/** The cursor without the store it names (`tx-position`). */
+export function bareCursor(cursor: string): string {
+  const dot = cursor.indexOf('.');
+  return dot === -1 ? cursor : cursor.slice(0, dot);
 }
 
 export function invalidCursor(cursor: string, reason?: string): LakechatError {

@@ -16,7 +16,7 @@ export type {
 } from './types.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
 export { WrongExpectedVersionError } from './errors.ts';
-export { compareCursors, decodeCursor, encodeCursor, maxCursor } from './cursor.ts';
+export { bareCursor, compareCursors, decodeCursor, encodeCursor, maxCursor, nameCursor } from './cursor.ts';
 export { bumpStoreEpoch, readStoreEpoch, readStoreIdentity } from './postgres/store-identity.ts';
 export { pickFilter } from './filter.ts';
 export { readAllStatement } from './postgres/read-all.ts';

@@ -159,6 +159,8 @@ export interface SubscribeOptions {
 
 export interface EventStore {
   readonly kind: 'postgres' | 'memory';
+  /** The name this store gives itself in its cursors (`tx-position.name`); null or absent: bare cursors. */
+  readonly storeId?: string | null;
   append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;

@@ -45,6 +45,11 @@ export class SwitchableEventStore implements EventStore {
     this.target = memory;
   }
 
+  /** The name the current store gives itself in its cursors. */
+  get storeId(): string | null {
+    return this.target.storeId ?? null;
+  }
+
   get kind(): EventStore['kind'] {
     return this.target.kind;
   }

@@ -32,6 +32,10 @@ export class InstrumentedEventStore implements EventStore {
     return this.store.kind;
   }
 
+  get storeId(): string | null {
+    return this.store.storeId ?? null;
+  }
+
   async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     const started = process.hrtime.bigint();
     try {

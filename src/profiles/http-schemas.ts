@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameCursor } from '../event-store/cursor.ts';
 import type { ProfileHistoryEntry, ProfileRow } from '../projection-runner/index.ts';
 import { ageOn, profileFieldNames, profileFieldSchemas, profileInputChanges } from './fields.ts';
 
@@ -48,6 +49,7 @@ export function toProfileView(row: ProfileRow, today: Date): z.infer<typeof prof
   };
 }
 
-export function toHistoryEntryView(entry: ProfileHistoryEntry): z.infer<typeof historyEntryView> {
-  return { version: entry.version, kind: entry.kind, at: entry.at, actor: entry.actor, changes: entry.changes, cursor: entry.cursor };
+/** `storeId`: the store's name, given to a cursor stored bare (before cursors named their store, or by a rebuild). */
+export function toHistoryEntryView(entry: ProfileHistoryEntry, storeId: string | null = null): z.infer<typeof historyEntryView> {
+  return { version: entry.version, kind: entry.kind, at: entry.at, actor: entry.actor, changes: entry.changes, cursor: nameCursor(entry.cursor, storeId) };
 }

@@ -28,6 +28,11 @@ export class ProfileService {
     this.handler = new CommandHandler(options.store, states, parseProfileEvent);
   }
 
+  /** The name the store gives itself in cursors: history entries stored with a bare cursor are shown with it. */
+  get storeId(): string | null {
+    return this.options.store.storeId ?? null;
+  }
+
   async getProfile(owner: string): Promise<ProfileRow> {
     const profile = await this.options.projections.readModels.profiles.get(owner);
     if (profile === null) throw new LakechatError('LAKECHAT_ERR_PROFILE_NOT_FOUND');

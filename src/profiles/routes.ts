@@ -94,7 +94,7 @@ export function registerProfileRoutes(
     handler: async ({ identity, query }) => {
       const entries = await profiles.history(identity.email, { after: query.after, limit: query.limit + 1 });
       const page = entries.slice(0, query.limit);
-      return { entries: page.map(toHistoryEntryView), next: entries.length > query.limit ? page[page.length - 1]!.version : null };
+      return { entries: page.map((entry) => toHistoryEntryView(entry, profiles.storeId)), next: entries.length > query.limit ? page[page.length - 1]!.version : null };
     },
   });
 }

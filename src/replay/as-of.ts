@@ -1,5 +1,5 @@
 import { LakechatError } from '../errors.ts';
-import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, decodeCursor, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import { replayFilterShape } from './replay-filter.ts';
 
 /**
@@ -8,10 +8,14 @@ import { replayFilterShape } from './replay-filter.ts';
  */
 export type AsOf = { kind: 'cursor'; cursor: string; position: number | null } | { kind: 'time'; before: Date };
 
-/** Reads `--as-of`: a cursor (812-40211), a position (40211) or an ISO 8601 time. */
+/** Reads `--as-of`: a cursor (812-40211, or naming its store: 812-40211.p…), a position (40211) or an ISO 8601 time. */
 export async function resolveAsOf(store: EventStore, text: string): Promise<AsOf> {
   const value = text.trim();
-  if (/^\d{1,20}-\d{1,20}$/.test(value)) return { kind: 'cursor', cursor: value, position: Number(value.slice(value.indexOf('-') + 1)) };
+  if (/^\d{1,20}-\d{1,20}(\.[0-9a-z]{1,40})?$/.test(value)) {
+    // A cursor naming another store (another database, or this one before a repair) means other events.
+    if (value.includes('.')) await store.checkCursor?.(value);
+    return { kind: 'cursor', cursor: value, position: Number(decodeCursor(value).position) };
+  }
   if (/^\d{1,16}$/.test(value)) {
     const position = Number(value);
     const { events } = await store.readAll({ fromPosition: position, toPosition: position, limit: 1 });

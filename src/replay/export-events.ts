@@ -62,7 +62,7 @@ function ndjsonSource(options: ExportOptions, database: CommonQueryMethods): Pag
   const { store, filter } = options;
   return {
     read: async (after, limit) => {
-      const page = await readLinePage(database, after, limit, filter);
+      const page = await readLinePage(database, after, limit, filter, store.storeId ?? null);
       return { items: page.rows, cursor: page.cursor };
     },
     text: (rows, _firstIndex, after) => ndjsonText(rows, store, filter, after),

@@ -1,7 +1,7 @@
 import { sql, type CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor, pickFilter, readAllStatement, type EventFilter, type EventStore } from '../event-store/index.ts';
+import { decodeCursor, nameCursor, pickFilter, readAllStatement, type EventFilter, type EventStore } from '../event-store/index.ts';
 import { lineFormats } from './formats.ts';
 
 /**
@@ -45,9 +45,9 @@ const xminRow = z.object({ xmin: z.string() });
 /**
  * A page of the log as `EventStore.readAll` selects it (the store's own statement: the same
  * conditions, order and visibility), with the columns above. Filters and cursor are checked as the
- * store checks them, with its errors.
+ * store checks them, with its errors. Cursors name `store`, as the store's own do.
  */
-export async function readLinePage(db: CommonQueryMethods, after: string | null, limit: number, options: EventFilter): Promise<LinePage> {
+export async function readLinePage(db: CommonQueryMethods, after: string | null, limit: number, options: EventFilter, store: string | null = null): Promise<LinePage> {
   const from = after == null ? { tx: 0n, position: 0n } : decodeCursor(after);
   const statement = readAllStatement(lineColumns, from, limit, pickFilter(options));
   let result;
@@ -62,10 +62,10 @@ export async function readLinePage(db: CommonQueryMethods, after: string | null,
   if (!inOrder(rows)) rows.sort(byCursor);
   if (rows.length >= limit) {
     const last = rows[rows.length - 1]!;
-    return { rows, cursor: `${last.tx}-${last.pos}` };
+    return { rows, cursor: nameCursor(`${last.tx}-${last.pos}`, store) };
   }
-  const boundary = `${xmin}-0`;
-  return { rows, cursor: after != null && byCursorText(after, boundary) > 0 ? after : boundary };
+  const boundary = nameCursor(`${xmin}-0`, store);
+  return { rows, cursor: after != null && byCursorText(after, boundary) > 0 ? nameCursor(after, store) : boundary };
 }
 
 // Canonical decimals: a shorter one is smaller, equal lengths compare as text.
@@ -95,11 +95,11 @@ function json(value: unknown): string {
   return JSON.stringify(typeof value === 'string' ? JSON.parse(value) : value);
 }
 
-/** The NDJSON line of a row: byte for byte what `lineFormats.ndjson.line(event)` writes. */
-export function ndjsonLine(row: LineRow): string {
+/** The NDJSON line of a row: byte for byte what `lineFormats.ndjson.line(event)` writes (`storeSuffix`: `.` and the store's name, or empty). */
+export function ndjsonLine(row: LineRow, storeSuffix = ''): string {
   const owner = row.owner === null ? 'null' : JSON.stringify(row.owner);
   return (
-    `{"position":${row.pos},"cursor":"${row.tx}-${row.pos}","stream_id":${JSON.stringify(row.stream_id)},"stream_version":${row.version},` +
+    `{"position":${row.pos},"cursor":"${row.tx}-${row.pos}${storeSuffix}","stream_id":${JSON.stringify(row.stream_id)},"stream_version":${row.version},` +
     `"event_type":${JSON.stringify(row.event_type)},"event_id":"${row.event_id}","schema_version":${row.schema_version},"owner":${owner},` +
     `"recorded_at":"${row.recorded_at}","data":${json(row.data)},"metadata":${json(row.metadata)}}\n`
   );
@@ -113,15 +113,16 @@ export function ndjsonLine(row: LineRow): string {
 export async function ndjsonText(rows: readonly LineRow[], store: EventStore, filter: EventFilter, after: string | null): Promise<string> {
   let text = '';
   let previous = after;
+  const storeSuffix = store.storeId == null ? '' : `.${store.storeId}`;
   for (const row of rows) {
-    const cursor = `${row.tx}-${row.pos}`;
+    const cursor = `${row.tx}-${row.pos}${storeSuffix}`;
     if (row.slow) {
       const [event] = (await store.readAll({ ...filter, after: previous, limit: 1 })).events;
       if (event === undefined || event.cursor !== cursor) {
         throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', 'The events table changed under the export', { details: { cursor } });
       }
       text += lineFormats.ndjson.line(event, 0);
-    } else text += ndjsonLine(row);
+    } else text += ndjsonLine(row, storeSuffix);
     previous = cursor;
   }
   return text;

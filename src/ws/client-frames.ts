@@ -6,7 +6,7 @@ import { LakechatError } from '../errors.ts';
 
 const frameId = z.string().min(1).max(128);
 /** Cursors are opaque to clients; the store checks them. This only bounds their size. */
-const cursor = z.string().min(1).max(64);
+const cursor = z.string().min(1).max(100);
 
 export const subscribeFrame = z
   .object({

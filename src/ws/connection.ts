@@ -42,6 +42,21 @@ export interface ConnectionHost {
 }
 
 const OPEN = 1;
+
+/**
+ * The error a refused frame is answered with, without a stack trace: the answer never carries one,
+ * and capturing it was the largest cost of refusing a frame (a flood of refused frames is the
+ * attack these refusals answer).
+ */
+function frameError(...args: ConstructorParameters<typeof LakechatError>): LakechatError {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return new LakechatError(...args);
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
 /** Chats a user's connections remember they may read and signal to, so a stream of deltas costs no lookup each. */
 const maxAuthorizedChats = 256;
 
@@ -195,12 +210,12 @@ export class WsConnection {
   private async subscribe(frame: SubscribeFrame): Promise<void> {
     const { id, scope } = frame;
     const waitMs = this.subscribes.take();
-    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), id);
-    if (this.subscriptions.has(id)) return this.reject(new LakechatError('LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION'), id);
+    if (waitMs > 0) return this.reject(frameError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), id);
+    if (this.subscriptions.has(id)) return this.reject(frameError('LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION'), id);
     if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
-      return this.reject(new LakechatError('LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS', undefined, { details: { max: this.host.limits.maxSubscriptions } }), id);
+      return this.reject(frameError('LAKECHAT_ERR_WS_TOO_MANY_SUBSCRIPTIONS', undefined, { details: { max: this.host.limits.maxSubscriptions } }), id);
     }
-    if (scope === 'all' && !this.identity.analyst) return this.reject(new LakechatError('LAKECHAT_ERR_WS_FORBIDDEN_SCOPE'), id);
+    if (scope === 'all' && !this.identity.analyst) return this.reject(frameError('LAKECHAT_ERR_WS_FORBIDDEN_SCOPE'), id);
     const owner = this.identity.email;
     const streamId = frame.chatId === undefined ? undefined : this.host.chats.streamIdOf(owner, frame.chatId);
     const subscription = new Subscription(this, id, scope, owner, streamId);
@@ -217,7 +232,7 @@ export class WsConnection {
       if (subscription.closed) return;
       if (!readable) {
         this.forget(subscription);
-        return this.reject(new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND'), id);
+        return this.reject(frameError('LAKECHAT_ERR_CHAT_NOT_FOUND'), id);
       }
     }
     this.host.subscribed(subscription);
@@ -268,7 +283,7 @@ export class WsConnection {
 
   private unsubscribe(frame: UnsubscribeFrame): void {
     const subscription = this.subscriptions.get(frame.id);
-    if (subscription === undefined) return this.reject(new LakechatError('LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION'), frame.id);
+    if (subscription === undefined) return this.reject(frameError('LAKECHAT_ERR_WS_UNKNOWN_SUBSCRIPTION'), frame.id);
     this.forget(subscription);
     this.outbox.wakeAll();
     this.send(unsubscribedFrame(frame.id));
@@ -282,7 +297,7 @@ export class WsConnection {
 
   private async post(frame: PostFrame): Promise<void> {
     const waitMs = this.posts.take();
-    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
+    if (waitMs > 0) return this.reject(frameError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
     try {
       const posted = await this.host.chats.postMessage(this.context, frame.chatId, { role: frame.role, content: frame.content, clientMessageId: frame.id });
       this.send(
@@ -303,7 +318,7 @@ export class WsConnection {
   private async signal(frame: SignalFrame): Promise<void> {
     // The connection's budget first, so a flooding connection does not spend its siblings' share.
     const waitMs = this.signals.take() || this.share.signals.take();
-    if (waitMs > 0) return this.reject(new LakechatError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
+    if (waitMs > 0) return this.reject(frameError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
     const owner = this.identity.email;
     const envelope: SignalEnvelope = {
       instance: this.host.instanceId,
@@ -316,7 +331,7 @@ export class WsConnection {
     };
     try {
       const payload = encodeSignal(envelope);
-      if (!(await this.authorize(frame.chatId))) throw new LakechatError('LAKECHAT_ERR_CHAT_NOT_FOUND');
+      if (!(await this.authorize(frame.chatId))) throw frameError('LAKECHAT_ERR_CHAT_NOT_FOUND');
       await this.host.publishSignal(envelope, payload);
     } catch (error) {
       this.reject(error, frame.id);

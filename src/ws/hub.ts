@@ -11,6 +11,7 @@ import { closeReasons, type CloseReason } from './close-codes.ts';
 import { WsConnection, type ConnectionHost, type WsTraffic } from './connection.ts';
 import type { WsLimits } from './limits.ts';
 import { originAllowed } from './origin.ts';
+import { RateLimiter } from '../http/rate-limit.ts';
 import { errorFrame } from './server-frames.ts';
 import { createSignalRelay, type SignalEnvelope, type SignalRelay } from './signal-relay.ts';
 import type { Subscription } from './subscription.ts';
@@ -58,6 +59,7 @@ export class WsHub implements ConnectionHost {
   private readonly byStream = new Map<string, Set<Subscription>>();
   private readonly byOwner = new Map<string, Set<Subscription>>();
   private readonly relay: SignalRelay;
+  private readonly upgrades: RateLimiter;
   private nextId = 1;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
@@ -70,6 +72,24 @@ export class WsHub implements ConnectionHost {
     this.logger = options.logger;
     this.relay = createSignalRelay(options.store, (envelope) => this.deliver(envelope), options.logger);
     this.instanceId = this.relay.instanceId;
+    const perSecond = this.limits.userConnectsPerSecond;
+    this.upgrades = new RateLimiter({ perSecond, burst: Math.max(perSecond, this.limits.maxConnectionsPerUser) });
+  }
+
+  /**
+   * Before the upgrade: a user who opens connections faster than WS_USER_CONNECTS_PER_SECOND is
+   * answered 429 (Retry-After) without a WebSocket being made, the cheapest refusal there is: a
+   * reconnect loop costs the instance an HTTP answer each, not a connection's set-up and frames. A
+   * request without a valid identity goes on, to be refused by `accept` with the reason.
+   */
+  admitUpgrade(request: FastifyRequest): void {
+    let identity: Identity;
+    try {
+      identity = this.options.identify(this.upgradeHeaders(request));
+    } catch {
+      return;
+    }
+    this.upgrades.take(identity.email);
   }
 
   accept(socket: WebSocket, request: FastifyRequest): void {

@@ -23,6 +23,8 @@ export interface WsLimits {
   subscribesPerSecond: number;
   /** Signals one user may sustain per second across all their connections here (same burst); 0: no limit. */
   userSignalsPerSecond: number;
+  /** Connections one user may open per second on this instance (the burst is the larger of this and maxConnectionsPerUser); 0: no limit. */
+  userConnectsPerSecond: number;
   /** History (catch-up) reads one user may have running at once across all their connections here. */
   historyReadsPerUser: number;
   /** A subscription's catch-up page holds at most this many bytes of events. */
@@ -48,6 +50,7 @@ export function wsLimitsFrom(config: Config): WsLimits {
     subscribesPerSecond: env.WS_SUBSCRIBES_PER_SECOND,
     userSignalsPerSecond: env.WS_USER_SIGNALS_PER_SECOND,
     historyReadsPerUser: env.WS_HISTORY_READS_PER_USER,
+    userConnectsPerSecond: env.WS_USER_CONNECTS_PER_SECOND,
     subscriptionPageBytes: env.WS_SUBSCRIPTION_PAGE_BYTES,
     subscriptionQueueBytes: env.WS_SUBSCRIPTION_QUEUE_BYTES,
   });

@@ -48,7 +48,7 @@ export async function registerWebSocket(app: FastifyInstance, { config, logger, 
       request.log.info({ err: error }, 'WebSocket error');
     },
   });
-  app.get('/ws', { websocket: true }, (socket, request) => hub.accept(socket, request));
+  app.get('/ws', { websocket: true, preValidation: async (request) => hub.admitUpgrade(request) }, (socket, request) => hub.accept(socket, request));
   app.decorate('lakechatWs', hub);
   return hub;
 }

@@ -10,14 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { isLakechatError } from '../../src/errors.ts';
 import { detectCopiedLog } from '../../src/event-store/postgres/copied-log.ts';
-import type { RecordedEvent } from '../../src/event-store/index.ts';
+import { decodeCursor, encodeCursor, readStoreIdentity, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runDoctor } from '../../src/lakebase/doctor.ts';
 import { createLogger } from '../../src/logger.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { openStorage } from '../../src/storage.ts';
 import { startEmbeddedPostgres, type LocalPostgres } from '../support/embedded-postgres.ts';
 import { runScriptFile } from '../replay/run-script.ts';
-import { Client, startInstance } from '../ws/ws-support.ts';
+import { Client, eventsPage, startInstance } from '../ws/ws-support.ts';
 import { createPool } from 'slonik';
 
 const user = 'copied@example.com';
@@ -70,7 +70,12 @@ describe('Hidden: a copied database hides every new event', () => {
     expect((await origin.http(user, 'POST', '/api/chats', { id: 'c', title: 'Budget' })).status).toBe(201);
     for (const content of ['one', 'two']) expect((await origin.http(user, 'POST', '/api/chats/c/messages', { content })).status).toBe(201);
     await withClient(source.url, (client) => client.query('DO $$ BEGIN FOR i IN 1..3000 LOOP PERFORM pg_current_xact_id(); COMMIT; END LOOP; END $$'));
-    for (const content of ['three', 'four']) expect((await origin.http(user, 'POST', '/api/chats/c/messages', { content })).status).toBe(201);
+    let fromSource = '';
+    for (const content of ['three', 'four']) {
+      const posted = await origin.http(user, 'POST', '/api/chats/c/messages', { content });
+      expect(posted.status).toBe(201);
+      fromSource = posted.body.cursor as string; // names the source's cluster
+    }
     expect((await origin.http(user, 'PATCH', '/api/profile', { jobTitle: 'Analyst' })).status).toBeLessThan(300);
     await origin.close();
     const original = await readLog(source.url);
@@ -79,6 +84,7 @@ describe('Hidden: a copied database hides every new event', () => {
     await copyDatabase(source.url, target.url);
     const probe = await createPool(target.url);
     const check = await detectCopiedLog(probe);
+    const beforeRepair = await readStoreIdentity(probe);
     await probe.end();
     expect(check.copied).toBe(true);
     expect(BigInt(check.maxTxId!)).toBeGreaterThan(BigInt(check.nextTxId));
@@ -110,7 +116,7 @@ describe('Hidden: a copied database hides every new event', () => {
     expect((await runScriptFile('repair-copied-log', [], { LAKEBASE_PG_URL: target.url })).stdout).toContain('nothing to repair');
 
     // lakechat on the copy: a live subscriber from the start, a new post, the read models, a replay.
-    const copy = await startInstance({ databaseUrl: target.url });
+    const copy = await startInstance({ databaseUrl: target.url, env: { ANALYST_EMAILS: user } });
     try {
       const subscriber = await Client.open(copy.url, { user });
       const caughtUp = await subscriber.subscribe({ id: 'all', scope: 'user', after: null });
@@ -120,6 +126,26 @@ describe('Hidden: a copied database hides every new event', () => {
       const messages = await copy.http(user, 'GET', '/api/chats/c/messages');
       expect(messages.body.messages.map((m: { content: string }) => m.content)).toEqual(['one', 'two', 'three', 'four', 'five, on the copy']);
       expect((await copy.http(user, 'GET', '/api/chats/d')).status).toBe(200);
+
+      // Cursors name their store: the copy is another store than its source, and than itself before the repair.
+      const copyName = (await eventsPage(copy, user, '?limit=1')).events[0]!.cursor.split('.')[1]!;
+      expect(copyName).not.toBe(beforeRepair);
+      expect(copyName).not.toBe(fromSource.split('.')[1]);
+      expect(messages.body.messages.map((m: { cursor: string }) => m.cursor.split('.')[1])).toEqual(Array(5).fill(copyName));
+      const { tx, position } = decodeCursor(messages.body.messages[3].cursor as string);
+      for (const foreign of [fromSource, encodeCursor({ tx, position, store: beforeRepair })]) {
+        const answer = await copy.http(user, 'GET', `/api/events?after=${encodeURIComponent(foreign)}`);
+        expect([foreign, answer.status, answer.body?.error?.code]).toEqual([foreign, 400, 'LAKECHAT_ERR_STORE_INVALID_CURSOR']);
+        const client = await Client.open(copy.url, { user });
+        const frame = await client.subscribe({ id: 'f', scope: 'user', after: foreign });
+        expect([foreign, frame.type, frame.code]).toEqual([foreign, 'error', 'LAKECHAT_ERR_STORE_INVALID_CURSOR']);
+        client.close();
+      }
+      const printed = await runScriptFile('replay', ['--format', 'ndjson'], { LAKEBASE_PG_URL: target.url });
+      expect(printed.code).toBe(0);
+      const lines = printed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { cursor: string });
+      expect(lines.length).toBeGreaterThanOrEqual(original.length);
+      expect(new Set(lines.map((line) => line.cursor.split('.')[1]))).toEqual(new Set([copyName]));
 
       const replay: RecordedEvent[] = [];
       for (let after: string | null = null; ; ) {

@@ -82,6 +82,40 @@ describe('who may connect', () => {
   });
 });
 
+describe('reconnecting', () => {
+  /** An upgrade request as a client sends it, answered with an HTTP status when refused before the upgrade. */
+  function upgrade(user: string): Promise<{ status: number; retryAfter: string | null; body: any }> {
+    return new Promise((resolve, reject) => {
+      const socket = new WebSocket(instance!.url, { headers: { 'x-demo-user': user } });
+      socket.on('open', () => {
+        socket.terminate();
+        resolve({ status: 101, retryAfter: null, body: null });
+      });
+      socket.on('unexpected-response', (_request, response) => {
+        let text = '';
+        response.on('data', (chunk: Buffer) => (text += chunk.toString()));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] ?? null, body: JSON.parse(text) }));
+      });
+      socket.on('error', (error) => {
+        if (socket.readyState !== WebSocket.CLOSED) reject(error);
+      });
+    });
+  }
+
+  it('refuses a user who reconnects faster than WS_USER_CONNECTS_PER_SECOND with 429 before the upgrade, and lets another user in meanwhile', async () => {
+    instance = await startInstance({ env: { WS_USER_CONNECTS_PER_SECOND: '1', WS_MAX_CONNECTIONS_PER_USER: '3' } });
+    // The burst is the connection cap: a client reconnecting every connection at once gets in.
+    for (let n = 0; n < 3; n++) expect((await upgrade('mallory@example.com')).status).toBe(101);
+    const refused = await upgrade('mallory@example.com');
+    expect(refused.status).toBe(429);
+    expect(refused.retryAfter).toBe('1');
+    expect(refused.body.error).toMatchObject({ code: 'LAKECHAT_ERR_HTTP_RATE_LIMITED', details: { retryAfterSeconds: 1 } });
+    expect((await upgrade('bob@example.com')).status).toBe(101);
+    // A second later the user has a connection's worth again.
+    await eventually('a token for the next connection', async () => ((await upgrade('mallory@example.com')).status === 101 ? true : undefined), 5_000);
+  });
+});
+
 describe('limits on a connection', () => {
   it('closes with 1009 on a frame over WS_MAX_PAYLOAD_BYTES', async () => {
     instance = await startInstance({ env: { WS_MAX_PAYLOAD_BYTES: '2048' } });

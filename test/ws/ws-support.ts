@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { eventStorePoolConfiguration, MemoryEventStore, PostgresEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { createPostgresEventStore, eventStorePoolConfiguration, MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 
@@ -38,7 +38,8 @@ export async function startInstance(options: InstanceOptions = {}): Promise<Inst
   if (options.databaseUrl !== undefined) {
     const url = options.databaseUrl;
     pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: 6, idleInTransactionTimeoutMs: 10_000 }));
-    store = new PostgresEventStore({
+    // As the server opens it: cursors name the store.
+    store = await createPostgresEventStore({
       pool,
       listenerConfig: async () => ({ connectionString: url }),
       pollIntervalMs: options.pollIntervalMs ?? 200,
@@ -250,4 +251,12 @@ export async function appendMessages(instance: Instance, owner: string, chatId: 
     version += batch.length;
     done += batch.length;
   }
+}
+
+/** A page of `GET /api/events` (NDJSON): the events' lines and the next page's cursor. */
+export async function eventsPage(instance: Instance, user: string, query: string): Promise<{ status: number; events: { cursor: string }[]; next: string | null }> {
+  const response = await fetch(`http://127.0.0.1:${instance.port}/api/events${query}`, { headers: { 'x-demo-user': user } });
+  const text = await response.text();
+  const events = response.status === 200 ? text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { cursor: string }) : [];
+  return { status: response.status, events, next: response.headers.get('x-next-cursor') };
 }

@@ -70,6 +70,13 @@ export interface RepairCopiedLogOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * The position of a stored cursor, bare (`tx-position`) or naming its store (`tx-position.store`).
+ * The repair writes every cursor back bare: the epoch moves, so a name written before would be refused,
+ * and a bare cursor is this store's.
+ */
+const storedPosition = `split_part(split_part(t.cursor, '.', 1), '-', 2)`;
+
 /** Tables whose `cursor` column holds a cursor of an event (never a boundary): remapped by equality. */
 const eventCursorTables = ['messages', 'profile_history', 'projection_parked_events'];
 /** Tables whose cursor may be a boundary (x, 0): remapped by counting the transactions below x. */
@@ -127,7 +134,7 @@ export async function repairCopiedLog(config: pg.ClientConfig, options: RepairCo
       for (const table of eventCursorTables) {
         if (!(await tableExists(client, table))) continue;
         const updated = await client.query(`
-          UPDATE ${pg.escapeIdentifier(table)} AS t SET cursor = copied_tx.new::text || '-' || split_part(t.cursor, '-', 2)
+          UPDATE ${pg.escapeIdentifier(table)} AS t SET cursor = copied_tx.new::text || '-' || ${storedPosition}
           FROM copied_tx WHERE split_part(t.cursor, '-', 1)::xid8 = copied_tx.old`);
         result.cursors[table] = updated.rowCount ?? 0;
       }
@@ -135,7 +142,7 @@ export async function repairCopiedLog(config: pg.ClientConfig, options: RepairCo
         if (!(await tableExists(client, table))) continue;
         const updated = await client.query(`
           UPDATE ${pg.escapeIdentifier(table)} AS t
-          SET cursor = (1 + (SELECT count(*) FROM copied_tx WHERE copied_tx.old < split_part(t.cursor, '-', 1)::xid8))::text || '-' || split_part(t.cursor, '-', 2)
+          SET cursor = (1 + (SELECT count(*) FROM copied_tx WHERE copied_tx.old < split_part(t.cursor, '-', 1)::xid8))::text || '-' || ${storedPosition}
           WHERE t.cursor IS NOT NULL`);
         result.cursors[table] = updated.rowCount ?? 0;
       }

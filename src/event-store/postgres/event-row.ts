@@ -41,8 +41,9 @@ const decimal = /^\d{1,20}$/;
 /**
  * One row of `eventRow`'s shape as a RecordedEvent, and its transaction id as PostgreSQL printed
  * it (canonical decimal, so the cursor is built from the text without a BigInt round trip).
+ * `storeSuffix` (`.` and the store's name, or empty) ends every cursor: cursors name their store.
  */
-export function readEventRow(row: Record<string, unknown>): { event: RecordedEvent; tx: string } {
+export function readEventRow(row: Record<string, unknown>, storeSuffix = ''): { event: RecordedEvent; tx: string } {
   const { position: rawPosition, tx: rawTx, recorded_at: rawRecordedAt, data, metadata, owner } = row;
   const position = typeof rawPosition === 'number' ? rawPosition : Number(rawPosition);
   if (!Number.isSafeInteger(position) || typeof rawTx !== 'string' || !decimal.test(rawTx)) throw badRow('position');
@@ -57,7 +58,7 @@ export function readEventRow(row: Record<string, unknown>): { event: RecordedEve
     tx: rawTx,
     event: {
       position,
-      cursor: `${rawTx}-${position}`,
+      cursor: `${rawTx}-${position}${storeSuffix}`,
       streamId: row.stream_id,
       version: row.stream_version,
       eventId: row.event_id,

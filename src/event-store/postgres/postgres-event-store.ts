@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
-import { compareCursors, decodeCursor, invalidCursor, type CursorPoint } from '../cursor.ts';
+import { compareCursors, decodeCursor, invalidCursor, nameCursor, type CursorPoint } from '../cursor.ts';
 import { pickFilter } from '../filter.ts';
 import { validMaxBytes } from '../event-bytes.ts';
 import { LiveTail } from '../live-tail.ts';
@@ -30,6 +30,7 @@ import { sqlState } from './postgres-errors.ts';
 import { boundaryCursor, readAllPage } from './read-all.ts';
 import { readStreamPage } from './read-stream.ts';
 import { selectRows } from './select-rows.ts';
+import { readStoreIdentity } from './store-identity.ts';
 import { readVisibilityLag, type VisibilityLag } from './visibility-lag.ts';
 
 export interface PostgresEventStoreOptions {
@@ -49,6 +50,11 @@ export interface PostgresEventStoreOptions {
   /** How long readAll and headCursor wait for this instance's own commits to become readable. */
   readYourWritesMs?: number;
   newId?: () => string;
+  /**
+   * The name this log gives itself in its cursors (`readStoreIdentity`); createPostgresEventStore
+   * reads it. Absent: bare cursors, as before cursors named their store.
+   */
+  storeId?: string;
 }
 
 const defaultPageSize = 1_000;
@@ -75,6 +81,9 @@ function unavailable(error: unknown): LakechatError {
 export class PostgresEventStore implements EventStore {
   readonly kind = 'postgres' as const;
   readonly instanceId: string;
+  /** Named in every cursor this store hands out (null: bare cursors). */
+  readonly storeId: string | null;
+  private readonly storeSuffix: string;
   private readonly pool: DatabasePool;
   private readonly tail: LiveTail;
   private readonly committer: GroupCommitter;
@@ -89,6 +98,8 @@ export class PostgresEventStore implements EventStore {
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.pool = options.pool;
     this.instanceId = options.instanceId ?? randomUUID();
+    this.storeId = options.storeId ?? null;
+    this.storeSuffix = this.storeId === null ? '' : `.${this.storeId}`;
     this.newId = options.newId ?? randomUUID;
     this.readYourWritesMs = options.readYourWritesMs ?? 1_000;
     this.tail = new LiveTail(this, {
@@ -128,14 +139,21 @@ export class PostgresEventStore implements EventStore {
 
   async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
     this.assertOpen();
-    return this.committer.append(prepareAppend(streamId, events, options, this.newId));
+    const result = await this.committer.append(prepareAppend(streamId, events, options, this.newId));
+    if (this.storeId === null) return result;
+    // The committer works with bare cursors (its notifications stay readable by every instance).
+    return {
+      ...result,
+      cursor: nameCursor(result.cursor, this.storeId),
+      events: result.events.map((event) => ({ ...event, cursor: nameCursor(event.cursor, this.storeId) })),
+    };
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {
     this.assertOpen();
     const limit = clampLimit(options.limit, 10_000);
     try {
-      return await readStreamPage(this.pool, streamId, { fromVersion: options.fromVersion, limit, backwards: options.direction === 'backwards' });
+      return await readStreamPage(this.pool, streamId, { fromVersion: options.fromVersion, limit, backwards: options.direction === 'backwards' }, this.storeSuffix);
     } catch (error) {
       throw unavailable(error);
     }
@@ -152,7 +170,7 @@ export class PostgresEventStore implements EventStore {
     for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
       let page;
       try {
-        page = await readAllPage(this.pool, after, limit, filter, maxBytes);
+        page = await readAllPage(this.pool, after, limit, filter, maxBytes, this.storeSuffix);
       } catch (error) {
         throw unavailable(error);
       }
@@ -164,8 +182,8 @@ export class PostgresEventStore implements EventStore {
       }
       // A short page read everything below the snapshot's xmin: resume from there (never behind
       // where this read started, which an older open transaction could otherwise cause).
-      const boundary = boundaryCursor(page.xmin);
-      const cursor = options.after != null && compareCursors(options.after, boundary) > 0 ? options.after : boundary;
+      const boundary = boundaryCursor(page.xmin, this.storeId);
+      const cursor = options.after != null && compareCursors(options.after, boundary) > 0 ? nameCursor(options.after, this.storeId) : boundary;
       return { events: page.events, cursor };
     }
   }
@@ -195,20 +213,20 @@ export class PostgresEventStore implements EventStore {
       }
       const xmin = BigInt(snapshot!.xmin);
       limit ??= BigInt(snapshot!.xmax);
-      if (!this.mayWaitForOwnWrites(xmin, ownCommit, started)) return boundaryCursor(xmin < limit ? xmin : limit);
+      if (!this.mayWaitForOwnWrites(xmin, ownCommit, started)) return boundaryCursor(xmin < limit ? xmin : limit, this.storeId);
       await sleep(delayMs);
     }
   }
 
   /**
-   * Refuses a cursor this store cannot have issued: one naming another store (the memory log's), or
-   * one beyond the head (a transaction id not yet assigned, or a position not yet drawn), which would
+   * Refuses a cursor this store cannot have issued: one naming another store (a memory log, another
+   * cluster or database, or this log before a repair moved its epoch), or one beyond the head (a transaction id not yet assigned, or a position not yet drawn), which would
    * otherwise answer "caught up" and then deliver nothing. For cursors from clients; the projections'
    * own checkpoints are not checked here.
    */
   async checkCursor(cursor: string): Promise<void> {
     this.assertOpen();
-    const point = this.decode(cursor);
+    const point = this.decode(cursor, true);
     let head;
     try {
       [head] = await selectRows(
@@ -311,9 +329,17 @@ export class PostgresEventStore implements EventStore {
     this.tail.wake(newest);
   }
 
-  private decode(cursor: string): CursorPoint {
+  /**
+   * A bare cursor is this store's (issued before cursors named their store, or stored by a repair).
+   * `strict` (cursors from clients, checkCursor) refuses any other name. Reads are lenient with the
+   * name of another PostgreSQL log: a checkpoint stored before a dump was restored into a cluster
+   * whose counter is higher (no repair needed, the pairs keep their meaning) must still be read.
+   */
+  private decode(cursor: string, strict = false): CursorPoint {
     const point = decodeCursor(cursor);
-    if (point.store !== null) throw invalidCursor(cursor, 'issued by another store');
+    if (point.store !== null && point.store !== this.storeId && (strict || !point.store.startsWith('p'))) {
+      throw invalidCursor(cursor, 'issued by another store');
+    }
     if (point.tx > maxXid8 || point.position > maxInt8) throw invalidCursor(cursor);
     return point;
   }
@@ -323,16 +349,18 @@ export class PostgresEventStore implements EventStore {
   }
 }
 
+/** The store on a migrated database, naming itself in its cursors (`readStoreIdentity`). */
 export async function createPostgresEventStore(options: PostgresEventStoreOptions): Promise<PostgresEventStore> {
-  const store = new PostgresEventStore(options);
+  let storeId = options.storeId;
   try {
     await options.pool.query(sql.unsafe`SELECT position FROM events LIMIT 0`);
+    storeId ??= await readStoreIdentity(options.pool);
   } catch (error) {
     if (sqlState(error) === '42P01') {
-      throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', 'The events table does not exist: run the migrations (npm run migrate)', { cause: error });
+      throw new LakechatError('LAKECHAT_ERR_STORE_UNAVAILABLE', "The events table (or another of lakechat's tables) does not exist: run the migrations (npm run migrate)", { cause: error });
     }
     throw unavailable(error);
   }
-  return store;
+  return new PostgresEventStore({ ...options, storeId });
 }
 

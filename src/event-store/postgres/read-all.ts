@@ -86,7 +86,14 @@ function sizedPage(columns: FragmentSqlToken, rows: FragmentSqlToken, maxBytes: 
 }
 
 /** One page of the log in reader order (see `readAllStatement`), as recorded events. */
-export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, limit: number, filter: EventFilter, maxBytes?: number): Promise<ReadAllPage> {
+export async function readAllPage(
+  db: CommonQueryMethods,
+  after: CursorPoint,
+  limit: number,
+  filter: EventFilter,
+  maxBytes?: number,
+  storeSuffix = '',
+): Promise<ReadAllPage> {
   const result = await db.query(readAllStatement(eventColumns, after, limit, filter, maxBytes));
   const rows = result.rows as readonly Record<string, unknown>[];
   const { xmin } = xminRow.parse(rows[0]);
@@ -101,7 +108,7 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
       truncated = true;
       continue;
     }
-    const { event, tx } = readEventRow(row);
+    const { event, tx } = readEventRow(row, storeSuffix);
     if (maxBytes !== undefined) rememberEventBytes(event, Number(row.event_bytes));
     // Canonical decimals: a shorter one is smaller, equal lengths compare as text.
     const order = tx.length - previousTx.length || (tx < previousTx ? -1 : tx > previousTx ? 1 : 0);
@@ -116,6 +123,6 @@ export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, li
   return { events, xmin: BigInt(xmin), truncated };
 }
 
-export function boundaryCursor(xmin: bigint): string {
-  return encodeCursor({ tx: xmin, position: 0n });
+export function boundaryCursor(xmin: bigint, store: string | null = null): string {
+  return encodeCursor({ tx: xmin, position: 0n, store });
 }

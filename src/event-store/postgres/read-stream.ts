@@ -16,6 +16,7 @@ export async function readStreamPage(
   db: CommonQueryMethods,
   streamId: string,
   options: { fromVersion: number | undefined; limit: number; backwards: boolean },
+  storeSuffix = '',
 ): Promise<ReadStreamResult> {
   const from = Math.max(Math.min(options.fromVersion ?? (options.backwards ? maxVersion : 1), maxVersion), options.backwards ? 0 : 1);
   const page = options.backwards
@@ -33,6 +34,6 @@ export async function readStreamPage(
     ) AS page ON true`);
   const rows = result.rows as readonly Record<string, unknown>[];
   const events = [];
-  for (const row of rows) if (row.position !== null) events.push(readEventRow(row).event);
+  for (const row of rows) if (row.position !== null) events.push(readEventRow(row, storeSuffix).event);
   return { streamId, version: versionRow.parse(rows[0]).current_version, events };
 }

@@ -1,5 +1,6 @@
 import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
 import type { MessagePostedData } from '../../chats/events.ts';
+import { bareCursor } from '../../event-store/cursor.ts';
 
 /**
  * Inserts the messages of the `MessagePosted` events at `positions` (a batch's, all between the two
@@ -10,8 +11,9 @@ import type { MessagePostedData } from '../../chats/events.ts';
  */
 export async function insertMessagesFromLog(db: CommonQueryMethods, table: IdentifierSqlToken, positions: readonly number[], first: string, last: string): Promise<void> {
   if (positions.length === 0) return;
-  const [firstTx, firstPosition] = first.split('-') as [string, string];
-  const [lastTx, lastPosition] = last.split('-') as [string, string];
+  // Cursors may name their store (`tx-position.store`): only the pair bounds the range.
+  const [firstTx, firstPosition] = bareCursor(first).split('-') as [string, string];
+  const [lastTx, lastPosition] = bareCursor(last).split('-') as [string, string];
   const result = await db.query(sql.unsafe`
     INSERT INTO ${table} (stream_id, position, owner, chat_id, message_id, role, content, client_message_id, trace_id, trace_summary, created_at, cursor)
     SELECT e.stream_id, (e.data->'position')::int, coalesce(e.owner, ''), e.data->>'chatId', (e.data->>'messageId')::uuid, e.data->>'role',
