@@ -1,4 +1,7 @@
 import type {
+  EraseOptions,
+  EraseResult,
+  EraseSelection,
   AppendOptions,
   AppendResult,
   EventStore,
@@ -45,6 +48,11 @@ export class InstrumentedEventStore implements EventStore {
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
     return this.store.readStream(streamId, options);
+  }
+
+  async erase(selection: EraseSelection, options: EraseOptions): Promise<EraseResult> {
+    if (this.store.erase === undefined) throw new Error('this event store cannot erase');
+    return this.store.erase(selection, options);
   }
 
   readAll(options?: ReadAllOptions): Promise<ReadAllResult> {
