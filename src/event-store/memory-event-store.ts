@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor, encodeCursor, invalidCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor, invalidCursor, maxCursor } from './cursor.ts';
 import { checkExpectedVersion } from './errors.ts';
 import { matchesFilter, pickFilter } from './filter.ts';
 import { eventBytes, validMaxBytes } from './event-bytes.ts';
@@ -142,7 +142,7 @@ export class MemoryEventStore implements EventStore {
     const keep = new Set(selection.keepTypes ?? []);
     const streams = new Set(selection.streamIds ?? []);
     const byOwner = selection.owner !== undefined;
-    if (!byOwner && streams.size === 0) return { events: 0, streamIds: [] };
+    if (!byOwner && streams.size === 0) return { events: 0, streamIds: [], lastCursor: null };
     const selected = (event: RecordedEvent): boolean =>
       byOwner
         ? event.owner === selection.owner
@@ -152,6 +152,7 @@ export class MemoryEventStore implements EventStore {
           (selection.throughVersion === undefined || event.version <= selection.throughVersion);
     const touched = new Set<string>();
     let erased = 0;
+    let lastCursor: string | null = null;
     for (;;) {
       options.signal?.throwIfAborted();
       const batch = new Map<number, RecordedEvent>();
@@ -169,12 +170,15 @@ export class MemoryEventStore implements EventStore {
         batch.set(event.position, tombstone);
       }
       if (batch.size === 0) break;
-      for (const [position, tombstone] of batch) this.replace(this.log[position - 1]!, tombstone);
+      for (const [position, tombstone] of batch) {
+        this.replace(this.log[position - 1]!, tombstone);
+        lastCursor = maxCursor(lastCursor, tombstone.cursor);
+      }
       this.tail.redact(batch);
       erased += batch.size;
       await options.onBatch?.(erased);
     }
-    return { events: erased, streamIds: [...touched] };
+    return { events: erased, streamIds: [...touched], lastCursor };
   }
 
   private replace(old: RecordedEvent, tombstone: RecordedEvent): void {

@@ -60,6 +60,8 @@ export interface EraseResult {
   events: number;
   /** The (old) ids of the streams touched. */
   streamIds: string[];
+  /** The greatest cursor of the events erased (null when none was): read models past it hold none of their old payloads. */
+  lastCursor: string | null;
 }
 
 /** The erased stream's new id: a keyed hash of the old one, unlinkable once the key is gone. */

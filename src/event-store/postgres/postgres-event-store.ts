@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
-import { compareCursors, decodeCursor, invalidCursor, type CursorPoint } from '../cursor.ts';
+import { compareCursors, decodeCursor, invalidCursor, maxCursor, type CursorPoint } from '../cursor.ts';
 import { pickFilter } from '../filter.ts';
 import { validMaxBytes } from '../event-bytes.ts';
 import { LiveTail } from '../live-tail.ts';
@@ -237,6 +237,7 @@ export class PostgresEventStore implements EventStore {
     const batchSize = options.batchSize ?? 500;
     const touched = new Set<string>();
     let erased = 0;
+    let lastCursor: string | null = null;
     const batch = async (): Promise<number> => {
       options.signal?.throwIfAborted();
       let tombstones: RecordedEvent[];
@@ -249,6 +250,7 @@ export class PostgresEventStore implements EventStore {
         for (const event of tombstones) touched.add(event.streamId);
       }
       if (tombstones.length === 0) return 0;
+      for (const event of tombstones) lastCursor = maxCursor(lastCursor, event.cursor);
       this.tail.redact(new Map(tombstones.map((event) => [event.position, event])));
       const payload = JSON.stringify({ i: this.instanceId, from: tombstones[0]!.position, to: tombstones[tombstones.length - 1]!.position });
       await this.pool.query(sql.unsafe`SELECT pg_notify(${erasureChannel}, ${payload})`).catch((error: unknown) => {
@@ -271,7 +273,7 @@ export class PostgresEventStore implements EventStore {
       if (options.signal?.aborted === true) throw error;
       throw unavailable(error);
     }
-    return { events: erased, streamIds: [...touched] };
+    return { events: erased, streamIds: [...touched], lastCursor };
   }
 
   /** Another instance erased events: live readers here holding them get the tombstones. */
