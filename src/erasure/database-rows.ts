@@ -61,15 +61,15 @@ export async function deleteOwnerRows(db: CommonQueryMethods, owner: string): Pr
 }
 
 /**
- * Deletes the rows of these streams (a deleted chat's or profile's) outside the log, those at or
- * below `throughVersion` where a table has versions; returns how many.
+ * Deletes the rows of these streams (a deleted chat's or profile's) outside the log, those below
+ * `beforeVersion` where a table has versions; returns how many.
  */
-export async function deleteStreamRows(db: CommonQueryMethods, streamIds: readonly string[], throughVersion?: number): Promise<number> {
+export async function deleteStreamRows(db: CommonQueryMethods, streamIds: readonly string[], beforeVersion?: number): Promise<number> {
   if (streamIds.length === 0) return 0;
   let total = 0;
   for (const table of await tablesWith(db, 'stream_id')) {
     const inStreams = sql.fragment`stream_id = ANY(${sql.array([...streamIds], 'text')})`;
-    const condition = throughVersion !== undefined && table.has_version ? sql.fragment`${inStreams} AND version <= ${throughVersion}` : inStreams;
+    const condition = beforeVersion !== undefined && table.has_version ? sql.fragment`${inStreams} AND version < ${beforeVersion}` : inStreams;
     total += await deleteInBatches(db, table, condition);
   }
   return total + (await deleteOrphanParked(db, streamIds));
@@ -97,4 +97,18 @@ export async function vacuumTables(db: CommonQueryMethods, tables: readonly stri
       report(table, error);
     }
   }
+}
+
+/** What an erasure of this user would touch: events per type, rows per table (a dry run). */
+export async function countOwnerData(db: CommonQueryMethods, owner: string): Promise<{ events: Record<string, number>; rows: Record<string, number> }> {
+  const typeRow = z.object({ event_type: z.string(), n: countRow.shape.n });
+  const { rows: types } = await db.query(sql.unsafe`SELECT event_type, count(*) AS n FROM events WHERE owner = ${owner} GROUP BY 1 ORDER BY 1`);
+  const events = Object.fromEntries(types.map((row) => typeRow.parse(row)).map((row) => [row.event_type, row.n]));
+  const rows: Record<string, number> = {};
+  for (const table of await tablesWith(db, 'owner')) {
+    const { rows: counted } = await db.query(sql.unsafe`SELECT count(*) AS n FROM ${sql.identifier([table.schema, table.name])} WHERE owner = ${owner}`);
+    const n = countRow.parse(counted[0]).n;
+    if (n > 0) rows[`${table.schema}.${table.name}`] = n;
+  }
+  return { events, rows };
 }

@@ -42,8 +42,11 @@ export class Erasures {
   private readonly erasing = new Map<string, Promise<ErasureRecord>>();
   /** Completed here, recently: email → id (memory only, never stored). */
   private readonly recent = new Map<string, { id: string; until: number }>();
+  /** Called after each batch of events: tests stop an erasure mid-way, or write during it. */
+  afterBatch: ErasuresOptions['afterBatch'];
 
   constructor(private readonly options: ErasuresOptions) {
+    this.afterBatch = options.afterBatch;
     this.records = options.pool === null ? new MemoryErasureRecords() : new PostgresErasureRecords(options.pool);
   }
 
@@ -106,7 +109,9 @@ export class Erasures {
   /**
    * A deleted chat's or profile's content: the selected events of these streams become tombstones
    * (their ids, owner and metadata stay: the user still exists), and the streams' rows outside the
-   * log go. Returns the events erased.
+   * log go: all of them, or with `throughVersion` (the deletion's version, whose event is kept) those
+   * before it, so the read models hold what a rebuild from the log would (the deletion's own entry
+   * in a profile's history, which holds no value). Returns the events erased.
    */
   async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }, ownerKey?: string): Promise<number> {
     this.assertCanErase();
@@ -118,9 +123,11 @@ export class Erasures {
       await deleteStreamRows(this.options.pool, selection.streamIds, selection.throughVersion);
     } else {
       const streams = new Set(selection.streamIds);
-      const through = selection.throughVersion;
+      const before = selection.throughVersion;
       this.options.projections.eraseRows?.({
-        row: (row) => streams.has(row.streamId as string) && (through === undefined || typeof row.version !== 'number' || row.version <= through),
+        // Rows that name their stream are judged by it; rows kept under the owner's key (history) by that.
+        row: (row, keyed) =>
+          (typeof row.streamId === 'string' ? streams.has(row.streamId) : keyed) && (before === undefined || typeof row.version !== 'number' || row.version < before),
         ...(ownerKey === undefined ? {} : { key: (key) => key === ownerKey }),
       });
     }
@@ -161,7 +168,7 @@ export class Erasures {
           signal: this.options.signal,
           onBatch: async (erasedSoFar) => {
             await this.records.progress(record.id, before + erasedSoFar, rows);
-            await this.options.afterBatch?.(record, before + erasedSoFar);
+            await this.afterBatch?.(record, before + erasedSoFar);
           },
         },
       );
@@ -170,7 +177,7 @@ export class Erasures {
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
       await this.waitForProjections(result.lastCursor);
-      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ row: (row) => row.owner === subject, key: (key) => key === subject }) ?? 0);
+      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ row: (row, keyed) => row.owner === subject || (keyed && !('owner' in row)), key: (key) => key === subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
       if (result.events === 0) break;
     }

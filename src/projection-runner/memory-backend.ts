@@ -15,9 +15,9 @@ export interface ErasableRow {
 }
 
 export interface EraseRowsInMemory {
-  /** Rows to delete. */
-  row: (row: ErasableRow) => boolean;
-  /** Map entries to delete whole, by key (a read model keyed by owner, whose rows do not repeat it). */
+  /** Rows to delete; `keyed` when the row lies under a key `key` selects. */
+  row: (row: ErasableRow, keyed: boolean) => boolean;
+  /** Map keys under which every object counts as a row (a read model keyed by owner, whose rows do not repeat it). */
   key?: (key: unknown) => boolean;
   /** Parked events whose event id this says is no longer in the log are dropped. */
   stillLogged?: (eventId: string) => boolean;
@@ -106,35 +106,31 @@ export class MemoryProjectionBackend implements ProjectionBackend {
    */
   eraseRows({ row: match, key: matchKey, stillLogged }: EraseRowsInMemory): number {
     let erased = 0;
-    const isRow = (value: unknown): value is ErasableRow =>
-      typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map) && ('owner' in value || 'streamId' in value);
-    const walk = (container: Map<unknown, unknown>): void => {
+    const isObject = (value: unknown): value is ErasableRow => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
+    const isRow = (value: unknown, keyed: boolean): value is ErasableRow => isObject(value) && (keyed || 'owner' in value || 'streamId' in value);
+    const walk = (container: Map<unknown, unknown>, keyedAbove: boolean): void => {
       for (const [key, value] of container) {
-        if (matchKey?.(key) === true) {
-          container.delete(key);
-          erased += Array.isArray(value) ? value.length : value instanceof Map ? value.size : 1;
-        } else if (isRow(value)) {
-          if (match(value)) {
+        const keyed = keyedAbove || matchKey?.(key) === true;
+        if (isRow(value, keyed)) {
+          if (match(value, keyed)) {
             container.delete(key);
             erased++;
           }
         } else if (value instanceof Map) {
-          walk(value);
+          walk(value, keyed);
           if (value.size === 0) container.delete(key);
         } else if (Array.isArray(value)) {
-          for (let i = 0; i < value.length; i++) {
-            if (isRow(value[i]) && match(value[i] as ErasableRow)) {
-              value[i] = undefined;
-              erased++;
-            }
-          }
-          if (value.every((item) => item === undefined)) container.delete(key);
+          const kept = value.filter((item) => !(isRow(item, keyed) && match(item, keyed)));
+          erased += value.length - kept.length;
+          // Lists indexed by position (a chat's messages) keep their holes: only whole lists go.
+          if (kept.every((item) => item === undefined)) container.delete(key);
+          else if (kept.length !== value.length) value.splice(0, value.length, ...kept);
         }
       }
     };
     for (const model of this.models.values()) {
-      if (model instanceof Map) walk(model);
-      else if (typeof model === 'object' && model !== null) for (const part of Object.values(model)) if (part instanceof Map) walk(part);
+      if (model instanceof Map) walk(model, false);
+      else if (typeof model === 'object' && model !== null) for (const part of Object.values(model)) if (part instanceof Map) walk(part, false);
     }
     if (stillLogged !== undefined) {
       for (let i = this.parked.length - 1; i >= 0; i--) {

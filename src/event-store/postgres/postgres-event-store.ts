@@ -238,6 +238,7 @@ export class PostgresEventStore implements EventStore {
     const touched = new Set<string>();
     let erased = 0;
     let lastCursor: string | null = null;
+    let hookFailure: unknown;
     const batch = async (): Promise<number> => {
       options.signal?.throwIfAborted();
       let tombstones: RecordedEvent[];
@@ -257,7 +258,12 @@ export class PostgresEventStore implements EventStore {
         this.options.logger?.warn({ err: error }, 'could not tell other instances of an erasure; their live readers re-read on their next poll');
       });
       erased += tombstones.length;
-      await options.onBatch?.(erased);
+      try {
+        await options.onBatch?.(erased);
+      } catch (error) {
+        hookFailure = error;
+        throw error;
+      }
       return tombstones.length;
     };
     try {
@@ -270,7 +276,7 @@ export class PostgresEventStore implements EventStore {
         settled = false;
       }
     } catch (error) {
-      if (options.signal?.aborted === true) throw error;
+      if (options.signal?.aborted === true || error === hookFailure) throw error;
       throw unavailable(error);
     }
     return { events: erased, streamIds: [...touched], lastCursor };
