@@ -14,7 +14,7 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
     await t.close();
   });
 
-  it('an erasure killed mid-way is taken up again by the next start and completes, and its record says it resumed', async () => {
+  it('an erasure killed mid-way is taken up again by the next start and completes, and its record says it resumed', { timeout: 180_000 }, async () => {
     await seedUser(t, userA, 'Alice');
     await seedUser(t, userB, 'Bob');
     const crashing = new Erasures({
@@ -44,13 +44,14 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
     expect(dump).toContain('Bob Employer');
   });
 
-  it("the user's writes during their erasure are refused here with LAKECHAT_ERR_ERASURE_IN_PROGRESS, or erased with it when another instance took them", async () => {
+  it("the user's writes during their erasure are refused here with LAKECHAT_ERR_ERASURE_IN_PROGRESS, or erased with it when another instance took them", { timeout: 180_000 }, async () => {
     await seedUser(t, userA, 'Alice');
     const other = await postgresApp({ bed: t.bed });
     try {
       const refused: number[] = [];
       const codes: string[] = [];
       let otherPosted = 0;
+      const otherAnswers: string[] = [];
       let raced = false;
       t.app.lakechat.erasures.afterBatch = async () => {
         if (raced) return;
@@ -59,8 +60,9 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
         refused.push(here.statusCode);
         codes.push(here.json().error?.code);
         // Another instance knows nothing of the erasure: its write lands, and a later pass erases it.
-        const there = await other.as(userA, 'POST', '/api/chats/racing-elsewhere', { body: { title: 'written elsewhere meanwhile' } });
+        const there = await other.as(userA, 'POST', '/api/chats', { body: { id: 'racing-elsewhere', title: 'written elsewhere meanwhile' } });
         if (there.statusCode === 201) otherPosted++;
+        else otherAnswers.push(`${there.statusCode} ${there.body}`);
       };
       const accepted = await t.as(userA, 'DELETE', '/api/me');
       const erasureId = accepted.json().erasureId as string;
@@ -73,6 +75,7 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
       expect(refused.length).toBeGreaterThan(0);
       expect(new Set(refused)).toEqual(new Set([409]));
       expect(new Set(codes)).toEqual(new Set(['LAKECHAT_ERR_ERASURE_IN_PROGRESS']));
+      expect(otherAnswers).toEqual([]);
       expect(otherPosted).toBeGreaterThan(0);
       expect(await allEvents(t.store, { owner: userA })).toEqual([]);
       const dump = await databaseText(t.bed.database.url);

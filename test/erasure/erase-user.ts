@@ -91,7 +91,8 @@ export interface ErasureBed {
 }
 
 export function describeUserErasure(name: string, open: () => Promise<ErasureBed>): void {
-  describe(`erasing a user (${name})`, () => {
+  // Each test does a few dozen requests; the shared machine can be slow.
+  describe(`erasing a user (${name})`, { timeout: 180_000 }, () => {
     let bed: ErasureBed;
     let t: AppUnderTest;
     beforeEach(async () => {
