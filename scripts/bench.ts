@@ -15,6 +15,7 @@ import { exportScenario } from './bench/export.ts';
 import { rebuildScenario } from './bench/rebuild.ts';
 import { rebuildLiveScenario } from './bench/rebuild-live.ts';
 import { abuseScenario } from './bench/abuse.ts';
+import { eraseScenario } from './bench/erase.ts';
 import type { BenchContext, BenchRow, BenchScenario } from './bench/scenario.ts';
 import { closeSeededLogs } from './bench/support.ts';
 
@@ -23,7 +24,7 @@ import { closeSeededLogs } from './bench/support.ts';
  * PostgreSQL 16 it starts itself exactly as the tests do; prints a table, then one JSON line with
  * every figure. Not a test: nothing here passes or fails, it measures.
  */
-const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario, wsScenario, rebuildScenario, rebuildLiveScenario, exportScenario, abuseScenario];
+const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario, wsScenario, rebuildScenario, rebuildLiveScenario, exportScenario, abuseScenario, eraseScenario];
 
 function parseOnly(argv: readonly string[]): Set<string> | undefined {
   const index = argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));

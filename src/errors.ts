@@ -130,6 +130,17 @@ export const errorCatalogue = {
   },
   LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED: { status: 503, message: 'The database could not be reached' },
   LAKECHAT_ERR_LAKEBASE_LOGIN_FAILED: { status: 503, message: 'The database refused the login' },
+
+  // Erasure (docs/privacy.md)
+  LAKECHAT_ERR_ERASURE_IN_PROGRESS: {
+    status: 409,
+    message: "This user's data is being erased; writes are refused until the erasure completes (GET /api/me/erasure)",
+  },
+  LAKECHAT_ERR_ERASURE_NOT_FOUND: {
+    status: 404,
+    message: 'No erasure of yours is pending or running here; ask for a completed one by its id: GET /api/me/erasure?id=<erasureId>',
+  },
+  LAKECHAT_ERR_ERASURE_UNSUPPORTED: { status: 503, message: 'This event store cannot erase events' },
 } as const satisfies Record<string, ErrorSpec>;
 
 export type ErrorCode = keyof typeof errorCatalogue;

@@ -31,6 +31,11 @@ export interface ChatServiceOptions {
   projections: Projections;
   policy: ChatPolicy;
   newId?: () => string;
+  /**
+   * Erases deleted chats' content (src/erasure): their titles, messages and trace summaries become
+   * tombstones, their rows outside the log go; ChatDeleted stays. Absent: a deletion only appends ChatDeleted.
+   */
+  eraseContent?: (selection: { streamIds: readonly string[]; keepTypes: readonly string[] }) => Promise<number>;
 }
 
 const deleteAllConcurrency = 8;
@@ -45,6 +50,7 @@ const maxDeleteAllPasses = 5;
 export class ChatService {
   private readonly handler: CommandHandler<ChatState, ChatEvent>;
   private readonly newId: () => string;
+  private readonly states: StreamStates<ChatState, ChatEvent>;
 
   /** The name the store gives itself in cursors: message rows stored with a bare cursor are shown with it. */
   get storeId(): string | null {
@@ -52,11 +58,11 @@ export class ChatService {
   }
 
   constructor(private readonly options: ChatServiceOptions) {
-    const states = new StreamStates<ChatState, ChatEvent>(options.store, {
+    const states = (this.states = new StreamStates<ChatState, ChatEvent>(options.store, {
       initial: initialChatState,
       evolve: evolveChat,
       parse: parseChatEvent,
-    });
+    }));
     this.handler = new CommandHandler(options.store, states, parseChatEvent);
     this.newId = options.newId ?? randomUUID;
   }
@@ -90,8 +96,20 @@ export class ChatService {
     return this.getChat(context.actor, chatId);
   }
 
+  /** Deletes the chat and (with `eraseContent`) erases what it held: title, messages, trace summaries. */
   async deleteChat(context: CommandContext, chatId: string, ifMatch?: number): Promise<void> {
     await this.execute(context, chatId, { type: 'DeleteChat' }, ifMatch);
+    await this.eraseDeleted(context.actor, [chatId]);
+  }
+
+  /** Drops the cached state of erased streams. */
+  forgetStreams(streamIds: readonly string[]): void {
+    for (const streamId of streamIds) this.states.forget(streamId);
+  }
+
+  private async eraseDeleted(owner: string, chatIds: readonly string[]): Promise<void> {
+    if (chatIds.length === 0) return;
+    await this.options.eraseContent?.({ streamIds: chatIds.map((chatId) => chatStreamId(owner, chatId)), keepTypes: ['ChatDeleted'] });
   }
 
   /**
@@ -142,6 +160,7 @@ export class ChatService {
         if (head !== undefined && !(await this.existedAt(context.actor, chatId, head))) continue;
         try {
           await this.execute(context, chatId, { type: 'DeleteChat' });
+          await this.eraseDeleted(context.actor, [chatId]);
           deleted++;
         } catch (error) {
           // Deleted meanwhile, by another request: the goal is reached all the same.

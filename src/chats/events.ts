@@ -1,3 +1,4 @@
+import { isTombstone } from '../event-store/tombstone.ts';
 import { z } from 'zod';
 import { safeJsonObject, safeText } from './safe-text.ts';
 
@@ -66,6 +67,8 @@ export const chatEventTypes = Object.keys(chatEventSchemas) as ChatEventType[];
 
 /** Reads a stored event as a chat event, checking its data; null for a type that is not a chat's. */
 export function parseChatEvent(event: { type: string; data: unknown }): ChatEvent | null {
+  // An erased event (a tombstone) folds into nothing: the stream keeps only its version.
+  if (isTombstone(event.data)) return null;
   switch (event.type) {
     case 'ChatStarted':
       return { type: event.type, data: ChatStarted.parse(event.data) };

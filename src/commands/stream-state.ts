@@ -40,6 +40,12 @@ export class StreamStates<State extends { readonly version: number }, Event> {
     let current = state;
     for (;;) {
       const page = await this.store.readStream(streamId, { fromVersion: current.version + 1, limit: pageSize });
+      // The stream is shorter than the cached state: it was erased (renamed away); start afresh.
+      if (page.version < current.version) {
+        this.cache.delete(streamId);
+        current = this.fold.initial;
+        if (page.version > 0) continue;
+      }
       current = this.foldEvents(current, page.events);
       if (page.events.length < pageSize || current.version >= page.version) break;
     }

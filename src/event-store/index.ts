@@ -29,3 +29,4 @@ export type { VisibilityLag } from './postgres/visibility-lag.ts';
 export { eventStorePoolConfiguration, type EventStorePoolSettings } from './postgres/pool-configuration.ts';
 export { prepared } from './postgres/prepared-statement.ts';
 export { sqlState } from './postgres/postgres-errors.ts';
+export { erasedStreamId, isTombstone, tombstoneOf, type EraseOptions, type EraseResult, type EraseSelection, type Tombstone } from './tombstone.ts';

@@ -89,6 +89,24 @@ export class TailMember {
     this.settle();
   }
 
+  /** Replaces queued events that were erased since they were read (`replacement` by position). */
+  redact(replacement: (event: RecordedEvent) => RecordedEvent | undefined): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const erased = replacement(this.queue[i]!);
+      if (erased !== undefined) this.queue[i] = erased;
+    }
+  }
+
+  /** The positions of the queued events in [from, to]. */
+  queuedPositions(from: number, to: number): number[] {
+    const positions: number[] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const { position } = this.queue[i]!;
+      if (position >= from && position <= to) positions.push(position);
+    }
+    return positions;
+  }
+
   /** The next queued event; 'detached' or 'closed' once the queue is empty and pushing stopped. */
   next(): Promise<Pull> | Pull {
     const ready = this.take();
@@ -138,6 +156,11 @@ export class LiveTail {
   private retryDelayMs = 2;
   private pollTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  /**
+   * Moves on at every erasure this tail hears of: a catch-up reader holding a page read before it
+   * reads the rest of the page again (subscribe.ts), so no reader hands out an erased payload.
+   */
+  erasures = 0;
 
   constructor(
     private readonly reader: TailReader,
@@ -178,6 +201,20 @@ export class LiveTail {
     if (this.members.size === 0 || this.closed) return;
     // A wake-up never throws: nothing awaits it, so a rejection would end the process.
     this.drain().catch((error: unknown) => this.options.logger?.error({ err: error, latestKnown: this.latestKnown?.slice(0, 64) }, 'live tail wake-up failed'));
+  }
+
+  /** Erased events: every member's queued copy is replaced by its tombstone (keyed by position). */
+  redact(tombstones: ReadonlyMap<number, RecordedEvent>): void {
+    this.erasures++;
+    if (tombstones.size === 0) return;
+    for (const member of this.members) member.redact((event) => tombstones.get(event.position));
+  }
+
+  /** The positions in [from, to] that some member still has queued (to read again after an erasure elsewhere). */
+  queuedPositions(from: number, to: number): number[] {
+    const positions = new Set<number>();
+    for (const member of this.members) for (const position of member.queuedPositions(from, to)) positions.add(position);
+    return [...positions];
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor, encodeCursor, invalidCursor } from './cursor.ts';
+import { decodeCursor, encodeCursor, invalidCursor, maxCursor } from './cursor.ts';
 import { checkExpectedVersion } from './errors.ts';
 import { matchesFilter, pickFilter } from './filter.ts';
 import { eventBytes, validMaxBytes } from './event-bytes.ts';
@@ -21,6 +21,7 @@ import type {
 } from './types.ts';
 import { prepareAppend, type PreparedAppend } from './validate-append.ts';
 import { findDuplicateAppend } from './idempotency.ts';
+import { erasedStreamId, isTombstone, tombstoneOf, type EraseOptions, type EraseResult, type EraseSelection } from './tombstone.ts';
 
 export interface MemoryEventStoreOptions {
   logger?: Logger;
@@ -129,6 +130,75 @@ export class MemoryEventStore implements EventStore {
       cursor: last.cursor,
       duplicate: false,
     };
+  }
+
+  /**
+   * Rewrites the selected events as tombstones in place (same position, cursor, version, type and
+   * time), in batches like the PostgreSQL store, and gives live readers the tombstones instead.
+   */
+  async erase(selection: EraseSelection, options: EraseOptions): Promise<EraseResult> {
+    this.assertOpen();
+    const batchSize = options.batchSize ?? 500;
+    const keep = new Set(selection.keepTypes ?? []);
+    const streams = new Set(selection.streamIds ?? []);
+    const byOwner = selection.owner !== undefined;
+    if (!byOwner && streams.size === 0) return { events: 0, streamIds: [], lastCursor: null };
+    const selected = (event: RecordedEvent): boolean =>
+      byOwner
+        ? event.owner === selection.owner
+        : streams.has(event.streamId) &&
+          !isTombstone(event.data) &&
+          !keep.has(event.type) &&
+          (selection.throughVersion === undefined || event.version <= selection.throughVersion);
+    const touched = new Set<string>();
+    let erased = 0;
+    let lastCursor: string | null = null;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const batch = new Map<number, RecordedEvent>();
+      for (const event of this.log) {
+        if (batch.size >= batchSize) break;
+        if (!selected(event)) continue;
+        touched.add(event.streamId);
+        const tombstone: RecordedEvent = deepFreeze({
+          ...event,
+          data: { ...tombstoneOf(options.erasureId) },
+          ...(byOwner
+            ? { streamId: erasedStreamId(options.streamKey, event.streamId), eventId: this.newId(), metadata: {}, owner: null }
+            : {}),
+        });
+        batch.set(event.position, tombstone);
+      }
+      if (batch.size === 0) break;
+      for (const [position, tombstone] of batch) {
+        this.replace(this.log[position - 1]!, tombstone);
+        lastCursor = maxCursor(lastCursor, tombstone.cursor);
+      }
+      this.tail.redact(batch);
+      erased += batch.size;
+      await options.onBatch?.(erased);
+    }
+    return { events: erased, streamIds: [...touched], lastCursor };
+  }
+
+  private replace(old: RecordedEvent, tombstone: RecordedEvent): void {
+    this.log[old.position - 1] = tombstone;
+    this.byEventId.delete(old.eventId);
+    this.byEventId.set(tombstone.eventId, tombstone);
+    const from = this.streams.get(old.streamId)!;
+    if (old.streamId === tombstone.streamId) {
+      from[old.version - 1] = tombstone;
+      return;
+    }
+    // Renamed: the old stream loses the event (versions are contiguous: an erasure takes whole streams
+    // from their start), the new one gains it at the same version.
+    // Taken in log order, so the old stream's first event and the new stream's next version.
+    if (from[0] === old) from.shift();
+    else from.splice(from.indexOf(old), 1);
+    if (from.length === 0) this.streams.delete(old.streamId);
+    const to = this.streams.get(tombstone.streamId) ?? [];
+    to.push(tombstone);
+    this.streams.set(tombstone.streamId, to);
   }
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<ReadStreamResult> {

@@ -51,6 +51,7 @@ export async function* subscribeToStore(
 
   while (!aborted()) {
     let page;
+    const erasures = tail.erasures;
     const release = beforeRead === undefined ? undefined : once(await beforeRead(signal));
     try {
       if (aborted()) return;
@@ -72,12 +73,20 @@ export async function* subscribeToStore(
     const { events } = page;
     const more = page.truncated === true || events.length >= limit;
     limit = page.truncated === true ? Math.min(pageSize, Math.max(16, events.length * 2)) : Math.min(pageSize, limit * 2);
+    let erasedMeanwhile = false;
     for (let i = 0; i < events.length; i++) {
+      // An erasure since the page was read: read the rest again, so an erased payload is never handed out.
+      if (tail.erasures !== erasures) {
+        erasedMeanwhile = true;
+        break;
+      }
       const event = events[i]!;
       (events as (RecordedEvent | undefined)[])[i] = undefined;
+      cursor = event.cursor;
       yield event;
       if (aborted()) return;
     }
+    if (erasedMeanwhile) continue;
     cursor = page.cursor;
     if (more || cursor === null) continue;
 

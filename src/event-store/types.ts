@@ -2,6 +2,7 @@
  * The event store contract. Two implementations honour it identically (PostgreSQL and memory);
  * test/event-store/contract.ts is the specification both run.
  */
+import type { EraseOptions, EraseResult, EraseSelection } from './tombstone.ts';
 
 /** The version a stream must be at for an append to proceed. */
 export type ExpectedVersion =
@@ -161,6 +162,11 @@ export interface EventStore {
   readonly kind: 'postgres' | 'memory';
   /** The name this store gives itself in its cursors (`tx-position.name`); null or absent: bare cursors. */
   readonly storeId?: string | null;
+  /**
+   * Rewrites the selected events in place as tombstones (src/event-store/tombstone.ts), in short
+   * batches, until none is left; live readers holding an erased event get the tombstone instead.
+   */
+  erase?(selection: EraseSelection, options: EraseOptions): Promise<EraseResult>;
   append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult>;
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;

@@ -1,5 +1,6 @@
 import { decodeCursor } from '../event-store/cursor.ts';
 import type { MemoryEventStore } from '../event-store/memory-event-store.ts';
+import type { EraseOptions, EraseResult, EraseSelection } from '../event-store/tombstone.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -94,6 +95,14 @@ export class SwitchableEventStore implements EventStore {
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
     return this.target.readStream(streamId, options);
+  }
+
+  /** Erases in the current store and, after the switch, in the retired memory log too (its readers still read it). */
+  async erase(selection: EraseSelection, options: EraseOptions): Promise<EraseResult> {
+    const retired = this.retired;
+    if (retired !== null) await retired.memory.erase(selection, options);
+    if (this.target.erase === undefined) throw new Error('this event store cannot erase');
+    return this.target.erase(selection, options);
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {

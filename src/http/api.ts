@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabasePool } from 'slonik';
 import { ChatService, messageReadBoundsFrom, registerChatRoutes } from '../chats/index.ts';
 import type { Config } from '../config.ts';
+import { Erasures, refusingWritesDuringErasure, registerErasureRoutes } from '../erasure/index.ts';
 import type { Logger } from '../logger.ts';
 import { ProfileService, registerProfileRoutes } from '../profiles/index.ts';
 import { registerEventRoutes } from '../replay/events-route.ts';
@@ -19,6 +20,8 @@ export interface LakechatServices {
   chats: ChatService;
   profiles: ProfileService;
   projections: Projections;
+  /** Erasing users (DELETE /api/me, and the content of deleted chats and profiles). */
+  erasures: Erasures;
   /** The caller of a request (or a WebSocket upgrade), from its headers; throws a 401 error. */
   identify(headers: FastifyRequest['headers']): Identity;
 }
@@ -52,8 +55,36 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     await projections.runner.stop();
   });
 
-  const chats = new ChatService({ store, projections, policy: { maxMessageBytes: env.MAX_MESSAGE_BYTES } });
-  const profiles = new ProfileService({ store, projections });
+  const erasing = new AbortController();
+  const erasures = new Erasures({
+    store,
+    projections,
+    pool: options.pool,
+    logger,
+    signal: erasing.signal,
+    onStreamsErased: (streamIds) => {
+      chats.forgetStreams(streamIds);
+      profiles.forgetStreams(streamIds);
+    },
+  });
+  app.addHook('onClose', async () => {
+    erasing.abort();
+    await erasures.settled();
+  });
+  // A user under erasure here writes nothing until it completes (LAKECHAT_ERR_ERASURE_IN_PROGRESS).
+  const writes = refusingWritesDuringErasure(store, (owner) => erasures.assertWritable(owner));
+  const canErase = store.erase !== undefined;
+  const chats = new ChatService({
+    store: writes,
+    projections,
+    policy: { maxMessageBytes: env.MAX_MESSAGE_BYTES },
+    ...(canErase ? { eraseContent: (selection) => erasures.eraseContent(selection) } : {}),
+  });
+  const profiles = new ProfileService({
+    store: writes,
+    projections,
+    ...(canErase ? { eraseContent: (selection, ownerKey) => erasures.eraseContent(selection, ownerKey) } : {}),
+  });
   const identityOptions = { allowDemoUser: config.allowDemoUser, analystEmails: env.ANALYST_EMAILS };
   const identify = (headers: FastifyRequest['headers']): Identity => resolveIdentity(headers, identityOptions);
   const limiter = new RateLimiter({ perSecond: env.RATE_LIMIT_PER_SECOND, burst: env.RATE_LIMIT_BURST });
@@ -67,6 +98,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   registerChatRoutes(app, registry, authenticate, chats, messageReadBoundsFrom(config));
   registerProfileRoutes(app, registry, authenticate, profiles, options.now ?? (() => new Date()));
   registerEventRoutes(app, registry, authenticate, store);
+  registerErasureRoutes(app, registry, authenticate, erasures);
   registerHealthRoutes(app, {
     storage,
     runner: projections.runner,
@@ -77,5 +109,12 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   let document: Record<string, unknown> | undefined;
   app.get('/openapi.json', async () => (document ??= openApiDocument(registry, { title: 'lakechat', version: '0.1.0' })));
 
-  return { chats, profiles, projections, identify };
+  // Erasures a stopped or killed process left open are taken up again.
+  if (canErase) {
+    erasures.resumeOpen().catch((error: unknown) => {
+      if (!erasing.signal.aborted) logger.error({ err: error }, 'could not resume the open erasures; they resume at the next start');
+    });
+  }
+
+  return { chats, profiles, projections, erasures, identify };
 }

@@ -1,5 +1,8 @@
 import type { Counter, Histogram } from 'prom-client';
 import type {
+  EraseOptions,
+  EraseResult,
+  EraseSelection,
   AppendOptions,
   AppendResult,
   EventStore,
@@ -49,6 +52,11 @@ export class InstrumentedEventStore implements EventStore {
 
   readStream(streamId: string, options?: ReadStreamOptions): Promise<ReadStreamResult> {
     return this.store.readStream(streamId, options);
+  }
+
+  async erase(selection: EraseSelection, options: EraseOptions): Promise<EraseResult> {
+    if (this.store.erase === undefined) throw new Error('this event store cannot erase');
+    return this.store.erase(selection, options);
   }
 
   readAll(options?: ReadAllOptions): Promise<ReadAllResult> {

@@ -1,3 +1,4 @@
+import { isTombstone } from '../event-store/tombstone.ts';
 import { z } from 'zod';
 import { safeText } from '../chats/safe-text.ts';
 import { ProfileChanges } from './fields.ts';
@@ -27,6 +28,8 @@ export const profileEventTypes: ProfileEventType[] = ['ProfileUpdated', 'Profile
 
 /** Reads a stored event as a profile event, checking its data; null for a type that is not a profile's. */
 export function parseProfileEvent(event: { type: string; data: unknown }): ProfileEvent | null {
+  // An erased event (a tombstone) folds into nothing: the stream keeps only its version.
+  if (isTombstone(event.data)) return null;
   switch (event.type) {
     case 'ProfileUpdated':
       return { type: event.type, data: ProfileUpdated.parse(event.data) };

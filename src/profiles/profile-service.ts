@@ -13,18 +13,24 @@ import { profileStreamId } from './stream-id.ts';
 export interface ProfileServiceOptions {
   store: EventStore;
   projections: Projections;
+  /**
+   * Erases a deleted profile's content (src/erasure): its updates up to the deletion become
+   * tombstones, its rows outside the log go. Absent: a deletion only appends ProfileDeleted.
+   */
+  eraseContent?: (selection: { streamIds: readonly string[]; keepTypes: readonly string[]; throughVersion: number }, ownerKey: string) => Promise<number>;
 }
 
 /** Everything a user can do with their profile. Writes return once the read models show them. */
 export class ProfileService {
   private readonly handler: CommandHandler<ProfileState, ProfileEvent>;
+  private readonly states: StreamStates<ProfileState, ProfileEvent>;
 
   constructor(private readonly options: ProfileServiceOptions) {
-    const states = new StreamStates<ProfileState, ProfileEvent>(options.store, {
+    const states = (this.states = new StreamStates<ProfileState, ProfileEvent>(options.store, {
       initial: initialProfileState,
       evolve: evolveProfile,
       parse: parseProfileEvent,
-    });
+    }));
     this.handler = new CommandHandler(options.store, states, parseProfileEvent);
   }
 
@@ -49,8 +55,15 @@ export class ProfileService {
     return this.write(context, { type: 'ChangeProfile', userEmail: context.actor, changes }, ifMatch);
   }
 
+  /** Deletes the profile and (with `eraseContent`) erases the values it held, its history with them. */
   async deleteProfile(context: CommandContext, ifMatch?: number): Promise<void> {
-    await this.execute(context, { type: 'DeleteProfile', userEmail: context.actor }, ifMatch);
+    const { version } = await this.execute(context, { type: 'DeleteProfile', userEmail: context.actor }, ifMatch);
+    await this.options.eraseContent?.({ streamIds: [profileStreamId(context.actor)], keepTypes: ['ProfileDeleted'], throughVersion: version }, context.actor);
+  }
+
+  /** Drops the cached state of erased streams. */
+  forgetStreams(streamIds: readonly string[]): void {
+    for (const streamId of streamIds) this.states.forget(streamId);
   }
 
   async history(owner: string, options: { after: number; limit: number }): Promise<ProfileHistoryEntry[]> {
@@ -58,12 +71,12 @@ export class ProfileService {
   }
 
   private async write(context: CommandContext, command: ProfileCommand, ifMatch?: number): Promise<{ profile: ProfileRow; created: boolean }> {
-    const before = await this.execute(context, command, ifMatch);
-    return { profile: await this.getProfile(context.actor), created: before };
+    const { created } = await this.execute(context, command, ifMatch);
+    return { profile: await this.getProfile(context.actor), created };
   }
 
-  /** Returns true when the command created the profile. */
-  private async execute(context: CommandContext, command: ProfileCommand, ifMatch?: number): Promise<boolean> {
+  /** Says whether the command created the profile, and the stream's version after it. */
+  private async execute(context: CommandContext, command: ProfileCommand, ifMatch?: number): Promise<{ created: boolean; version: number }> {
     let created = false;
     const outcome = await this.handler.handle({
       streamId: profileStreamId(context.actor),
@@ -77,6 +90,6 @@ export class ProfileService {
       metadata: metadataOf(context),
     });
     await this.options.projections.runner.waitFor(outcome.cursor);
-    return created && !outcome.duplicate;
+    return { created: created && !outcome.duplicate, version: outcome.state.version };
   }
 }

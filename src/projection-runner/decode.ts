@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RecordedEvent } from '../event-store/index.ts';
+import { isTombstone, type RecordedEvent } from '../event-store/index.ts';
 import type { AnyProjection } from './projection.ts';
 import { schemaMismatch } from './unappliable.ts';
 
@@ -28,7 +28,8 @@ function parseOnce(projection: AnyProjection, event: RecordedEvent): Decoded | {
  * data does not match its schema is logged and skipped: one bad event must not stop every read model.
  */
 export function decodeFor(projection: AnyProjection, event: RecordedEvent, logger: Logger | undefined): Decoded {
-  if (!Object.hasOwn(projection.postgres.handlers, event.type)) return null;
+  // An erased event (a tombstone) is applied by no read model: what it held is gone.
+  if (!Object.hasOwn(projection.postgres.handlers, event.type) || isTombstone(event.data)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) {
     logger?.error(
@@ -46,7 +47,7 @@ export function decodeFor(projection: AnyProjection, event: RecordedEvent, logge
  * reported by /health) instead of skipping it without a trace.
  */
 export function decodeStrict(projection: AnyProjection, event: RecordedEvent): Decoded {
-  if (!Object.hasOwn(projection.postgres.handlers, event.type)) return null;
+  if (!Object.hasOwn(projection.postgres.handlers, event.type) || isTombstone(event.data)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) throw schemaMismatch(projection.name, result.failed);
   return result;

@@ -7,6 +7,22 @@ import { handlerFailure, parkReason } from './unappliable.ts';
 
 type Handler = (model: unknown, data: unknown, event: RecordedEvent) => void;
 
+/** What an erasure reads of a read model's row in memory. */
+export interface ErasableRow {
+  owner?: unknown;
+  streamId?: unknown;
+  version?: unknown;
+}
+
+export interface EraseRowsInMemory {
+  /** Rows to delete; `keyed` when the row lies under a key `key` selects. */
+  row: (row: ErasableRow, keyed: boolean) => boolean;
+  /** Map keys under which every object counts as a row (a read model keyed by owner, whose rows do not repeat it). */
+  key?: (key: unknown) => boolean;
+  /** Parked events whose event id this says is no longer in the log are dropped. */
+  stillLogged?: (eventId: string) => boolean;
+}
+
 export interface ParkedInMemory {
   eventId: string;
   projection: string;
@@ -80,6 +96,51 @@ export class MemoryProjectionBackend implements ProjectionBackend {
       this.cursors.set(projection.name, event.cursor);
     }
     return { cursor: this.lowest(), parked };
+  }
+
+  /**
+   * Deletes the rows `match` selects from every read model (an erasure, src/erasure). The models are
+   * maps of rows (or of lists or maps of rows) that carry their `owner` and `streamId`: this walks
+   * them rather than asking each read model, and a row list emptied this way is dropped with its key.
+   * Events parked in memory that name no event still in the log go with them (`stillLogged`).
+   */
+  eraseRows({ row: match, key: matchKey, stillLogged }: EraseRowsInMemory): number {
+    let erased = 0;
+    const isObject = (value: unknown): value is ErasableRow => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
+    const isRow = (value: unknown, keyed: boolean): value is ErasableRow => isObject(value) && (keyed || 'owner' in value || 'streamId' in value);
+    const walk = (container: Map<unknown, unknown>, keyedAbove: boolean): void => {
+      for (const [key, value] of container) {
+        const keyed = keyedAbove || matchKey?.(key) === true;
+        if (isRow(value, keyed)) {
+          if (match(value, keyed)) {
+            container.delete(key);
+            erased++;
+          }
+        } else if (value instanceof Map) {
+          walk(value, keyed);
+          if (value.size === 0) container.delete(key);
+        } else if (Array.isArray(value)) {
+          const kept = value.filter((item) => !(isRow(item, keyed) && match(item, keyed)));
+          erased += value.length - kept.length;
+          // Lists indexed by position (a chat's messages) keep their holes: only whole lists go.
+          if (kept.every((item) => item === undefined)) container.delete(key);
+          else if (kept.length !== value.length) value.splice(0, value.length, ...kept);
+        }
+      }
+    };
+    for (const model of this.models.values()) {
+      if (model instanceof Map) walk(model, false);
+      else if (typeof model === 'object' && model !== null) for (const part of Object.values(model)) if (part instanceof Map) walk(part, false);
+    }
+    if (stillLogged !== undefined) {
+      for (let i = this.parked.length - 1; i >= 0; i--) {
+        if (!stillLogged(this.parked[i]!.eventId)) {
+          this.parked.splice(i, 1);
+          erased++;
+        }
+      }
+    }
+    return erased;
   }
 
   /** What is parked, oldest first. */

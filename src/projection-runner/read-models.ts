@@ -24,6 +24,8 @@ export interface ReadModels {
 export interface Projections {
   runner: ProjectionRunner;
   readModels: ReadModels;
+  /** In memory only: deletes the rows `match` selects from every read model (an erasure, src/erasure). */
+  eraseRows?: MemoryProjectionBackend['eraseRows'];
 }
 
 export interface OpenProjectionsOptions {
@@ -53,6 +55,8 @@ export async function openProjections(options: OpenProjectionsOptions): Promise<
       profileHistory: backend.queries(profileHistoryProjection),
     };
     runner = new ProjectionRunner(store, backend, runnerOptions);
+    await runner.start();
+    return { runner, readModels, eraseRows: (selection) => backend.eraseRows(selection) };
   } else {
     const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })), { logger });
     const live = tableNames(liveTables);

@@ -94,7 +94,8 @@ export class WsConnection {
       capBytes: limits.sendBufferBytes,
       stuckTimeoutMs: limits.stuckTimeoutMs,
       onStuck: () => {
-        host.logger.info({ user: identity.email, bufferedBytes: socket.bufferedAmount }, 'closing a WebSocket client that stopped reading');
+        // Never the email: logs outlive an erasure (docs/privacy.md).
+        host.logger.info({ connection: this.id, bufferedBytes: socket.bufferedAmount }, 'closing a WebSocket client that stopped reading');
         this.close(closeReasons.slowConsumer);
       },
     });
@@ -199,7 +200,7 @@ export class WsConnection {
   private reject(error: unknown, id: string | undefined): void {
     if (!(error instanceof LakechatError) || error.statusCode >= 500) {
       const known = error instanceof LakechatError ? error : new LakechatError('LAKECHAT_ERR_WS_INTERNAL', undefined, { cause: error });
-      if (!(error instanceof LakechatError)) this.host.logger.error({ err: error, user: this.identity.email }, 'WebSocket frame failed');
+      if (!(error instanceof LakechatError)) this.host.logger.error({ err: error, connection: this.id }, 'WebSocket frame failed');
       this.send(errorFrame(known, id));
       return;
     }
@@ -357,7 +358,7 @@ export class WsConnection {
   }
 
   private cleanUp(): void {
-    this.host.logger.debug({ connection: this.id, user: this.identity.email, framesSent: this.framesSent }, 'WebSocket closed');
+    this.host.logger.debug({ connection: this.id, framesSent: this.framesSent }, 'WebSocket closed');
     this.closing = true;
     for (const subscription of [...this.subscriptions.values()]) this.forget(subscription);
     this.outbox.stop();

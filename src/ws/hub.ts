@@ -114,7 +114,7 @@ export class WsHub implements ConnectionHost {
     const context = { actor: identity.email, correlationId: request.id, client: 'ws' };
     const connection = new WsConnection(this.nextId++, socket, request.raw.socket as Duplex | undefined, identity, context, this);
     this.connections.add(connection);
-    this.logger.debug({ connection: connection.id, user: identity.email }, 'WebSocket connected');
+    this.logger.debug({ connection: connection.id }, 'WebSocket connected');
     this.heartbeatTimer ??= setInterval(() => this.heartbeat(), this.limits.heartbeatIntervalMs).unref();
   }
 

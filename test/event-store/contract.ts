@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLakechatError } from '../../src/errors.ts';
-import { compareCursors, decodeCursor, encodeCursor, MemoryEventStore, WrongExpectedVersionError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, decodeCursor, encodeCursor, isTombstone, MemoryEventStore, WrongExpectedVersionError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
 
 export interface StoreUnderTest {
   store: EventStore;
@@ -512,6 +512,69 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
         const next = iterator.next();
         setTimeout(() => controller.abort(), 20);
         expect((await next).done).toBe(true);
+      });
+    });
+
+    describe('erase', () => {
+      const erasure = { erasureId: 'e-1', streamKey: 'key-1', batchSize: 2 };
+
+      it("erasing an owner rewrites each of their events in place as a tombstone and leaves everyone else's untouched", async () => {
+        await store.append('chat-a1', [event('Started', { title: 'secret' }), event('Posted', { content: 'a words' })], { owner: 'a@x.com' });
+        await store.append('chat-b1', [event('Started', { title: 'b title' })], { owner: 'b@x.com' });
+        await store.append('profile-a', [event('Updated', { income: 1 }, { metadata: { actor: 'a@x.com' } })], { owner: 'a@x.com' });
+        const before = (await store.readAll()).events;
+        const result = await store.erase!({ owner: 'a@x.com' }, erasure);
+        expect(result.events).toBe(3);
+        expect(result.streamIds.sort()).toEqual(['chat-a1', 'profile-a']);
+        const after = (await store.readAll()).events;
+        expect(after.map((e) => [e.position, e.cursor, e.type, e.version, e.recordedAt.getTime()])).toEqual(
+          before.map((e) => [e.position, e.cursor, e.type, e.version, e.recordedAt.getTime()]),
+        );
+        const erased = after.filter((e) => e.streamId !== 'chat-b1');
+        for (const tombstone of erased) {
+          expect(tombstone.data).toEqual({ erased: true, erasureId: 'e-1' });
+          expect(isTombstone(tombstone.data)).toBe(true);
+          expect(tombstone.metadata).toEqual({});
+          expect(tombstone.owner).toBeNull();
+          expect(tombstone.streamId).toMatch(/^erased-/);
+          expect(before.map((e) => e.eventId)).not.toContain(tombstone.eventId);
+        }
+        expect(after.find((e) => e.streamId === 'chat-b1')).toEqual(before.find((e) => e.streamId === 'chat-b1'));
+        // Not findable from the old ids, and the user may start afresh on them.
+        expect((await store.readStream('chat-a1')).version).toBe(0);
+        expect((await store.readAll({ owner: 'a@x.com' })).events).toEqual([]);
+        const fresh = await store.append('chat-a1', [event('Started', { title: 'new' })], { owner: 'a@x.com', expectedVersion: 'no_stream' });
+        expect(fresh.nextExpectedVersion).toBe(1);
+        // Twice is harmless.
+        expect((await store.erase!({ owner: 'b@x.com', streamIds: [] }, { ...erasure, erasureId: 'e-2' })).events).toBe(1);
+      });
+
+      it("erasing streams' content keeps their ids, owners, metadata and the kept types", async () => {
+        await store.append('chat-1', [event('Started', { title: 't' }), event('Posted', { content: 'c' }), event('Deleted', { chatId: '1' })], { owner: 'a@x.com' });
+        const result = await store.erase!({ streamIds: ['chat-1'], keepTypes: ['Deleted'] }, erasure);
+        expect(result.events).toBe(2);
+        const stream = (await store.readStream('chat-1')).events;
+        expect(stream.map((e) => [e.type, isTombstone(e.data), e.owner])).toEqual([
+          ['Started', true, 'a@x.com'],
+          ['Posted', true, 'a@x.com'],
+          ['Deleted', false, 'a@x.com'],
+        ]);
+        expect((await store.erase!({ streamIds: ['chat-1'], keepTypes: ['Deleted'] }, erasure)).events).toBe(0);
+      });
+
+      it('a subscriber following the log gets tombstones in place of events erased before it read them, with no gap or duplicate', async () => {
+        await store.append('chat-a', [event('A1', { content: 'secret 1' }), event('A2', { content: 'secret 2' })], { owner: 'a@x.com' });
+        await store.append('chat-b', [event('B1', { content: 'kept' })], { owner: 'b@x.com' });
+        const iterator = store.subscribe({ after: null });
+        const first = await collect(iterator, 1);
+        await store.erase!({ owner: 'a@x.com' }, erasure);
+        const rest = await collect(iterator, 2);
+        const all = [...first, ...rest];
+        expect(all.map((e) => e.position)).toEqual((await store.readAll()).events.map((e) => e.position));
+        expect(new Set(all.map((e) => e.position)).size).toBe(3);
+        expect(rest[0]!.data).toEqual({ erased: true, erasureId: 'e-1' });
+        expect(rest[1]!.data).toEqual({ content: 'kept' });
+        await iterator.return?.();
       });
     });
   });

@@ -149,6 +149,8 @@ describe('the HTTP plumbing', () => {
           'PATCH /api/profile changeProfile',
           'DELETE /api/profile deleteProfile',
           'GET /api/profile/history profileHistory',
+          'DELETE /api/me eraseMe',
+          'GET /api/me/erasure getMyErasure',
         ].sort(),
       );
       const post = document.paths['/api/chats/{chatId}/messages'].post;

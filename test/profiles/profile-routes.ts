@@ -108,17 +108,19 @@ export function describeProfileRoutes(name: string, open: () => Promise<AppUnder
       await t.as(alice, 'PATCH', '/api/profile', { body: { annualIncome: 60_000 } });
       await t.as(alice, 'DELETE', '/api/profile');
       await t.as(alice, 'PATCH', '/api/profile', { body: { jobTitle: 'Manager' } });
+      await t.as(alice, 'PATCH', '/api/profile', { body: { annualIncome: 70_000 } });
       const history = historyView.parse((await t.as(alice, 'GET', '/api/profile/history')).json());
       expect(history.next).toBeNull();
+      // Deleting the profile erased the values it held, its changes with them (issue 13): the
+      // deletion itself stays, and the new profile's changes follow it.
       expect(history.entries.map(({ version, kind, changes, actor }) => ({ version, kind, changes, actor }))).toEqual([
-        { version: 1, kind: 'created', actor: alice, changes: [{ field: 'jobTitle', from: null, to: 'Analyst' }, { field: 'annualIncome', from: null, to: 50_000 }] },
-        { version: 2, kind: 'updated', actor: alice, changes: [{ field: 'annualIncome', from: 50_000, to: 60_000 }] },
         { version: 3, kind: 'deleted', actor: alice, changes: [] },
         { version: 4, kind: 'created', actor: alice, changes: [{ field: 'jobTitle', from: null, to: 'Manager' }] },
+        { version: 5, kind: 'updated', actor: alice, changes: [{ field: 'annualIncome', from: null, to: 70_000 }] },
       ]);
       const page = historyView.parse((await t.as(alice, 'GET', '/api/profile/history?after=1&limit=2')).json());
-      expect(page.entries.map((entry) => entry.version)).toEqual([2, 3]);
-      expect(page.next).toBe(3);
+      expect(page.entries.map((entry) => entry.version)).toEqual([3, 4]);
+      expect(page.next).toBe(4);
     });
 
     it("keeps each user's profile to themselves", async () => {

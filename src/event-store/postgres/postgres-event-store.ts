@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
-import { compareCursors, decodeCursor, invalidCursor, nameCursor, type CursorPoint } from '../cursor.ts';
+import { compareCursors, decodeCursor, invalidCursor, maxCursor, nameCursor, type CursorPoint } from '../cursor.ts';
 import { pickFilter } from '../filter.ts';
 import { validMaxBytes } from '../event-bytes.ts';
 import { LiveTail } from '../live-tail.ts';
@@ -23,7 +23,9 @@ import type {
   SubscribeOptions,
 } from '../types.ts';
 import { prepareAppend } from '../validate-append.ts';
+import type { EraseOptions, EraseResult, EraseSelection } from '../tombstone.ts';
 import { CoalescedNotifier } from './coalesced-notifier.ts';
+import { erasureChannel, eraseOwnerBatch, eraseStreamsBatch, readPositions, waitForRunningTransactions } from './erase.ts';
 import { GroupCommitter } from './group-committer.ts';
 import { NotificationListener, notificationChannel, type ChannelHandler } from './notification-listener.ts';
 import { sqlState } from './postgres-errors.ts';
@@ -94,6 +96,7 @@ export class PostgresEventStore implements EventStore {
   /** The newest transaction this instance committed: readers here wait for it to become visible. */
   private ownLastTx = 0n;
   private closed = false;
+  private listeningForErasures = false;
 
   constructor(private readonly options: PostgresEventStoreOptions) {
     this.pool = options.pool;
@@ -240,8 +243,90 @@ export class PostgresEventStore implements EventStore {
     if (point.tx > BigInt(head!.xmax) || point.position > BigInt(head!.position)) throw invalidCursor(cursor, 'beyond the head of the log');
   }
 
+  /**
+   * Rewrites the selected events as tombstones (src/event-store/tombstone.ts), in batches of
+   * `batchSize` rows, each its own short statement, so no transaction id or lock is held for long.
+   * An owner's erasure then waits for the transactions running at the end to finish and looks
+   * again, until a pass finds nothing: writes other instances committed meanwhile go too. Live
+   * readers here get the tombstones at once; other instances are told with a NOTIFY.
+   */
+  async erase(selection: EraseSelection, options: EraseOptions): Promise<EraseResult> {
+    this.assertOpen();
+    const batchSize = options.batchSize ?? 500;
+    const touched = new Set<string>();
+    let erased = 0;
+    let lastCursor: string | null = null;
+    let hookFailure: unknown;
+    const batch = async (): Promise<number> => {
+      options.signal?.throwIfAborted();
+      let tombstones: RecordedEvent[];
+      if (selection.owner !== undefined) {
+        const done = await eraseOwnerBatch(this.pool, selection.owner, options, batchSize);
+        for (const streamId of done.streamIds) touched.add(streamId);
+        tombstones = done.tombstones;
+      } else {
+        tombstones = await eraseStreamsBatch(this.pool, selection, options, batchSize);
+        for (const event of tombstones) touched.add(event.streamId);
+      }
+      if (tombstones.length === 0) return 0;
+      for (const event of tombstones) lastCursor = maxCursor(lastCursor, event.cursor);
+      this.tail.redact(new Map(tombstones.map((event) => [event.position, event])));
+      const payload = JSON.stringify({ i: this.instanceId, from: tombstones[0]!.position, to: tombstones[tombstones.length - 1]!.position });
+      await this.pool.query(sql.unsafe`SELECT pg_notify(${erasureChannel}, ${payload})`).catch((error: unknown) => {
+        this.options.logger?.warn({ err: error }, 'could not tell other instances of an erasure; their live readers re-read on their next poll');
+      });
+      erased += tombstones.length;
+      try {
+        await options.onBatch?.(erased);
+      } catch (error) {
+        hookFailure = error;
+        throw error;
+      }
+      return tombstones.length;
+    };
+    try {
+      for (let settled = false; ; ) {
+        while ((await batch()) > 0);
+        if (settled || selection.owner === undefined) break;
+        await waitForRunningTransactions(this.pool, 10_000, options.signal);
+        settled = true;
+        if ((await batch()) === 0) break;
+        settled = false;
+      }
+    } catch (error) {
+      if (options.signal?.aborted === true || error === hookFailure) throw error;
+      throw unavailable(error);
+    }
+    return { events: erased, streamIds: [...touched], lastCursor };
+  }
+
+  /** Another instance erased events: live readers here holding them get the tombstones. */
+  private onErasure(payload: string): boolean {
+    let parsed: { i?: unknown; from?: unknown; to?: unknown };
+    try {
+      parsed = JSON.parse(payload) as typeof parsed;
+    } catch {
+      return false;
+    }
+    if (typeof parsed.from !== 'number' || typeof parsed.to !== 'number') return false;
+    if (parsed.i === this.instanceId) return true;
+    const positions = this.tail.queuedPositions(parsed.from, parsed.to);
+    if (positions.length === 0) {
+      this.tail.redact(new Map());
+      return true;
+    }
+    readPositions(this.pool, positions)
+      .then((events) => this.tail.redact(new Map(events.map((event) => [event.position, event]))))
+      .catch((error: unknown) => this.options.logger?.error({ err: error }, 'could not read erased events again'));
+    return true;
+  }
+
   subscribe(options: SubscribeOptions = {}): AsyncIterableIterator<RecordedEvent> {
     this.assertOpen();
+    if (!this.listeningForErasures) {
+      this.listeningForErasures = true;
+      this.listener.listen(erasureChannel, (payload) => this.onErasure(payload));
+    }
     this.listener.start();
     return subscribeToStore(this, this.tail, options, defaultPageSize, this.options.logger);
   }

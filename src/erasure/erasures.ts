@@ -1,0 +1,204 @@
+import { randomUUID } from 'node:crypto';
+import type { DatabasePool } from 'slonik';
+import { LakechatError, isLakechatError } from '../errors.ts';
+import type { EraseSelection, EventStore } from '../event-store/index.ts';
+import type { Logger } from '../logger.ts';
+import type { Projections } from '../projection-runner/index.ts';
+import { deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
+import { MemoryErasureRecords, PostgresErasureRecords, type ErasureRecord, type ErasureRecords } from './erasure-records.ts';
+
+export interface ErasuresOptions {
+  store: EventStore;
+  projections: Projections;
+  /** The PostgreSQL database (records, read-model rows); null in memory. */
+  pool: DatabasePool | null;
+  logger?: Logger | undefined;
+  /** Told the old ids of erased streams, so caches of their state are dropped (the services' stream states). */
+  onStreamsErased?: (streamIds: readonly string[]) => void;
+  /** Events rewritten per short transaction. */
+  batchSize?: number;
+  /** VACUUM the touched tables after each completed erasure (default true). */
+  vacuum?: boolean;
+  /** How long a completed erasure is remembered here, by email, for GET /api/me/erasure without an id. */
+  rememberMs?: number;
+  /** Called after each batch of events (tests stop an erasure mid-way through it). */
+  afterBatch?: (record: ErasureRecord, erasedSoFar: number) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+/** How long to wait for the read models to pass the erased events, at most, per pass. */
+const projectionWaitMs = 120_000;
+
+/**
+ * Erasing users (issue 13, docs/privacy.md): a record per request (`erasures`), then passes until no
+ * event of the user is left un-erased: the events become tombstones in place (the event store), the
+ * read models pass them, and every row of the user outside the log is deleted. Completed, the record
+ * forgets the user, and the touched tables are vacuumed. Writes of a user under erasure are refused
+ * on this instance (`assertWritable`); an interrupted erasure is taken up again by `resumeOpen`.
+ */
+export class Erasures {
+  readonly records: ErasureRecords;
+  /** Users whose erasure runs on this instance: their writes are refused here. */
+  private readonly erasing = new Map<string, Promise<ErasureRecord>>();
+  /** Completed here, recently: email → id (memory only, never stored). */
+  private readonly recent = new Map<string, { id: string; until: number }>();
+  /** Called after each batch of events: tests stop an erasure mid-way, or write during it. */
+  afterBatch: ErasuresOptions['afterBatch'];
+
+  constructor(private readonly options: ErasuresOptions) {
+    this.afterBatch = options.afterBatch;
+    this.records = options.pool === null ? new MemoryErasureRecords() : new PostgresErasureRecords(options.pool);
+  }
+
+  /** Throws LAKECHAT_ERR_ERASURE_IN_PROGRESS while this user's erasure runs on this instance. */
+  assertWritable(owner: string | null | undefined): void {
+    if (owner != null && this.erasing.has(owner)) throw new LakechatError('LAKECHAT_ERR_ERASURE_IN_PROGRESS');
+  }
+
+  /**
+   * Opens (or finds) the user's erasure and runs it in the background; a second request while one is
+   * open gets the same erasure. `requestedBy` is "self" or the operator.
+   */
+  async request(subject: string, requestedBy: string): Promise<ErasureRecord> {
+    this.assertCanErase();
+    const { record } = await this.records.open(subject, requestedBy);
+    // Also one found open: it may have failed here, or its instance died. Running it twice at once
+    // (here and on another instance) is safe: each batch rewrites only rows still the user's.
+    void this.runInBackground(record);
+    return record;
+  }
+
+  /** Runs the erasure to completion and returns the completed record (the script; tests). */
+  async run(record: ErasureRecord): Promise<ErasureRecord> {
+    const subject = record.subject;
+    if (subject === null) return record;
+    const running = this.erasing.get(subject);
+    if (running !== undefined) return running;
+    const work = this.erase(record).finally(() => this.erasing.delete(subject));
+    this.erasing.set(subject, work);
+    return work;
+  }
+
+  /** The erasure with this id; null when none has it. */
+  async byId(id: string): Promise<ErasureRecord | null> {
+    return this.records.get(id);
+  }
+
+  /** The user's open erasure, or the one completed here recently; null otherwise. */
+  async forUser(subject: string): Promise<ErasureRecord | null> {
+    const open = await this.records.findOpen(subject);
+    if (open !== null) return open;
+    const recent = this.recent.get(subject);
+    if (recent === undefined || recent.until < Date.now()) {
+      this.recent.delete(subject);
+      return null;
+    }
+    return this.records.get(recent.id);
+  }
+
+  /** Takes up every erasure left open (by a process that stopped or was killed). */
+  async resumeOpen(): Promise<ErasureRecord[]> {
+    const open = await this.records.listOpen();
+    return Promise.all(open.map((record) => this.run(record)));
+  }
+
+  /** Resolves once every erasure running here has ended (tests, shutdown). */
+  async settled(): Promise<void> {
+    await Promise.allSettled([...this.erasing.values()]);
+  }
+
+  /**
+   * A deleted chat's or profile's content: the selected events of these streams become tombstones
+   * (their ids, owner and metadata stay: the user still exists), and the streams' rows outside the
+   * log go: all of them, or with `throughVersion` (the deletion's version, whose event is kept) those
+   * before it, so the read models hold what a rebuild from the log would (the deletion's own entry
+   * in a profile's history, which holds no value). Returns the events erased.
+   */
+  async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }, ownerKey?: string): Promise<number> {
+    this.assertCanErase();
+    const erasureId = randomUUID();
+    const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
+    await this.options.projections.runner.waitFor(result.lastCursor, projectionWaitMs);
+    this.options.onStreamsErased?.(selection.streamIds);
+    if (this.options.pool !== null) {
+      await deleteStreamRows(this.options.pool, selection.streamIds, selection.throughVersion);
+    } else {
+      const streams = new Set(selection.streamIds);
+      const before = selection.throughVersion;
+      this.options.projections.eraseRows?.({
+        // Rows that name their stream are judged by it; rows kept under the owner's key (history) by that.
+        row: (row, keyed) =>
+          (typeof row.streamId === 'string' ? streams.has(row.streamId) : keyed) && (before === undefined || typeof row.version !== 'number' || row.version < before),
+        ...(ownerKey === undefined ? {} : { key: (key) => key === ownerKey }),
+      });
+    }
+    this.options.logger?.info({ erasureId, streams: selection.streamIds.length, events: result.events }, "erased a deleted chat's or profile's content");
+    return result.events;
+  }
+
+  private assertCanErase(): void {
+    if (this.options.store.erase === undefined) throw new LakechatError('LAKECHAT_ERR_ERASURE_UNSUPPORTED');
+  }
+
+  private async runInBackground(record: ErasureRecord): Promise<void> {
+    try {
+      await this.run(record);
+    } catch (error) {
+      // The record stays open: the next start of the app (or the script) takes it up again.
+      if (!this.options.signal?.aborted) this.options.logger?.error({ err: error, erasureId: record.id }, 'an erasure failed; it resumes at the next start');
+    }
+  }
+
+  private async erase(opened: ErasureRecord): Promise<ErasureRecord> {
+    const { store, projections, pool, logger } = this.options;
+    const subject = opened.subject!;
+    const streamKey = opened.streamKey!;
+    // Found running: a process stopped or was killed during it.
+    let record = await this.records.start(opened.id, opened.state === 'running');
+    logger?.info({ erasureId: record.id, resumed: record.resumed }, record.resumed > 0 && opened.state === 'running' ? 'erasure resumed' : 'erasure started');
+    let events = record.eventsErased;
+    let rows = record.rowsErased;
+    for (;;) {
+      const before = events;
+      const result = await store.erase!(
+        { owner: subject },
+        {
+          erasureId: record.id,
+          streamKey,
+          batchSize: this.options.batchSize,
+          signal: this.options.signal,
+          onBatch: async (erasedSoFar) => {
+            await this.records.progress(record.id, before + erasedSoFar, rows);
+            await this.afterBatch?.(record, before + erasedSoFar);
+          },
+        },
+      );
+      events += result.events;
+      this.options.onStreamsErased?.(result.streamIds);
+      // Events read before they were erased may still be on their way into the read models: let them
+      // pass first, or a row deleted now would come back.
+      await this.waitForProjections(result.lastCursor);
+      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ row: (row, keyed) => row.owner === subject || (keyed && !('owner' in row)), key: (key) => key === subject }) ?? 0);
+      await this.records.progress(record.id, events, rows);
+      if (result.events === 0) break;
+    }
+    record = await this.records.complete(record.id, events, rows);
+    this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000) });
+    logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
+    if (pool !== null && this.options.vacuum !== false) {
+      await vacuumTables(pool, await touchedTables(pool), (table, error) => logger?.warn({ err: error, table }, 'could not vacuum a table after an erasure; its old row versions stay until autovacuum'));
+    }
+    return record;
+  }
+
+  private async waitForProjections(cursor: string | null): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.options.projections.runner.waitFor(cursor, projectionWaitMs);
+        return;
+      } catch (error) {
+        if (!isLakechatError(error, 'LAKECHAT_ERR_PROJECTION_TIMEOUT') || attempt >= 3) throw error;
+      }
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { allEvents } from './erase-user.ts';
+export { databaseText } from './database-text.ts';
