@@ -187,7 +187,7 @@ function serverThreadCpu(): number | null {
  * (open it in Chrome's DevTools; `posts` in its name says what to divide by).
  */
 async function startProfile(): Promise<{ stop(posts: number): Promise<void> } | undefined> {
-  const file = process.env.BENCH_CPU_PROFILE;
+  const file = loadConfig().env.BENCH_CPU_PROFILE;
   if (file === undefined || file === '') return undefined;
   const session = new Session();
   session.connect();
