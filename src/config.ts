@@ -146,6 +146,7 @@ const environmentObject = z.object({
 
   // `npm run bench` runs against this PostgreSQL (a superuser URL) instead of starting its own.
   BENCH_DATABASE_URL: optionalString,
+  BENCH_CPU_PROFILE: optionalString,
 });
 
 const environmentSchema = environmentObject.superRefine((env, context) => {

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { buildApp } from '../../src/app.ts';
@@ -9,6 +11,7 @@ import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
 import { LoadClient } from './http-load-client.ts';
+import { startCrudChat } from './crud-chat.ts';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -18,7 +21,7 @@ function percentile(sorted: readonly number[], p: number): number {
 const round = (value: number, digits = 2): number => Math.round(value * 10 ** digits) / 10 ** digits;
 
 /** Closed loop: `workers` loops call `step` until the time is up. Returns operations per second and each latency. */
-async function closedLoop(durationMs: number, workers: number, step: (worker: number, n: number) => Promise<void>): Promise<{ perSecond: number; latencies: number[] }> {
+async function closedLoop(durationMs: number, workers: number, step: (worker: number, n: number) => Promise<void>): Promise<LoadResult> {
   const latencies: number[] = [];
   const started = performance.now();
   const deadline = started + durationMs;
@@ -32,7 +35,7 @@ async function closedLoop(durationMs: number, workers: number, step: (worker: nu
     }),
   );
   const elapsed = performance.now() - started;
-  return { perSecond: Math.round((latencies.length / elapsed) * 1_000), latencies: latencies.sort((a, b) => a - b) };
+  return { perSecond: Math.round((latencies.length / elapsed) * 1_000), latencies: latencies.sort((a, b) => a - b), elapsedMs: elapsed };
 }
 
 /** Open loop: starts `rate` operations per second, whatever the latency, for `durationMs`. */
@@ -54,20 +57,23 @@ async function openLoop(durationMs: number, rate: number, step: (n: number) => P
 }
 
 type LoadJob =
-  | { kind: 'post-closed'; durationMs: number; workers: number; from: number }
+  /** `port`: another server than the app (the CRUD baseline); the app's by default. */
+  | { kind: 'post-closed'; durationMs: number; workers: number; from: number; port?: number }
   | { kind: 'post-open'; durationMs: number; rate: number; from: number }
   | { kind: 'list-closed'; durationMs: number; workers: number };
 
 interface LoadResult {
   perSecond: number;
   latencies: number[];
+  elapsedMs?: number;
 }
 
 const posters = (count: number) => Array.from({ length: count }, (_, i) => `poster${i}@example.com`);
 const lister = 'lister@example.com';
 
 /** One measured phase of load, run by the load generator's thread against the app's port. */
-async function runLoadJob(client: LoadClient, job: LoadJob): Promise<LoadResult> {
+async function runLoadJob(clientFor: (port: number | undefined) => LoadClient, job: LoadJob): Promise<LoadResult> {
+  const client = clientFor(job.kind === 'post-closed' ? job.port : undefined);
   const post = async (user: string, n: number) => {
     const response = await client.request('POST', '/api/chats/bench/messages', user, { role: 'user', content: message(n), clientMessageId: `m-${n}` });
     if (response.status !== 201) throw new Error(`post answered ${response.status}: ${response.body.slice(0, 200)}`);
@@ -120,9 +126,15 @@ class LoadGenerator {
 }
 
 if (!isMainThread && (workerData as { lakechatHttpLoad?: boolean } | null)?.lakechatHttpLoad === true) {
-  const client = new LoadClient((workerData as { port: number }).port);
+  const appPort = (workerData as { port: number }).port;
+  const clients = new Map<number, LoadClient>();
+  const clientFor = (port = appPort): LoadClient => {
+    let client = clients.get(port);
+    if (client === undefined) clients.set(port, (client = new LoadClient(port)));
+    return client;
+  };
   parentPort!.on('message', (job: LoadJob) => {
-    runLoadJob(client, job).then(
+    runLoadJob(clientFor, job).then(
       (result) => parentPort!.postMessage({ result }),
       (error: unknown) => parentPort!.postMessage({ error: String(error) }),
     );
@@ -134,6 +146,9 @@ const postWorkers = 32;
 const pacedRate = 200;
 const listChats = 1_000;
 const phaseMs = 4_000;
+/** c32 against the CRUD baseline: this many slices of each, alternated. */
+const crudSlices = 3;
+const sliceMs = 2_000;
 
 const message = (n: number) => `message ${n}: how much of my salary should go into the emergency fund this year?`;
 
@@ -167,7 +182,58 @@ function serverThreadCpu(): number | null {
   return usage === undefined ? null : usage.user + usage.system;
 }
 
+/**
+ * With BENCH_CPU_PROFILE=<file>, the server thread's CPU profile of the c32 phase is written there
+ * (open it in Chrome's DevTools; `posts` in its name says what to divide by).
+ */
+async function startProfile(): Promise<{ stop(posts: number): Promise<void> } | undefined> {
+  const file = loadConfig().env.BENCH_CPU_PROFILE;
+  if (file === undefined || file === '') return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.setSamplingInterval', { interval: 200 });
+  await session.post('Profiler.start');
+  return {
+    async stop(posts) {
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(file.replace(/\.cpuprofile$/, '') + `.${posts}posts.cpuprofile`, JSON.stringify(profile));
+      session.disconnect();
+    },
+  };
+}
+
+/** Closed-loop slices of one contender added up: rate, latencies, server thread CPU and statements. */
+class PhaseTotals {
+  count = 0;
+  statements = 0;
+  private elapsedMs = 0;
+  private cpu: number | null = 0;
+  private readonly latencies: number[] = [];
+
+  async measure(run: () => Promise<LoadResult>, statements?: () => number): Promise<void> {
+    const statementsBefore = statements?.() ?? 0;
+    const cpuBefore = serverThreadCpu();
+    const result = await run();
+    const cpuAfter = serverThreadCpu();
+    this.cpu = this.cpu === null || cpuBefore === null || cpuAfter === null ? null : this.cpu + cpuAfter - cpuBefore;
+    this.statements += (statements?.() ?? 0) - statementsBefore;
+    this.count += result.latencies.length;
+    this.elapsedMs += result.elapsedMs!;
+    for (const latency of result.latencies) this.latencies.push(latency);
+  }
+
+  result(): LoadResult {
+    return { perSecond: Math.round((this.count / this.elapsedMs) * 1_000), latencies: this.latencies.sort((a, b) => a - b) };
+  }
+
+  cpuPerOperation(): number | null {
+    return this.cpu === null ? null : Math.round(this.cpu / this.count);
+  }
+}
+
 interface OpenedStorage {
+  url: string;
   storage: Storage;
   /** Statements sent through the app's pool so far. */
   statements(): number;
@@ -189,6 +255,7 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }) });
   const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }), close: () => store.close() };
   return {
+    url,
     storage,
     statements: () => statements,
     close: async () => {
@@ -208,7 +275,11 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
  * `http_post_p99_ms` are the 200 posts/s figures (the target's); `http_post_c32_*` those at c32.
  * `http_post_cpu_us` (the server thread's CPU per post at c32), `http_append_cpu_us` (per append in
  * the baseline) and `http_post_statements` (statements per post, all batched) say where a post's
- * cost goes; the load generator's thread is not counted.
+ * cost goes; the load generator's thread is not counted. The c32 posts run in slices alternated
+ * with the same posts to a plain CRUD route (`crud-chat.ts`: fastify + pg, one statement per post,
+ * its own tables in the same database), served by the same thread: `http_post_crud_ratio` is
+ * lakechat's posts per second over the CRUD route's (target >= 1.0), `http_crud_post_cpu_us` the
+ * CRUD route's server CPU per post. BENCH_CPU_PROFILE=<file> adds a profiled c32 phase.
  */
 export const httpScenario: BenchScenario = {
   name: 'http',
@@ -237,22 +308,33 @@ export const httpScenario: BenchScenario = {
     const port = (app.server.address() as AddressInfo).port;
     const client = new LoadClient(port);
     const load = new LoadGenerator(port);
+    const crud = await startCrudChat(opened.url, 16);
     try {
       await Promise.all(posters(postWorkers).map((user) => client.request('POST', '/api/chats', user, { id: 'bench' })));
       // Warm up sockets, caches and the JIT.
       await load.run({ kind: 'post-closed', durationMs: 1_000, workers: postWorkers, from: 10_000_000 });
 
+      await Promise.all(posters(postWorkers).map((user) => crud.createChat(user, 'bench')));
+      await load.run({ kind: 'post-closed', durationMs: 1_000, workers: postWorkers, from: 10_000_000, port: crud.port });
+
+      // c32: lakechat and the CRUD baseline in alternating slices, under the same load client.
       const runner = app.lakechat.projections.runner;
       appends.length = 0;
       const waitsBeforeConcurrent = runner.waitsRecorded;
-      const statementsBefore = opened.statements();
-      const cpuBefore = serverThreadCpu();
-      const concurrent = await load.run({ kind: 'post-closed', durationMs: phaseMs, workers: postWorkers, from: 0 });
-      const cpuAfter = serverThreadCpu();
-      const statementsPerPost = round((opened.statements() - statementsBefore) / concurrent.latencies.length);
-      const cpuPerPost = cpuBefore === null || cpuAfter === null ? null : Math.round((cpuAfter - cpuBefore) / concurrent.latencies.length);
+      const ours = new PhaseTotals();
+      const theirs = new PhaseTotals();
+      for (let slice = 0; slice < crudSlices; slice++) {
+        await ours.measure(() => load.run({ kind: 'post-closed', durationMs: sliceMs, workers: postWorkers, from: slice * 1_000_000 }), opened.statements);
+        await theirs.measure(() => load.run({ kind: 'post-closed', durationMs: sliceMs, workers: postWorkers, from: slice * 1_000_000, port: crud.port }));
+      }
+      const concurrent = ours.result();
+      const crudPosts = theirs.result();
+      const statementsPerPost = round(ours.statements / ours.count);
+      const cpuPerPost = ours.cpuPerOperation();
       const concurrentAppends = appends.slice().sort((a, b) => a - b);
       const concurrentWaits = runner.recentWaits().slice(-Math.min(runner.waitsRecorded - waitsBeforeConcurrent, 10_000)).sort((a, b) => a - b);
+      const profiler = await startProfile();
+      if (profiler !== undefined) await profiler.stop((await load.run({ kind: 'post-closed', durationMs: phaseMs, workers: postWorkers, from: 5_000_000 })).latencies.length);
       // The machine's load drifts: the baseline is measured right before and right after, and averaged.
       const { perSecond: baselineAfter } = await appendRate(storage.eventStore);
       const baseline = Math.round((baselineBefore + baselineAfter) / 2);
@@ -269,6 +351,7 @@ export const httpScenario: BenchScenario = {
 
       const postsPerSecond = concurrent.perSecond;
       const ratio = round(postsPerSecond / baseline);
+      const crudRatio = round(postsPerSecond / crudPosts.perSecond);
       const p50 = round(percentile(paced.latencies, 50));
       const p99 = round(percentile(paced.latencies, 99));
       return {
@@ -281,6 +364,9 @@ export const httpScenario: BenchScenario = {
           { scenario: 'http', metric: '  statements per post (all of the app\'s, batched)', value: statementsPerPost, unit: '' },
           { scenario: 'http', metric: '  of which appending, p50 / p99', value: round(percentile(concurrentAppends, 50)), unit: `/ ${round(percentile(concurrentAppends, 99))} ms` },
           { scenario: 'http', metric: '  of which waiting for projections, p50 / p99', value: round(percentile(concurrentWaits, 50)), unit: `/ ${round(percentile(concurrentWaits, 99))} ms` },
+          { scenario: 'http', metric: 'POST message, c32, vs plain CRUD (fastify + pg, one statement), alternated', value: postsPerSecond, unit: 'posts/s', baseline: crudPosts.perSecond, ratio: crudRatio, target: 'ratio >= 1.0' },
+          { scenario: 'http', metric: '  CRUD: server thread CPU per post', value: theirs.cpuPerOperation() ?? Number.NaN, unit: 'µs' },
+          { scenario: 'http', metric: '  CRUD: p50 / p99', value: round(percentile(crudPosts.latencies, 50)), unit: `/ ${round(percentile(crudPosts.latencies, 99))} ms` },
           { scenario: 'http', metric: `POST message at ${pacedRate}/s (achieved ${paced.perSecond}/s), p50`, value: p50, unit: 'ms' },
           { scenario: 'http', metric: `POST message at ${pacedRate}/s, p99`, value: p99, unit: 'ms', target: 'p99 < 50 ms' },
           { scenario: 'http', metric: `  of which appending to the store, p50`, value: round(percentile(pacedAppends, 50)), unit: 'ms' },
@@ -294,12 +380,15 @@ export const httpScenario: BenchScenario = {
           http_post_p50_ms: p50,
           http_post_p99_ms: p99,
           http_post_ratio: ratio,
+          http_crud_post_ps: crudPosts.perSecond,
+          http_post_crud_ratio: crudRatio,
           list_chats_rps: listing.perSecond,
           http_post_c32_p50_ms: round(percentile(concurrent.latencies, 50)),
           http_post_c32_p99_ms: round(percentile(concurrent.latencies, 99)),
           http_post_statements: statementsPerPost,
           ...(cpuPerPost === null ? {} : { http_post_cpu_us: cpuPerPost }),
           ...(cpuPerAppend === null ? {} : { http_append_cpu_us: cpuPerAppend }),
+          ...(theirs.cpuPerOperation() === null ? {} : { http_crud_post_cpu_us: theirs.cpuPerOperation()! }),
           http_append_p50_ms: round(percentile(pacedAppends, 50)),
           http_append_p99_ms: round(percentile(pacedAppends, 99)),
           http_wait_p50_ms: round(percentile(waits, 50)),
@@ -309,6 +398,7 @@ export const httpScenario: BenchScenario = {
     } finally {
       client.close();
       await load.close();
+      await crud.close();
       await app.close();
       await opened.close();
     }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createPool, type DatabasePool } from 'slonik';
+import { createPool, sql, type DatabasePool } from 'slonik';
+import { z } from 'zod';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { decodeCursor } from '../../src/event-store/cursor.ts';
 import { compareCursors, eventStorePoolConfiguration, WrongExpectedVersionError } from '../../src/event-store/index.ts';
@@ -159,5 +160,30 @@ describe('long-open transactions', () => {
       await other.query('COMMIT');
       expect((await read).events.map((e) => e.type)).toEqual(['Mine']);
     });
+  });
+});
+
+describe('a single writer', () => {
+  it('appends with a statement PostgreSQL plans once per connection, not at every append (a single writer pays every millisecond of it)', async () => {
+    // One connection, so every append runs on the session whose prepared statements are read after.
+    const onePool = await createPool(bed.database.url, eventStorePoolConfiguration({ maxPoolSize: 1, idleInTransactionTimeoutMs: 10_000 }));
+    try {
+      const store = bed.openStore({ pool: onePool });
+      let version = 0;
+      for (let i = 0; i < 12; i++) {
+        const result = await store.append(`single-${i % 3}`, [{ type: 'Posted', data: { i } }], { expectedVersion: Math.floor(i / 3) === 0 ? 'no_stream' : Math.floor(i / 3) });
+        version = result.nextExpectedVersion;
+      }
+      expect(version).toBe(4);
+      const plans = await onePool.any(
+        sql.type(z.object({ name: z.string(), generic_plans: z.coerce.number(), custom_plans: z.coerce.number() }))`
+          SELECT name, generic_plans::int AS generic_plans, custom_plans::int AS custom_plans FROM pg_prepared_statements WHERE name LIKE 'lakechat_%'`,
+      );
+      expect(plans.length).toBeGreaterThan(0);
+      // PostgreSQL tries a custom plan for the first five executions, then keeps the generic one if it is no worse.
+      for (const plan of plans) expect(plan, plan.name).toMatchObject({ custom_plans: expect.toSatisfy((n: number) => n <= 5) });
+    } finally {
+      await onePool.end();
+    }
   });
 });

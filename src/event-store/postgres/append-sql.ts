@@ -175,3 +175,28 @@ export async function insertIfVersionsHold(
   for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });
   return written;
 }
+
+/**
+ * The optimistic insert of a group of ONE append of ONE event (a single writer's every append, and
+ * most appends under light load): the same check and the same result as `insertIfVersionsHold`, in a
+ * statement without arrays. PostgreSQL plans a statement over parameter arrays anew at every
+ * execution (a plan for the arrays' actual lengths always looks cheaper than the generic one), and
+ * that planning, not the insert, was most of a single writer's append; this one it plans once per
+ * connection.
+ */
+export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: VersionCheck, columns: InsertColumns): Promise<Map<string, WrittenRow> | null> {
+  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`
+    INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
+    SELECT ${columns.streamIds[0]!}::text, head.version + 1, ${columns.eventIds[0]!}::uuid, ${columns.types[0]!}::text, ${columns.schemaVersions[0]!}::int4,
+      ${columns.data[0]!}::jsonb, ${columns.metadata[0]!}::jsonb, ${columns.owners[0]!}::text, ${columns.escaped[0]!}::bool
+    FROM (SELECT coalesce((SELECT stream_version FROM events WHERE stream_id = ${check.streamId}::text ORDER BY stream_version DESC LIMIT 1), 0) AS version) AS head
+    WHERE CASE ${check.kind}::text
+      WHEN 'any' THEN true
+      WHEN 'no_stream' THEN head.version = 0
+      WHEN 'stream_exists' THEN head.version > 0
+      ELSE head.version = ${check.expected}::int4 END
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`));
+  const row = rows[0];
+  if (row === undefined) return null;
+  return new Map([[row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version }]]);
+}

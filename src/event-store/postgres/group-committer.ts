@@ -5,7 +5,7 @@ import { LakechatError } from '../../errors.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { insertEvents, insertIfVersionsHold, lookupAppendState, type InsertColumns, type InsertedRow } from './append-sql.ts';
+import { insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState, type InsertColumns, type InsertedRow } from './append-sql.ts';
 import { appendResult, decideGroup, insertColumnsFor, optimisticGroup, type Decision } from './decide-group.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
@@ -251,7 +251,9 @@ export class GroupCommitter {
     const { checks, columns } = optimisticGroup(prepared);
     let written;
     try {
-      written = await this.insert(columns, lost, () => insertIfVersionsHold(this.db, checks, columns));
+      // One event alone (a single writer): the statement PostgreSQL plans once, not at every append.
+      const write = columns.eventIds.length === 1 ? () => insertOneIfVersionHolds(this.db, checks[0]!, columns) : () => insertIfVersionsHold(this.db, checks, columns);
+      written = await this.insert(columns, lost, write);
     } catch (error) {
       if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
       if (isDataException(error)) return { kind: 'unstorable' };
