@@ -37,7 +37,7 @@ describe('the client through a proxy that keeps cutting connections, on two inst
     const env = { WS_POSTS_PER_SECOND: '0', WS_MAX_CONNECTIONS_PER_USER: '1000' };
     const a = await fixture.instance({ databaseUrl: fixture.databaseUrl(), env });
     const b = await fixture.instance({ databaseUrl: fixture.databaseUrl(), env });
-    const chatId = await startChat(a, user, 'chaos');
+    const chatId = await startChat(a, user, `chaos-${postsInFlightPerChat}`); // one chat per case: both cases share the database
     const proxy = await startChaosProxy([a.port, b.port], { minLifeMs: 50, maxLifeMs: 500 });
     const started = Date.now();
     let watchdog: NodeJS.Timeout | undefined;
