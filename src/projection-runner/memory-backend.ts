@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { decodeStrict } from './decode.ts';
-import type { AnyProjection, Projection } from './projection.ts';
-import { handlerFailure, parkReason } from './unappliable.ts';
-
-type Handler = (model: unknown, data: unknown, event: RecordedEvent) => void;
+import { foldEvents, type FoldItem } from './fold.ts';
+import { MemoryStore } from './memory-tables.ts';
+import type { AnyReadModel, ReadModel } from './read-model.ts';
+import { parkReason } from './unappliable.ts';
 
 export interface ParkedInMemory {
   eventId: string;
@@ -15,31 +15,39 @@ export interface ParkedInMemory {
 }
 
 /**
- * Read models in this process's memory, for the in-memory event store. A batch is applied without
- * awaiting anything, so no reader ever sees half of it: the same atomicity a transaction gives.
+ * Read models in this process's memory, for the in-memory event store: each read model's fold over
+ * its tables in Maps. A batch is folded into a change set, then applied, without awaiting anything, so
+ * no reader ever sees half of it (the same atomicity a transaction gives), and a fold that throws
+ * changes nothing.
  */
 export class MemoryProjectionBackend implements ProjectionBackend {
   readonly kind = 'memory' as const;
   readonly names: readonly string[];
-  private readonly models = new Map<string, unknown>();
+  private readonly stores = new Map<string, MemoryStore>();
   private readonly cursors = new Map<string, string | null>();
   private readonly parked: ParkedInMemory[] = [];
 
   constructor(
-    private readonly projections: readonly AnyProjection[],
+    private readonly projections: readonly AnyReadModel[],
     private readonly logger?: Logger,
   ) {
     this.names = projections.map((projection) => projection.name);
     for (const projection of projections) {
-      this.models.set(projection.name, projection.memory.create());
+      this.stores.set(projection.name, new MemoryStore(projection));
       this.cursors.set(projection.name, null);
     }
   }
 
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  queries<Q>(projection: Projection<any, Q, any>): Q {
-    if (!this.models.has(projection.name)) throw new Error(`projection ${projection.name} is not in this backend`);
-    return (projection as AnyProjection).memory.queries(this.models.get(projection.name));
+  // biome-ignore lint/suspicious/noExplicitAny: any event type
+  queries<Q>(projection: ReadModel<any, Q>): Q {
+    return projection.queries.memory(this.tables(projection));
+  }
+
+  /** A read model's tables (the contract suite reads their rows). */
+  tables(projection: AnyReadModel): MemoryStore {
+    const store = this.stores.get(projection.name);
+    if (store === undefined) throw new Error(`projection ${projection.name} is not in this backend`);
+    return store;
   }
 
   async start(): Promise<string | null> {
@@ -52,10 +60,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     for (const projection of this.projections) {
       const from = this.cursors.get(projection.name) ?? null;
       if (compareCursors(from, last) >= 0) continue;
-      for (const event of events) {
-        if (compareCursors(event.cursor, from) <= 0) continue;
-        this.applyOne(projection, event);
-      }
+      this.apply(projection, from === null ? events : events.filter((event) => compareCursors(event.cursor, from) > 0));
       this.cursors.set(projection.name, last);
     }
     return this.lowest();
@@ -71,7 +76,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     for (const projection of this.projections) {
       if (compareCursors(this.cursors.get(projection.name) ?? null, event.cursor) >= 0) continue;
       try {
-        this.applyOne(projection, event);
+        this.apply(projection, [event]);
       } catch (error) {
         const reason = parkReason(error);
         parked.push({ projection: projection.name, reason, error });
@@ -96,15 +101,16 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     return true;
   }
 
-  /** Data that fails its schema, or a handler that throws: UnappliableEventError (see the runner). */
-  private applyOne(projection: AnyProjection, event: RecordedEvent): void {
-    const decoded = decodeStrict(projection, event);
-    if (decoded === null) return;
-    try {
-      (projection.memory.handlers as Record<string, Handler | undefined>)[decoded.type]?.(this.models.get(projection.name), decoded.data, event);
-    } catch (error) {
-      throw handlerFailure(projection.name, error);
+  /** Data that fails its schema, or a fold that throws: UnappliableEventError (see the runner), and nothing changed. */
+  private apply(projection: AnyReadModel, events: readonly RecordedEvent[]): void {
+    const items: FoldItem[] = [];
+    for (const event of events) {
+      const decoded = decodeStrict(projection, event);
+      if (decoded !== null) items.push({ type: decoded.type, data: decoded.data, event });
     }
+    if (items.length === 0) return;
+    const store = this.tables(projection);
+    store.apply(foldEvents(projection, store, items));
   }
 
   private lowest(): string | null {

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import { handles, type AnyReadModel } from '../projection-runner/read-model.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */
 export interface ProjectionTarget {
-  readonly projection: AnyProjection;
+  readonly projection: AnyReadModel;
   readonly applier: RebuildApplier;
   /** Every event up to here is applied (the next batch starts after it); null: none yet. */
   cursor: string | null;
@@ -169,7 +169,13 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
         await options.record?.(tx, targets, batch.length);
       };
       const began = performance.now();
-      committing = (options.transaction ?? ownTransaction(pool))(work).then(() => {
+      const transaction = options.transaction ?? ownTransaction(pool);
+      // Rows appliers kept back go first, in parts, each its own short transaction (bounded, see Staged.before).
+      const before = staged.flatMap((stage) => stage.before ?? []);
+      committing = (async () => {
+        for (const part of before) await transaction(part);
+        await transaction(work);
+      })().then(() => {
         if (budget !== undefined) limit = nextLimit(limit, performance.now() - began, budget, batchSize);
         for (const target of targets) target.applier.committed(thisGeneration);
         total += done.events;
@@ -190,7 +196,7 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
 
 interface BatchDecoder {
   /** The decoder of one projection: the event at `index`, decoded, or null (not handled, or logged and skipped). */
-  (projection: AnyProjection): (index: number) => DecodedEvent | null;
+  (projection: AnyReadModel): (index: number) => DecodedEvent | null;
   /** Decodes the events from `from` on for every target ahead of use, logging nothing. */
   warm(targets: readonly ProjectionTarget[], from: number): Promise<void>;
 }
@@ -203,13 +209,13 @@ interface BatchDecoder {
  * as it arrives, while the next one is read.
  */
 function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): BatchDecoder {
-  const byParser = new Map<AnyProjection['parse'], (DecodedEvent | null | { failed: unknown })[]>();
-  const cacheOf = (projection: AnyProjection): (DecodedEvent | null | { failed: unknown })[] => {
+  const byParser = new Map<AnyReadModel['parse'], (DecodedEvent | null | { failed: unknown })[]>();
+  const cacheOf = (projection: AnyReadModel): (DecodedEvent | null | { failed: unknown })[] => {
     let parsed = byParser.get(projection.parse);
     if (parsed === undefined) byParser.set(projection.parse, (parsed = []));
     return parsed;
   };
-  const decode = (projection: AnyProjection, cache: (DecodedEvent | null | { failed: unknown })[], index: number): DecodedEvent | null | { failed: unknown } => {
+  const decode = (projection: AnyReadModel, cache: (DecodedEvent | null | { failed: unknown })[], index: number): DecodedEvent | null | { failed: unknown } => {
     let result = cache[index];
     if (result === undefined) {
       const event = batch[index]!;
@@ -223,12 +229,12 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
     }
     return result;
   };
-  const decoder = ((projection: AnyProjection) => {
+  const decoder = ((projection: AnyReadModel) => {
     const cache = cacheOf(projection);
-    const handlers = projection.postgres.handlers;
+    
     return (index: number) => {
       const event = batch[index]!;
-      if (!Object.hasOwn(handlers, event.type)) return null;
+      if (!handles(projection, event.type)) return null;
       const result = decode(projection, cache, index);
       if (result !== null && 'failed' in result) {
         logger?.error(
@@ -245,8 +251,8 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
     for (let start = from; start < batch.length; start += chunk) {
       for (const { projection } of targets) {
         const cache = cacheOf(projection);
-        const handlers = projection.postgres.handlers;
-        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (Object.hasOwn(handlers, batch[i]!.type)) decode(projection, cache, i);
+        
+        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (handles(projection, batch[i]!.type)) decode(projection, cache, i);
       }
       // Let the page being read come in meanwhile (its rows are parsed as they arrive).
       await new Promise((resolve) => setImmediate(resolve));

@@ -1,25 +1,19 @@
 /**
- * The rebuild appliers must leave the tables exactly as the projections' own handlers do, applied by
+ * The rebuild appliers must leave the tables exactly as the read models' folds do, applied by
  * the live backend: on a log holding every case the domain writes and the odd ones it never does
  * (which the handlers still define), in batches of every size, with a row cache small enough to evict.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatsProjection } from '../../projections/chats.ts';
-import { messagesProjection } from '../../projections/messages.ts';
-import { profileHistoryProjection } from '../../projections/profile-history.ts';
-import { profilesProjection } from '../../projections/profiles.ts';
+import { messagesReadModel } from '../../projections/messages.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { tableNames } from '../../src/projection-runner/tables.ts';
 import type { RebuildApplier } from '../../src/rebuild/appliers/applier.ts';
-import { chatsApplier } from '../../src/rebuild/appliers/chats.ts';
-import { handlersApplier } from '../../src/rebuild/appliers/handlers-applier.ts';
-import { messagesApplier } from '../../src/rebuild/appliers/messages.ts';
-import { profileHistoryApplier } from '../../src/rebuild/appliers/profile-history.ts';
-import { profilesApplier } from '../../src/rebuild/appliers/profiles.ts';
+import { foldApplier } from '../../src/rebuild/appliers/fold-applier.ts';
+import { messagesFromLog } from '../../src/rebuild/appliers/messages-fast-path.ts';
 import { ddl } from '../../src/rebuild/ddl.ts';
 import { projectLog } from '../../src/rebuild/projector.ts';
 import { createTwin } from '../../src/rebuild/shadow-tables.ts';
@@ -98,23 +92,20 @@ afterAll(async () => {
   await bed?.close();
 });
 
-const appliers: [AnyProjection, (tables: ReturnType<typeof tableNames>, capacity: number, writeBehind: number) => RebuildApplier][] = [
-  [chatsProjection, (tables, capacity, writeBehind) => chatsApplier(tables, capacity, writeBehind)],
-  [messagesProjection, (tables, capacity) => messagesApplier(tables, capacity)],
-  [profilesProjection, (tables, capacity, writeBehind) => profilesApplier(tables, capacity, writeBehind)],
-  [profileHistoryProjection, (tables, capacity) => profileHistoryApplier(tables, capacity)],
-];
+/** Each read model's rebuild: its declared fast path (messages), else its fold. */
+const applierOf = (projection: AnyReadModel, tables: ReturnType<typeof tableNames>, capacity: number, writeBehind: number): RebuildApplier =>
+  projection === messagesReadModel ? messagesFromLog(tables, capacity) : foldApplier(projection, tables, { capacity, writeBehind, flushRows: 2 });
 
 async function rebuildInto(
   schema: string,
   batchSize: number,
-  make: (projection: AnyProjection, tables: ReturnType<typeof tableNames>) => RebuildApplier,
+  make: (projection: AnyReadModel, tables: ReturnType<typeof tableNames>) => RebuildApplier,
   startEmpty = false,
 ): Promise<void> {
   await bed.pool.query(ddl(`CREATE SCHEMA ${schema}`));
   const tables = tableNames({ schema, suffix: '' });
   for (const projection of allProjections) {
-    for (const name of projection.postgres.tables) await createTwin(bed.pool, await describeLiveTable(bed.pool, name), { schema, suffix: '' });
+    for (const name of Object.keys(projection.tables)) await createTwin(bed.pool, await describeLiveTable(bed.pool, name), { schema, suffix: '' });
   }
   const targets = allProjections.map((projection) => ({ projection, applier: make(projection, tables), cursor: null, position: null }));
   if (startEmpty) for (const target of targets) target.applier.startEmpty();
@@ -140,19 +131,19 @@ describe('rebuild appliers', () => {
   ] as const) {
     it(`leave every table as the projections' handlers do, in batches of ${batchSize} remembering ${capacity} rows and writing ${writeBehind} behind`, async () => {
       const schema = `appliers_${batchSize}_${capacity}_${writeBehind}`;
-      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity, writeBehind));
+      await rebuildInto(schema, batchSize, (projection, tables) => applierOf(projection, tables, capacity, writeBehind));
       expect(await bed.tables(schema)).toEqual(expected);
     });
 
     it(`leave every table as the projections' handlers do when told the tables start empty, in batches of ${batchSize} remembering ${capacity} rows`, async () => {
       const schema = `appliers_empty_${batchSize}_${capacity}_${writeBehind}`;
-      await rebuildInto(schema, batchSize, (projection, tables) => appliers.find(([p]) => p === projection)![1](tables, capacity, writeBehind), true);
+      await rebuildInto(schema, batchSize, (projection, tables) => applierOf(projection, tables, capacity, writeBehind), true);
       expect(await bed.tables(schema)).toEqual(expected);
     });
   }
 
-  it('fall back to the handlers themselves for a projection without an applier, with the same result', async () => {
-    await rebuildInto('appliers_handlers', 5, (projection, tables) => handlersApplier(projection, tables, undefined));
+  it('rebuild every read model by its fold alone (no fast path), with the same result', async () => {
+    await rebuildInto('appliers_handlers', 5, (projection, tables) => foldApplier(projection, tables, { capacity: 3, writeBehind: 4 }));
     expect(await bed.tables('appliers_handlers')).toEqual(expected);
   });
 });
