@@ -5,8 +5,6 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { messagesReadModel } from '../../projections/messages.ts';
-import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
 import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
@@ -18,56 +16,11 @@ import { ddl } from '../../src/rebuild/ddl.ts';
 import { projectLog } from '../../src/rebuild/projector.ts';
 import { createTwin } from '../../src/rebuild/shadow-tables.ts';
 import { describeLiveTable } from '../../src/rebuild/table-definition.ts';
+import { writeOddCases } from '../projections/generated-logs.ts';
 import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
 
 let bed: LogBed;
 let expected: Record<string, unknown[]>;
-
-async function writeOddCases(bed: LogBed): Promise<void> {
-  const { writer } = bed;
-  const owner = 'odd@example.com';
-  // A chat started twice: the second start changes nothing.
-  await writer.startChat(owner, 'twice', 'First title');
-  await writer.startChat(owner, 'twice', 'Second title');
-  // Events of a chat never started: no row anywhere.
-  await writer.raw(chatStreamId(owner, 'ghost'), 'ChatRenamed', { chatId: 'ghost', title: 'Nobody' }, owner);
-  await writer.raw(chatStreamId(owner, 'ghost'), 'ChatDeleted', { chatId: 'ghost' }, owner);
-  // Two posts at the same position (a retry with a new event id): the first message stays.
-  await writer.startChat(owner, 'dup');
-  const dup = chatStreamId(owner, 'dup');
-  const message = (position: number, content: string) => ({ chatId: 'dup', messageId: '0b7e7b1c-5e2f-4e55-9d0b-3f5a7f2b9c11', position, role: 'user', content });
-  await writer.raw(dup, 'MessagePosted', message(1, 'original'), owner);
-  await writer.raw(dup, 'MessagePosted', { ...message(1, 'retry'), messageId: 'a8d3c7c9-4b1e-4c2f-8a57-0d6b3e1f2a90' }, owner);
-  // Posts after a deletion, then deleted again: each handler decides as it does.
-  await writer.startChat(owner, 'gone');
-  const gone = chatStreamId(owner, 'gone');
-  await writer.post(owner, 'gone', 'before the end');
-  await writer.deleteChat(owner, 'gone');
-  await writer.raw(gone, 'MessagePosted', { ...message(9, 'after the end'), chatId: 'gone' }, owner);
-  await writer.deleteChat(owner, 'gone');
-  await writer.raw(gone, 'MessagePosted', { ...message(10, 'after the second end'), chatId: 'gone', messageId: 'c1f7f2aa-1111-4c2f-8a57-0d6b3e1f2a91' }, owner);
-  // Data that does not match its schema, and a type nobody handles: skipped by every projection.
-  await writer.raw(dup, 'MessagePosted', { chatId: 'dup', position: 'eleven' }, owner);
-  await writer.raw(dup, 'ChatArchived', { chatId: 'dup' }, owner);
-  // Text of every kind, and a trace summary with nesting.
-  await writer.startChat(owner, 'text', 'Émojis 🎉 "quotes", commas');
-  await writer.post(owner, 'text', 'a'.repeat(250) + '🎉'.repeat(5), { traceId: 'tr', traceSummary: { nested: { list: [1, 'two', null], 'key "q"': true } } });
-  await writer.post(owner, 'text', 'x'.repeat(199) + '🎉');
-  // Text the store keeps escaped (U+E000 is its escape mark), in the message and in its trace.
-  await writer.post(owner, 'text', 'private use \ue000 in the content');
-  await writer.post(owner, 'text', 'plain content', { traceId: 'tr\ue000', traceSummary: { note: 'x\ue000y' } });
-  // A row stored escaped (a lone surrogate in a field no schema reads), with U+E000 in what is read.
-  await writer.post(owner, 'text', 'private use \ue000 in an escaped row', { extra: 'lone \ud800' });
-  // Profiles: deleted before they exist, re-created after a deletion, deleted twice.
-  await writer.deleteProfile('early@example.com');
-  await writer.updateProfile('early@example.com', { notes: 'after an early delete' });
-  await writer.updateProfile(owner, { employerName: 'Acme', yearsEmployed: 2.5, annualIncome: 0.1 + 0.2, dateOfBirth: '1999-12-31' });
-  await writer.updateProfile(owner, { financialGoals: [], numberOfDependents: 3 });
-  await writer.deleteProfile(owner);
-  await writer.deleteProfile(owner);
-  await writer.updateProfile(owner, { jobTitle: 'Back again' });
-  await writer.raw(profileStreamId(owner), 'ProfileUpdated', { userEmail: owner, changes: { unknownField: 1 } }, owner);
-}
 
 beforeAll(async () => {
   bed = await createLogBed();
