@@ -66,8 +66,9 @@ export async function applyTo(db: CommonQueryMethods, model: AnyReadModel, table
  * The read model's writes of the batch as statements that can share one statement with the others,
  * all guarded: a declared live fast path for a run of one type, or the fold's changes when it reads
  * nothing and writes each table with one statement. Undefined when the batch needs the general path.
+ * (Also what an append could run inside its own statement: it reads nothing first.)
  */
-function oneStatementWrites(model: AnyReadModel, tables: TableNames, events: readonly RecordedEvent[], guard: FragmentSqlToken): FragmentSqlToken[] | undefined {
+export function oneStatementWrites(model: AnyReadModel, tables: TableNames, events: readonly RecordedEvent[], guard: FragmentSqlToken): FragmentSqlToken[] | undefined {
   const items = foldItems(model, events);
   if (items.length === 0) return [];
   const type = items[0]!.type;

@@ -79,6 +79,8 @@ export type LiveFastPaths<E extends DomainEvent> = {
  * are read and written differs. Folds are pure (their rows in, row changes out) and idempotent:
  * applying an event again changes nothing (versions and keys guard it), though checkpoints already
  * prevent it. Adding one is one file in projections/ plus its migration (docs/architecture.md).
+ * New concerns extend it with optional fields (a declaration of how to erase one user's rows, say),
+ * read by the backends from the same value.
  */
 export interface ReadModel<E extends DomainEvent = DomainEvent, Queries = unknown> {
   readonly name: string;
