@@ -1,9 +1,7 @@
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
+import { sql } from 'slonik';
 import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
-import type { Projection } from '../src/projection-runner/projection.ts';
-import { isoTimestamp, selectRow, selectRows } from '../src/projection-runner/rows.ts';
-import type { TableNames } from '../src/projection-runner/tables.ts';
+import { row, type FoldRows, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
+import { selectList } from '../src/projection-runner/sql-rows.ts';
 
 /**
  * Read model "chats": one row per chat, listed per user by last activity (newest first), with the
@@ -51,216 +49,171 @@ export function previewOf(content: string): string {
   return last >= 0xd800 && last <= 0xdbff ? cut.slice(0, -1) : cut;
 }
 
-const compareForList = (a: ChatRow, b: ChatRow): number => b.lastPosition - a.lastPosition;
-
-// ---- in memory -------------------------------------------------------------------------------
-
-interface StoredChat extends ChatRow {
+/** The table's row, as the fold writes it and the queries read it. */
+interface ChatTableRow extends Row {
+  stream_id: string;
+  owner: string;
+  chat_id: string;
+  title: string;
+  agent_id: string | null;
+  created_at: string;
+  updated_at: string;
+  message_count: number;
+  last_message_role: MessageRole | null;
+  last_message_preview: string | null;
+  last_message_at: string | null;
+  version: number;
+  last_position: number;
   deleted: boolean;
 }
 
-interface ChatsModel {
-  byStream: Map<string, StoredChat>;
-  byOwner: Map<string, Map<string, StoredChat>>;
+const chatsTable = {
+  columns: {
+    stream_id: 'text',
+    owner: 'text',
+    chat_id: 'text',
+    title: 'text',
+    agent_id: 'text',
+    created_at: 'timestamptz',
+    updated_at: 'timestamptz',
+    message_count: 'integer',
+    last_message_role: 'text',
+    last_message_preview: 'text',
+    last_message_at: 'timestamptz',
+    version: 'integer',
+    last_position: 'bigint',
+    deleted: 'boolean',
+  },
+  key: ['stream_id'],
+  group: 'owner',
+  updatedInPlace: true,
+} as const;
+
+const chatOf = (row: ChatTableRow): ChatRow => ({
+  streamId: row.stream_id,
+  owner: row.owner,
+  chatId: row.chat_id,
+  title: row.title,
+  agentId: row.agent_id,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  messageCount: row.message_count,
+  lastMessage:
+    row.last_message_role === null || row.last_message_at === null
+      ? null
+      : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
+  version: row.version,
+  lastPosition: row.last_position,
+});
+
+/** A later event changes a chat only at an older version: an event applied again changes nothing. */
+function update(rows: FoldRows, event: { streamId: string; version: number; position: number; recordedAt: Date }, change: Partial<ChatTableRow>): void {
+  const chat = rows.get('chats', event.streamId) as ChatTableRow | null;
+  if (chat === null || chat.version >= event.version) return;
+  rows.put('chats', { ...chat, ...change, updated_at: event.recordedAt.toISOString(), version: event.version, last_position: event.position });
 }
 
-function update(model: ChatsModel, event: { streamId: string; version: number; position: number }, change: (row: StoredChat) => void): void {
-  const row = model.byStream.get(event.streamId);
-  if (row === undefined || row.version >= event.version) return;
-  change(row);
-  row.version = event.version;
-  row.lastPosition = event.position;
-}
-
-const visible = (row: StoredChat | undefined): ChatRow | null => {
-  if (row === undefined || row.deleted) return null;
-  const { deleted: _deleted, ...chat } = row;
-  return { ...chat, lastMessage: chat.lastMessage === null ? null : { ...chat.lastMessage } };
-};
-
-// ---- PostgreSQL -------------------------------------------------------------------------------
-
-const chatRowSchema = z
-  .object({
-    stream_id: z.string(),
-    owner: z.string(),
-    chat_id: z.string(),
-    title: z.string(),
-    agent_id: z.string().nullable(),
-    created_at: z.string(),
-    updated_at: z.string(),
-    message_count: z.number(),
-    last_message_role: z.enum(['user', 'assistant', 'system', 'tool']).nullable(),
-    last_message_preview: z.string().nullable(),
-    last_message_at: z.string().nullable(),
-    version: z.number(),
-    last_position: z.coerce.number(),
-  })
-  .transform(
-    (row): ChatRow => ({
-      streamId: row.stream_id,
-      owner: row.owner,
-      chatId: row.chat_id,
-      title: row.title,
-      agentId: row.agent_id,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      messageCount: row.message_count,
-      lastMessage:
-        row.last_message_role === null || row.last_message_at === null
-          ? null
-          : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
-      version: row.version,
-      lastPosition: row.last_position,
-    }),
-  );
-
-const columns = sql.fragment`stream_id, owner, chat_id, title, agent_id, ${isoTimestamp('created_at')}, ${isoTimestamp('updated_at')},
-  message_count, last_message_role, last_message_preview, ${isoTimestamp('last_message_at')}, version, last_position`;
-
-async function updateRow(
-  db: CommonQueryMethods,
-  tables: TableNames,
-  event: { streamId: string; version: number; position: number; recordedAt: Date },
-  set: ReturnType<typeof sql.fragment>,
-): Promise<void> {
-  await db.query(sql.unsafe`
-    UPDATE ${tables('chats')}
-    SET ${set}, updated_at = ${sql.timestamp(event.recordedAt)}, version = ${event.version}, last_position = ${event.position}
-    WHERE stream_id = ${event.streamId} AND version < ${event.version}`);
-}
-
-export const chatsProjection: Projection<ChatEvent, ChatsQueries, ChatsModel> = {
+export const chatsReadModel: ReadModel<ChatEvent, ChatsQueries> = {
   name: 'chats',
   parse: parseChatEvent,
-  memory: {
-    create: () => ({ byStream: new Map(), byOwner: new Map() }),
-    handlers: {
-      ChatStarted(model, data, event) {
-        if (model.byStream.has(event.streamId)) return;
-        const row: StoredChat = {
-          streamId: event.streamId,
-          owner: data.userEmail,
-          chatId: data.chatId,
-          title: data.title,
-          agentId: data.agentId,
-          createdAt: event.recordedAt.toISOString(),
-          updatedAt: event.recordedAt.toISOString(),
-          messageCount: 0,
-          lastMessage: null,
-          version: event.version,
-          lastPosition: event.position,
-          deleted: false,
-        };
-        model.byStream.set(event.streamId, row);
-        let owned = model.byOwner.get(row.owner);
-        if (owned === undefined) model.byOwner.set(row.owner, (owned = new Map()));
-        owned.set(row.chatId, row);
-      },
-      ChatRenamed(model, data, event) {
-        update(model, event, (row) => {
-          row.title = data.title;
-          row.updatedAt = event.recordedAt.toISOString();
-        });
-      },
-      MessagePosted(model, data, event) {
-        update(model, event, (row) => {
-          row.messageCount = Math.max(row.messageCount, data.position);
-          const at = event.recordedAt.toISOString();
-          row.lastMessage = { role: data.role, preview: previewOf(data.content), at };
-          row.updatedAt = at;
-        });
-      },
-      ChatDeleted(model, _data, event) {
-        update(model, event, (row) => {
-          row.deleted = true;
-          row.updatedAt = event.recordedAt.toISOString();
-        });
-      },
+  tables: { chats: chatsTable },
+  migration: '011.do.sql',
+  reads: (_type, _data, event) => [row('chats', event.streamId)],
+  fold: {
+    ChatStarted(rows, data, event) {
+      if (rows.get('chats', event.streamId) !== null) return;
+      const at = event.recordedAt.toISOString();
+      rows.put('chats', {
+        stream_id: event.streamId,
+        owner: data.userEmail,
+        chat_id: data.chatId,
+        title: data.title,
+        agent_id: data.agentId,
+        created_at: at,
+        updated_at: at,
+        message_count: 0,
+        last_message_role: null,
+        last_message_preview: null,
+        last_message_at: null,
+        version: event.version,
+        last_position: event.position,
+        deleted: false,
+      } satisfies ChatTableRow);
     },
-    queries: (model) => ({
+    ChatRenamed(rows, data, event) {
+      update(rows, event, { title: data.title });
+    },
+    MessagePosted(rows, data, event) {
+      const chat = rows.get('chats', event.streamId) as ChatTableRow | null;
+      update(rows, event, {
+        message_count: Math.max(chat?.message_count ?? 0, data.position),
+        last_message_role: data.role,
+        last_message_preview: previewOf(data.content),
+        last_message_at: event.recordedAt.toISOString(),
+      });
+    },
+    ChatDeleted(rows, _data, event) {
+      update(rows, event, { deleted: true });
+    },
+  },
+  live: {
+    // The hot path: a run of posts in one UPDATE, without reading the chats first.
+    MessagePosted(tables, items, guard) {
+      // A run of posts leaves each chat as its last post in the run says, with the highest position.
+      const last = new Map<string, (typeof items)[number]>();
+      const highest = new Map<string, number>();
+      for (const item of items) {
+        const stream = item.event.streamId;
+        if ((last.get(stream)?.event.version ?? 0) < item.event.version) last.set(stream, item);
+        highest.set(stream, Math.max(highest.get(stream) ?? 0, item.data.position));
+      }
+      const rows = [...last.values()].map(({ data, event }) => ({
+        stream_id: event.streamId,
+        message_count: highest.get(event.streamId)!,
+        role: data.role,
+        preview: previewOf(data.content),
+        at: event.recordedAt.toISOString(),
+        version: event.version,
+        last_position: event.position,
+      }));
+      return sql.fragment`
+        UPDATE ${tables('chats')} AS chat
+        SET message_count = GREATEST(chat.message_count, r.message_count), last_message_role = r.role,
+            last_message_preview = r.preview, last_message_at = r.at, updated_at = r.at,
+            version = r.version, last_position = r.last_position
+        FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
+          stream_id text, message_count integer, role text, preview text, at timestamptz, version integer, last_position bigint)
+        WHERE chat.stream_id = r.stream_id AND chat.version < r.version AND ${guard}`;
+    },
+  },
+  queries: {
+    memory: (tables) => ({
       async get(owner, chatId) {
-        return visible(model.byOwner.get(owner)?.get(chatId));
+        const chat = (tables.group('chats', owner) as ChatTableRow[]).find((row) => row.chat_id === chatId);
+        return chat === undefined || chat.deleted ? null : chatOf(chat);
       },
       async list(owner, { limit, after }) {
-        const rows = [...(model.byOwner.get(owner)?.values() ?? [])].filter((row) => !row.deleted).sort(compareForList);
-        const start = after === undefined ? 0 : rows.findIndex((row) => row.lastPosition < after.lastPosition);
-        return (start < 0 ? [] : rows.slice(start, start + limit)).map((row) => visible(row)!);
+        const rows = (tables.group('chats', owner) as ChatTableRow[])
+          .filter((row) => !row.deleted && (after === undefined || row.last_position < after.lastPosition))
+          .sort((a, b) => b.last_position - a.last_position);
+        return rows.slice(0, limit).map(chatOf);
       },
     }),
-  },
-  postgres: {
-    tables: ['chats'],
-    migration: '011.do.sql',
-    bulk: {
-      MessagePosted(tables, items, guard) {
-        // A run of posts leaves each chat as its last post in the run says, with the highest position.
-        const last = new Map<string, (typeof items)[number]>();
-        const highest = new Map<string, number>();
-        for (const item of items) {
-          const stream = item.event.streamId;
-          if ((last.get(stream)?.event.version ?? 0) < item.event.version) last.set(stream, item);
-          highest.set(stream, Math.max(highest.get(stream) ?? 0, item.data.position));
-        }
-        const rows = [...last.values()].map(({ data, event }) => ({
-          stream_id: event.streamId,
-          message_count: highest.get(event.streamId)!,
-          role: data.role,
-          preview: previewOf(data.content),
-          at: event.recordedAt.toISOString(),
-          version: event.version,
-          last_position: event.position,
-        }));
-        return sql.fragment`
-          UPDATE ${tables('chats')} AS chat
-          SET message_count = GREATEST(chat.message_count, r.message_count), last_message_role = r.role,
-              last_message_preview = r.preview, last_message_at = r.at, updated_at = r.at,
-              version = r.version, last_position = r.last_position
-          FROM jsonb_to_recordset(${sql.jsonb(rows)}) AS r(
-            stream_id text, message_count integer, role text, preview text, at timestamptz, version integer, last_position bigint)
-          WHERE chat.stream_id = r.stream_id AND chat.version < r.version AND ${guard}`;
-      },
-    },
-    handlers: {
-      async ChatStarted(db, tables, data, event) {
-        await db.query(sql.unsafe`
-          INSERT INTO ${tables('chats')} (stream_id, owner, chat_id, title, agent_id, created_at, updated_at, version, last_position)
-          VALUES (${event.streamId}, ${data.userEmail}, ${data.chatId}, ${data.title}, ${data.agentId},
-                  ${sql.timestamp(event.recordedAt)}, ${sql.timestamp(event.recordedAt)}, ${event.version}, ${event.position})
-          ON CONFLICT (stream_id) DO NOTHING`);
-      },
-      async ChatRenamed(db, tables, data, event) {
-        await updateRow(db, tables, event, sql.fragment`title = ${data.title}`);
-      },
-      async MessagePosted(db, tables, data, event) {
-        await updateRow(
-          db,
-          tables,
-          event,
-          sql.fragment`message_count = GREATEST(message_count, ${data.position}),
-            last_message_role = ${data.role},
-            last_message_preview = ${previewOf(data.content)},
-            last_message_at = ${sql.timestamp(event.recordedAt)}`,
-        );
-      },
-      async ChatDeleted(db, tables, _data, event) {
-        await updateRow(db, tables, event, sql.fragment`deleted = true`);
-      },
-    },
-    queries: (db, tables) => ({
+    postgres: (db, tables) => ({
       async get(owner, chatId) {
-        return selectRow(db, chatRowSchema, sql.unsafe`
-          SELECT ${columns} FROM ${tables('chats')}
+        const found = await db.maybeOne(sql.unsafe`
+          SELECT ${selectList(chatsTable)} FROM ${tables('chats')}
           WHERE owner = ${owner} AND chat_id = ${chatId} AND NOT deleted`);
+        return found === null ? null : chatOf(found as ChatTableRow);
       },
       async list(owner, { limit, after }) {
         const page = after === undefined ? sql.fragment`TRUE` : sql.fragment`last_position < ${after.lastPosition}`;
-        const rows = await selectRows(db, chatRowSchema, sql.unsafe`
-          SELECT ${columns} FROM ${tables('chats')}
+        const rows = await db.any(sql.unsafe`
+          SELECT ${selectList(chatsTable)} FROM ${tables('chats')}
           WHERE owner = ${owner} AND NOT deleted AND ${page}
           ORDER BY last_position DESC
           LIMIT ${limit}`);
-        return [...rows];
+        return rows.map((found) => chatOf(found as ChatTableRow));
       },
     }),
   },

@@ -1,21 +1,14 @@
-import { sql, type CommonQueryMethods } from 'slonik';
-import { z } from 'zod';
+import { sql } from 'slonik';
 import { parseProfileEvent, type ProfileEvent, type ProfileUpdatedData } from '../src/profiles/events.ts';
-import {
-  applyProfileChanges,
-  emptyProfileFields,
-  ProfileFields,
-  profileFieldNames,
-  type ProfileFieldName,
-} from '../src/profiles/fields.ts';
-import type { Projection } from '../src/projection-runner/projection.ts';
-import { isoTimestamp, selectRow, selectRows } from '../src/projection-runner/rows.ts';
-import type { TableNames } from '../src/projection-runner/tables.ts';
+import { applyProfileChanges, emptyProfileFields, type ProfileFieldName, type ProfileFields, profileFieldNames } from '../src/profiles/fields.ts';
+import { lastOf, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
+import { selectList } from '../src/projection-runner/sql-rows.ts';
 
 /**
  * Read model "profile history": every change of a user's profile, with when, who, and each changed
  * field's old and new value. The events carry only new values; each row keeps the profile as it was
- * after the change, so the next change finds its old values here, without reading another read model.
+ * after the change, so the next change finds its old values in the user's last row, without reading
+ * another read model.
  */
 
 export interface ProfileFieldChange {
@@ -40,134 +33,95 @@ export interface ProfileHistoryQueries {
   list(owner: string, options: { after: number; limit: number }): Promise<ProfileHistoryEntry[]>;
 }
 
-interface StoredEntry extends ProfileHistoryEntry {
+interface HistoryTableRow extends Row {
+  owner: string;
+  version: number;
+  stream_id: string;
+  kind: ProfileHistoryEntry['kind'];
+  changes: ProfileFieldChange[];
   /** The profile after the change; null once deleted. */
   snapshot: ProfileFields | null;
+  recorded_at: string;
+  actor: string | null;
+  cursor: string;
 }
+
+const historyTable = {
+  columns: {
+    owner: 'text',
+    version: 'integer',
+    stream_id: 'text',
+    kind: 'text',
+    changes: 'jsonb',
+    snapshot: 'jsonb',
+    recorded_at: 'timestamptz',
+    actor: 'text',
+    cursor: 'text',
+  },
+  key: ['owner', 'version'],
+} as const;
 
 const actorOf = (metadata: Record<string, unknown>): string | null => (typeof metadata.actor === 'string' ? metadata.actor : null);
 
-function updatedEntry(previous: StoredEntry | null, data: ProfileUpdatedData, event: { version: number; recordedAt: Date; cursor: string; metadata: Record<string, unknown> }): StoredEntry {
-  const before = previous?.snapshot ?? null;
-  const after = applyProfileChanges(before ?? emptyProfileFields, data.changes);
-  const changes = profileFieldNames
-    .filter((name) => Object.hasOwn(data.changes, name))
-    .map((field) => ({ field, from: before === null ? null : before[field], to: after[field] }));
+const entryOf = (row: HistoryTableRow): ProfileHistoryEntry =>
+  structuredClone({ version: row.version, kind: row.kind, changes: row.changes, at: row.recorded_at, actor: row.actor, cursor: row.cursor });
+
+function entry(data: { userEmail: string }, event: Parameters<NonNullable<ReadModel['reads']>>[2], rest: Pick<HistoryTableRow, 'kind' | 'changes' | 'snapshot'>): HistoryTableRow {
   return {
+    owner: data.userEmail,
     version: event.version,
-    kind: before === null ? 'created' : 'updated',
-    changes,
-    at: event.recordedAt.toISOString(),
+    stream_id: event.streamId,
+    ...rest,
+    recorded_at: event.recordedAt.toISOString(),
     actor: actorOf(event.metadata),
     cursor: event.cursor,
-    snapshot: after,
   };
 }
 
-function deletedEntry(event: { version: number; recordedAt: Date; cursor: string; metadata: Record<string, unknown> }): StoredEntry {
-  return { version: event.version, kind: 'deleted', changes: [], at: event.recordedAt.toISOString(), actor: actorOf(event.metadata), cursor: event.cursor, snapshot: null };
+function changesOf(before: ProfileFields | null, after: ProfileFields, data: ProfileUpdatedData): ProfileFieldChange[] {
+  return profileFieldNames.filter((name) => Object.hasOwn(data.changes, name)).map((field) => ({ field, from: before === null ? null : before[field], to: after[field] }));
 }
 
-const publicEntry = ({ snapshot: _snapshot, ...entry }: StoredEntry): ProfileHistoryEntry => structuredClone(entry);
-
-// ---- PostgreSQL -------------------------------------------------------------------------------
-
-const entryRowSchema = z
-  .object({
-    version: z.number(),
-    kind: z.enum(['created', 'updated', 'deleted']),
-    changes: z.array(z.object({ field: z.enum(profileFieldNames as [ProfileFieldName, ...ProfileFieldName[]]), from: z.unknown(), to: z.unknown() })),
-    snapshot: ProfileFields.nullable(),
-    recorded_at: z.string(),
-    actor: z.string().nullable(),
-    cursor: z.string(),
-  })
-  .transform(
-    (row): StoredEntry => ({
-      version: row.version,
-      kind: row.kind,
-      changes: row.changes,
-      at: row.recorded_at,
-      actor: row.actor,
-      cursor: row.cursor,
-      snapshot: row.snapshot,
-    }),
-  );
-
-async function latestBefore(db: CommonQueryMethods, tables: TableNames, owner: string, version: number): Promise<StoredEntry | null> {
-  return selectRow(db, entryRowSchema, sql.unsafe`
-    SELECT version, kind, changes, snapshot, ${isoTimestamp('recorded_at')}, actor, cursor FROM ${tables('profile_history')}
-    WHERE owner = ${owner} AND version < ${version}
-    ORDER BY version DESC LIMIT 1`);
-}
-
-async function insertEntry(db: CommonQueryMethods, tables: TableNames, owner: string, streamId: string, entry: StoredEntry): Promise<void> {
-  await db.query(sql.unsafe`
-    INSERT INTO ${tables('profile_history')} (owner, version, stream_id, kind, changes, snapshot, recorded_at, actor, cursor)
-    VALUES (${owner}, ${entry.version}, ${streamId}, ${entry.kind}, ${sql.jsonb(entry.changes as never)},
-            ${entry.snapshot === null ? null : sql.jsonb(entry.snapshot as never)},
-            ${entry.at}::timestamptz, ${entry.actor}, ${entry.cursor})
-    ON CONFLICT (owner, version) DO NOTHING`);
-}
-
-type HistoryModel = Map<string, StoredEntry[]>;
-
-function memoryLatestBefore(model: HistoryModel, owner: string, version: number): StoredEntry | null {
-  const entries = model.get(owner) ?? [];
-  for (let i = entries.length - 1; i >= 0; i--) if (entries[i]!.version < version) return entries[i]!;
-  return null;
-}
-
-function memoryInsert(model: HistoryModel, owner: string, entry: StoredEntry): void {
-  let entries = model.get(owner);
-  if (entries === undefined) model.set(owner, (entries = []));
-  if (entries.some((existing) => existing.version === entry.version)) return;
-  entries.push(entry);
-  entries.sort((a, b) => a.version - b.version);
-}
-
-export const profileHistoryProjection: Projection<ProfileEvent, ProfileHistoryQueries, HistoryModel> = {
+export const profileHistoryReadModel: ReadModel<ProfileEvent, ProfileHistoryQueries> = {
   name: 'profile_history',
   parse: parseProfileEvent,
-  memory: {
-    create: () => new Map(),
-    handlers: {
-      ProfileUpdated(model, data, event) {
-        memoryInsert(model, data.userEmail, updatedEntry(memoryLatestBefore(model, data.userEmail, event.version), data, event));
-      },
-      ProfileDeleted(model, data, event) {
-        memoryInsert(model, data.userEmail, deletedEntry(event));
-      },
+  tables: { profile_history: historyTable },
+  migration: '014.do.sql',
+  reads: (_type, data) => [lastOf('profile_history', data.userEmail)],
+  // A stream's versions come once each, in order: an event at or below the user's last version was
+  // applied already (its entry exists), and the last entry holds the profile as it was before it.
+  fold: {
+    ProfileUpdated(rows, data, event) {
+      const last = rows.last('profile_history', data.userEmail) as HistoryTableRow | null;
+      if (last !== null && last.version >= event.version) return;
+      const before = last?.snapshot ?? null;
+      const after = applyProfileChanges(before ?? emptyProfileFields, data.changes);
+      rows.insertIfAbsent('profile_history', entry(data, event, { kind: before === null ? 'created' : 'updated', changes: changesOf(before, after, data), snapshot: after }));
     },
-    queries: (model) => ({
+    ProfileDeleted(rows, data, event) {
+      const last = rows.last('profile_history', data.userEmail) as HistoryTableRow | null;
+      if (last !== null && last.version >= event.version) return;
+      rows.insertIfAbsent('profile_history', entry(data, event, { kind: 'deleted', changes: [], snapshot: null }));
+    },
+  },
+  queries: {
+    memory: (tables) => ({
       async list(owner, { after, limit }) {
-        return (model.get(owner) ?? [])
-          .filter((entry) => entry.version > after)
+        return (tables.group('profile_history', owner) as HistoryTableRow[])
+          .filter((row) => row.version > after)
+          .sort((a, b) => a.version - b.version)
           .slice(0, limit)
-          .map(publicEntry);
+          .map(entryOf);
       },
     }),
-  },
-  postgres: {
-    tables: ['profile_history'],
-    migration: '014.do.sql',
-    handlers: {
-      async ProfileUpdated(db, tables, data, event) {
-        const previous = await latestBefore(db, tables, data.userEmail, event.version);
-        await insertEntry(db, tables, data.userEmail, event.streamId, updatedEntry(previous, data, event));
-      },
-      async ProfileDeleted(db, tables, data, event) {
-        await insertEntry(db, tables, data.userEmail, event.streamId, deletedEntry(event));
-      },
-    },
-    queries: (db, tables) => ({
+    postgres: (db, tables) => ({
       async list(owner, { after, limit }) {
-        const rows = await selectRows(db, entryRowSchema, sql.unsafe`
-          SELECT version, kind, changes, snapshot, ${isoTimestamp('recorded_at')}, actor, cursor FROM ${tables('profile_history')}
+        const rows = await db.any(sql.unsafe`
+          SELECT ${selectList(historyTable)} FROM ${tables('profile_history')}
           WHERE owner = ${owner} AND version > ${after}
           ORDER BY version
           LIMIT ${limit}`);
-        return rows.map(publicEntry);
+        return rows.map((row) => entryOf(row as HistoryTableRow));
       },
     }),
   },

@@ -1,17 +1,10 @@
-import { sql, type ValueExpression } from 'slonik';
-import { z } from 'zod';
+import { sql } from 'slonik';
 import { parseProfileEvent, type ProfileEvent } from '../src/profiles/events.ts';
-import {
-  applyProfileChanges,
-  emptyProfileFields,
-  ProfileFields,
-  profileFieldNames,
-  type ProfileFieldName,
-} from '../src/profiles/fields.ts';
-import type { Projection } from '../src/projection-runner/projection.ts';
-import { isoTimestamp, selectRow } from '../src/projection-runner/rows.ts';
+import { applyProfileChanges, emptyProfileFields, ProfileFields, profileFieldNames, type ProfileFieldName } from '../src/profiles/fields.ts';
+import { row, type ColumnType, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
+import { selectList } from '../src/projection-runner/sql-rows.ts';
 
-/** Read model "profiles": each user's current profile, one column per field. */
+/** Read model "profiles": each user's current profile, one column per field. A deleted profile keeps a tombstone row. */
 
 export interface ProfileRow {
   owner: string;
@@ -29,153 +22,100 @@ export interface ProfilesQueries {
   get(owner: string): Promise<ProfileRow | null>;
 }
 
-// ---- in memory -------------------------------------------------------------------------------
+/** One column per field, in snake_case, so analysts can query them with plain SQL. */
+const columnOf = (field: ProfileFieldName): string => field.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
 
-interface StoredProfile extends ProfileRow {
+const fieldTypes: Record<ProfileFieldName, ColumnType> = {
+  dateOfBirth: 'date',
+  maritalStatus: 'text',
+  numberOfDependents: 'integer',
+  employmentStatus: 'text',
+  employerName: 'text',
+  jobTitle: 'text',
+  yearsEmployed: 'double precision',
+  annualIncome: 'numeric',
+  riskTolerance: 'text',
+  taxFilingStatus: 'text',
+  financialGoals: 'jsonb',
+  investmentExperienceYears: 'integer',
+  retirementAgeTarget: 'integer',
+  notes: 'text',
+};
+
+const profilesTable = {
+  columns: {
+    owner: 'text',
+    stream_id: 'text',
+    version: 'integer',
+    deleted: 'boolean',
+    created_at: 'timestamptz',
+    updated_at: 'timestamptz',
+    ...Object.fromEntries(profileFieldNames.map((field) => [columnOf(field), fieldTypes[field]])),
+  } as Record<string, ColumnType>,
+  key: ['owner'],
+  updatedInPlace: true,
+};
+
+interface ProfileTableRow extends Row {
+  owner: string;
+  stream_id: string;
+  version: number;
   deleted: boolean;
+  created_at: string;
+  updated_at: string;
 }
 
-type ProfilesModel = Map<string, StoredProfile>;
+const fieldsOf = (row: Row): ProfileFields => ProfileFields.parse(Object.fromEntries(profileFieldNames.map((field) => [field, row[columnOf(field)]])));
 
-function nextRow(previous: StoredProfile | undefined, data: { userEmail: string; changes: Parameters<typeof applyProfileChanges>[1] }, event: { streamId: string; version: number; recordedAt: Date }): StoredProfile | null {
-  if (previous !== undefined && previous.version >= event.version) return null;
-  const live = previous !== undefined && !previous.deleted;
-  return {
-    owner: data.userEmail,
-    streamId: event.streamId,
-    fields: applyProfileChanges(live ? previous.fields : emptyProfileFields, data.changes),
-    version: event.version,
-    createdAt: live ? previous.createdAt : event.recordedAt.toISOString(),
-    updatedAt: event.recordedAt.toISOString(),
-    deleted: false,
-  };
+function withFields(row: Omit<ProfileTableRow, never>, fields: ProfileFields): ProfileTableRow {
+  const next: Row = { ...row };
+  for (const field of profileFieldNames) next[columnOf(field)] = fields[field];
+  return next as ProfileTableRow;
 }
 
-// ---- PostgreSQL -------------------------------------------------------------------------------
+const profileOf = (row: ProfileTableRow): ProfileRow => ({
+  owner: row.owner,
+  streamId: row.stream_id,
+  fields: structuredClone(fieldsOf(row)),
+  version: row.version,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+});
 
-/**
- * How profile fields map to columns of the profiles table, one column per field so analysts can
- * query them with plain SQL.
- */
-
-const snake = (name: string): string => name.replace(/[A-Z]/g, (letter) => `_${letter.toLowerCase()}`);
-
-const profileColumns: Readonly<Record<ProfileFieldName, string>> = Object.fromEntries(
-  profileFieldNames.map((name) => [name, snake(name)]),
-) as Record<ProfileFieldName, string>;
-
-/** The SELECT list that reads every field back in the shape the schema expects. */
-const profileFieldSelect = sql.join(
-  profileFieldNames.map((name) => {
-    const column = sql.identifier([profileColumns[name]]);
-    if (name === 'dateOfBirth') return sql.fragment`${column}::text AS ${column}`;
-    if (name === 'annualIncome' || name === 'yearsEmployed') return sql.fragment`${column}::float8 AS ${column}`;
-    return column;
-  }),
-  sql.fragment`, `,
-);
-
-const profileColumnList = sql.join(
-  profileFieldNames.map((name) => sql.identifier([profileColumns[name]])),
-  sql.fragment`, `,
-);
-
-function profileFieldValues(fields: ProfileFields): ValueExpression[] {
-  return profileFieldNames.map((name) => {
-    const value = fields[name];
-    if (name === 'financialGoals') return sql.jsonb(value as string[]);
-    if (name === 'dateOfBirth') return value === null ? null : sql.fragment`${value as string}::date`;
-    return value as string | number | null;
-  });
-}
-
-/** Reads the field columns of a row (snake_case) back into a profile. */
-function profileFieldsFromRow(row: Record<string, unknown>): ProfileFields {
-  return ProfileFields.parse(Object.fromEntries(profileFieldNames.map((name) => [name, row[profileColumns[name]]])));
-}
-
-
-// The field columns pass through as they are; profileFieldsFromRow checks them.
-const profileRowSchema = z
-  .looseObject({
-    owner: z.string(),
-    stream_id: z.string(),
-    version: z.number(),
-    deleted: z.boolean(),
-    created_at: z.string(),
-    updated_at: z.string(),
-  })
-  .transform(
-    (row): StoredProfile => ({
-      owner: row.owner,
-      streamId: row.stream_id,
-      fields: profileFieldsFromRow(row),
-      version: row.version,
-      createdAt: row.created_at,
-      updatedAt: row.updated_at,
-      deleted: row.deleted,
-    }),
-  );
-
-const selectColumns = sql.fragment`owner, stream_id, version, deleted, ${isoTimestamp('created_at')}, ${isoTimestamp('updated_at')}, ${profileFieldSelect}`;
-
-const withoutTombstone = ({ deleted: _deleted, ...row }: StoredProfile): ProfileRow => ({ ...row, fields: structuredClone(row.fields) });
-
-export const profilesProjection: Projection<ProfileEvent, ProfilesQueries, ProfilesModel> = {
+export const profilesReadModel: ReadModel<ProfileEvent, ProfilesQueries> = {
   name: 'profiles',
   parse: parseProfileEvent,
-  memory: {
-    create: () => new Map(),
-    handlers: {
-      ProfileUpdated(model, data, event) {
-        const row = nextRow(model.get(data.userEmail), data, event);
-        if (row !== null) model.set(data.userEmail, row);
-      },
-      ProfileDeleted(model, data, event) {
-        const row = model.get(data.userEmail);
-        if (row === undefined || row.version >= event.version) return;
-        model.set(data.userEmail, { ...row, fields: emptyProfileFields, version: event.version, updatedAt: event.recordedAt.toISOString(), deleted: true });
-      },
+  tables: { profiles: profilesTable },
+  migration: '013.do.sql',
+  reads: (_type, data) => [row('profiles', data.userEmail)],
+  fold: {
+    // Both change a row only at an older version: an event applied again changes nothing.
+    ProfileUpdated(rows, data, event) {
+      const previous = rows.get('profiles', data.userEmail) as ProfileTableRow | null;
+      if (previous !== null && previous.version >= event.version) return;
+      const live = previous !== null && !previous.deleted;
+      const at = event.recordedAt.toISOString();
+      const base = { owner: data.userEmail, stream_id: event.streamId, version: event.version, deleted: false, created_at: live ? previous.created_at : at, updated_at: at };
+      rows.put('profiles', withFields(base, applyProfileChanges(live ? fieldsOf(previous) : emptyProfileFields, data.changes)));
     },
-    queries: (model) => ({
+    ProfileDeleted(rows, data, event) {
+      const previous = rows.get('profiles', data.userEmail) as ProfileTableRow | null;
+      if (previous === null || previous.version >= event.version) return;
+      rows.put('profiles', withFields({ ...previous, deleted: true, version: event.version, updated_at: event.recordedAt.toISOString() }, emptyProfileFields));
+    },
+  },
+  queries: {
+    memory: (tables) => ({
       async get(owner) {
-        const row = model.get(owner);
-        return row === undefined || row.deleted ? null : withoutTombstone(row);
+        const found = tables.get('profiles', owner) as ProfileTableRow | null;
+        return found === null || found.deleted ? null : profileOf(found);
       },
     }),
-  },
-  postgres: {
-    tables: ['profiles'],
-    migration: '013.do.sql',
-    handlers: {
-      async ProfileUpdated(db, tables, data, event) {
-        const previous = await selectRow(db, profileRowSchema, sql.unsafe`
-          SELECT ${selectColumns} FROM ${tables('profiles')} WHERE owner = ${data.userEmail}`);
-        const row = nextRow(previous ?? undefined, data, event);
-        if (row === null) return;
-        await db.query(sql.unsafe`
-          INSERT INTO ${tables('profiles')} (owner, stream_id, version, deleted, created_at, updated_at, ${profileColumnList})
-          VALUES (${row.owner}, ${row.streamId}, ${row.version}, false, ${row.createdAt}::timestamptz, ${row.updatedAt}::timestamptz,
-                  ${sql.join(profileFieldValues(row.fields), sql.fragment`, `)})
-          ON CONFLICT (owner) DO UPDATE SET
-            (stream_id, version, deleted, created_at, updated_at, ${profileColumnList}) =
-            (EXCLUDED.stream_id, EXCLUDED.version, false, EXCLUDED.created_at, EXCLUDED.updated_at,
-             ${sql.join(profileFieldValues(row.fields), sql.fragment`, `)})
-          WHERE ${tables('profiles')}.version < EXCLUDED.version`);
-      },
-      async ProfileDeleted(db, tables, data, event) {
-        await db.query(sql.unsafe`
-          UPDATE ${tables('profiles')}
-          SET deleted = true, version = ${event.version}, updated_at = ${sql.timestamp(event.recordedAt)},
-              (${profileColumnList}) = (${sql.join(profileFieldValues(emptyProfileFields), sql.fragment`, `)})
-          WHERE owner = ${data.userEmail} AND version < ${event.version}`);
-      },
-    },
-    queries: (db, tables) => ({
+    postgres: (db, tables) => ({
       async get(owner) {
-        const row = await selectRow(db, profileRowSchema, sql.unsafe`
-          SELECT ${selectColumns} FROM ${tables('profiles')} WHERE owner = ${owner} AND NOT deleted`);
-        return row === null ? null : withoutTombstone(row);
+        const found = await db.maybeOne(sql.unsafe`
+          SELECT ${selectList(profilesTable)} FROM ${tables('profiles')} WHERE owner = ${owner} AND NOT deleted`);
+        return found === null ? null : profileOf(found as ProfileTableRow);
       },
     }),
   },

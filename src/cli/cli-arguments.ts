@@ -2,7 +2,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
 import { allProjections } from '../projection-runner/read-models.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 
@@ -38,7 +38,7 @@ export const positiveInt = (argument: string, value: string | undefined, fallbac
 };
 
 /** The projections named by `--projection` (all of them when none is). */
-export function pickProjections(names: readonly string[] | undefined): AnyProjection[] {
+export function pickProjections(names: readonly string[] | undefined): AnyReadModel[] {
   if (names === undefined || names.length === 0) return [...allProjections];
   const known = allProjections.map((projection) => projection.name);
   return [...new Set(names)].map((name) => {

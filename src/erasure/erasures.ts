@@ -114,7 +114,7 @@ export class Erasures {
    * before it, so the read models hold what a rebuild from the log would (the deletion's own entry
    * in a profile's history, which holds no value). Returns the events erased.
    */
-  async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }, ownerKey?: string): Promise<number> {
+  async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     this.assertCanErase();
     const erasureId = randomUUID();
     const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
@@ -125,12 +125,7 @@ export class Erasures {
     } else {
       const streams = new Set(selection.streamIds);
       const before = selection.throughVersion;
-      this.options.projections.eraseRows?.({
-        // Rows that name their stream are judged by it; rows kept under the owner's key (history) by that.
-        row: (row, keyed) =>
-          (typeof row.streamId === 'string' ? streams.has(row.streamId) : keyed) && (before === undefined || typeof row.version !== 'number' || row.version < before),
-        ...(ownerKey === undefined ? {} : { key: (key) => key === ownerKey }),
-      });
+      this.options.projections.eraseRows?.({ streamIds: selection.streamIds, ...(selection.throughVersion === undefined ? {} : { beforeVersion: selection.throughVersion }) });
     }
     this.options.logger?.info({ erasureId, streams: selection.streamIds.length, events: result.events }, "erased a deleted chat's or profile's content");
     return result.events;
@@ -178,7 +173,7 @@ export class Erasures {
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
       await this.waitForProjections(result.lastCursor);
-      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ row: (row, keyed) => row.owner === subject || (keyed && !('owner' in row)), key: (key) => key === subject }) ?? 0);
+      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
       if (result.events === 0) break;
     }

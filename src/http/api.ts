@@ -83,7 +83,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   const profiles = new ProfileService({
     store: writes,
     projections,
-    ...(canErase ? { eraseContent: (selection, ownerKey) => erasures.eraseContent(selection, ownerKey) } : {}),
+    ...(canErase ? { eraseContent: (selection) => erasures.eraseContent(selection) } : {}),
   });
   const identityOptions = { allowDemoUser: config.allowDemoUser, analystEmails: env.ANALYST_EMAILS };
   const identify = (headers: FastifyRequest['headers']): Identity => resolveIdentity(headers, identityOptions);

@@ -17,7 +17,7 @@ export interface ProfileServiceOptions {
    * Erases a deleted profile's content (src/erasure): its updates up to the deletion become
    * tombstones, its rows outside the log go. Absent: a deletion only appends ProfileDeleted.
    */
-  eraseContent?: (selection: { streamIds: readonly string[]; keepTypes: readonly string[]; throughVersion: number }, ownerKey: string) => Promise<number>;
+  eraseContent?: (selection: { streamIds: readonly string[]; keepTypes: readonly string[]; throughVersion: number }) => Promise<number>;
 }
 
 /** Everything a user can do with their profile. Writes return once the read models show them. */
@@ -58,7 +58,7 @@ export class ProfileService {
   /** Deletes the profile and (with `eraseContent`) erases the values it held, its history with them. */
   async deleteProfile(context: CommandContext, ifMatch?: number): Promise<void> {
     const { version } = await this.execute(context, { type: 'DeleteProfile', userEmail: context.actor }, ifMatch);
-    await this.options.eraseContent?.({ streamIds: [profileStreamId(context.actor)], keepTypes: ['ProfileDeleted'], throughVersion: version }, context.actor);
+    await this.options.eraseContent?.({ streamIds: [profileStreamId(context.actor)], keepTypes: ['ProfileDeleted'], throughVersion: version });
   }
 
   /** Drops the cached state of erased streams. */

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import { isTombstone, type RecordedEvent } from '../event-store/index.ts';
-import type { AnyProjection } from './projection.ts';
+import { handles, type AnyReadModel } from './read-model.ts';
 import { schemaMismatch } from './unappliable.ts';
 
 type Decoded = { type: string; data: unknown } | null;
 
 // Projections sharing a parser (chats and messages both read chat events) parse each event once.
-const parsed = new WeakMap<RecordedEvent, Map<AnyProjection['parse'], Decoded | { failed: unknown }>>();
+const parsed = new WeakMap<RecordedEvent, Map<AnyReadModel['parse'], Decoded | { failed: unknown }>>();
 
-function parseOnce(projection: AnyProjection, event: RecordedEvent): Decoded | { failed: unknown } {
+function parseOnce(projection: AnyReadModel, event: RecordedEvent): Decoded | { failed: unknown } {
   let byParser = parsed.get(event);
   if (byParser === undefined) parsed.set(event, (byParser = new Map()));
   const known = byParser.get(projection.parse);
@@ -27,9 +27,9 @@ function parseOnce(projection: AnyProjection, event: RecordedEvent): Decoded | {
  * The projection's view of a stored event, or null when it does not handle it. A stored event whose
  * data does not match its schema is logged and skipped: one bad event must not stop every read model.
  */
-export function decodeFor(projection: AnyProjection, event: RecordedEvent, logger: Logger | undefined): Decoded {
+export function decodeFor(projection: AnyReadModel, event: RecordedEvent, logger: Logger | undefined): Decoded {
   // An erased event (a tombstone) is applied by no read model: what it held is gone.
-  if (!Object.hasOwn(projection.postgres.handlers, event.type) || isTombstone(event.data)) return null;
+  if (!handles(projection, event.type) || isTombstone(event.data)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) {
     logger?.error(
@@ -46,8 +46,9 @@ export function decodeFor(projection: AnyProjection, event: RecordedEvent, logge
  * its schema throws UnappliableEventError, so the runner parks it for this projection (recorded,
  * reported by /health) instead of skipping it without a trace.
  */
-export function decodeStrict(projection: AnyProjection, event: RecordedEvent): Decoded {
-  if (!Object.hasOwn(projection.postgres.handlers, event.type) || isTombstone(event.data)) return null;
+export function decodeStrict(projection: AnyReadModel, event: RecordedEvent): Decoded {
+  // An erased event (a tombstone) is applied by no read model: what it held is gone.
+  if (!handles(projection, event.type) || isTombstone(event.data)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) throw schemaMismatch(projection.name, result.failed);
   return result;

@@ -1,9 +1,10 @@
-export { allProjections, openProjections, type OpenProjectionsOptions, type Projections, type ReadModels } from './read-models.ts';
+export { allProjections, openProjections, postgresReadModels, readModelsBy, type OpenProjectionsOptions, type Projections, type ReadModels } from './read-models.ts';
 export { ProjectionRunner, type ProjectionLag, type ProjectionRunnerOptions, type RunnerStatus } from './runner.ts';
 export type { ProjectionBackend } from './backend.ts';
 export { MemoryProjectionBackend } from './memory-backend.ts';
 export { PostgresProjectionBackend, type PostgresBackendOptions, type ProjectionBinding } from './postgres-backend.ts';
-export type { AnyProjection, Decoded, MemoryHandlers, PostgresBulkHandlers, PostgresHandlers, Projection } from './projection.ts';
+export type { AnyReadModel, ColumnType, Decoded, FoldRows, ReadModel, Row, TableSpec } from './read-model.ts';
+export { MemoryStore, type MemoryTables } from './memory-tables.ts';
 export { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
 export { createTablesLike } from './tables-like.ts';
 // The read models' row types and shapes, for the services that answer with them.

@@ -2,23 +2,20 @@ import type { Logger } from 'pino';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { decodeStrict } from './decode.ts';
-import type { AnyProjection, Projection } from './projection.ts';
-import { handlerFailure, parkReason } from './unappliable.ts';
+import { foldEvents, type FoldItem } from './fold.ts';
+import { MemoryStore } from './memory-tables.ts';
+import type { AnyReadModel, ReadModel } from './read-model.ts';
+import { parkReason } from './unappliable.ts';
 
-type Handler = (model: unknown, data: unknown, event: RecordedEvent) => void;
-
-/** What an erasure reads of a read model's row in memory. */
-export interface ErasableRow {
-  owner?: unknown;
-  streamId?: unknown;
-  version?: unknown;
-}
-
+/**
+ * The rows an erasure deletes from the read models in memory: the same rule as on PostgreSQL
+ * (src/erasure/database-rows.ts): rows whose `owner` is the erased user, or whose `stream_id` is one of
+ * the streams, below `beforeVersion` where the table has versions.
+ */
 export interface EraseRowsInMemory {
-  /** Rows to delete; `keyed` when the row lies under a key `key` selects. */
-  row: (row: ErasableRow, keyed: boolean) => boolean;
-  /** Map keys under which every object counts as a row (a read model keyed by owner, whose rows do not repeat it). */
-  key?: (key: unknown) => boolean;
+  owner?: string;
+  streamIds?: readonly string[];
+  beforeVersion?: number;
   /** Parked events whose event id this says is no longer in the log are dropped. */
   stillLogged?: (eventId: string) => boolean;
 }
@@ -31,31 +28,39 @@ export interface ParkedInMemory {
 }
 
 /**
- * Read models in this process's memory, for the in-memory event store. A batch is applied without
- * awaiting anything, so no reader ever sees half of it: the same atomicity a transaction gives.
+ * Read models in this process's memory, for the in-memory event store: each read model's fold over
+ * its tables in Maps. A batch is folded into a change set, then applied, without awaiting anything, so
+ * no reader ever sees half of it (the same atomicity a transaction gives), and a fold that throws
+ * changes nothing.
  */
 export class MemoryProjectionBackend implements ProjectionBackend {
   readonly kind = 'memory' as const;
   readonly names: readonly string[];
-  private readonly models = new Map<string, unknown>();
+  private readonly stores = new Map<string, MemoryStore>();
   private readonly cursors = new Map<string, string | null>();
   private readonly parked: ParkedInMemory[] = [];
 
   constructor(
-    private readonly projections: readonly AnyProjection[],
+    private readonly projections: readonly AnyReadModel[],
     private readonly logger?: Logger,
   ) {
     this.names = projections.map((projection) => projection.name);
     for (const projection of projections) {
-      this.models.set(projection.name, projection.memory.create());
+      this.stores.set(projection.name, new MemoryStore(projection));
       this.cursors.set(projection.name, null);
     }
   }
 
-  // biome-ignore lint/suspicious/noExplicitAny: a backend answers for projections of any event and model types
-  queries<Q>(projection: Projection<any, Q, any>): Q {
-    if (!this.models.has(projection.name)) throw new Error(`projection ${projection.name} is not in this backend`);
-    return (projection as AnyProjection).memory.queries(this.models.get(projection.name));
+  // biome-ignore lint/suspicious/noExplicitAny: any event type
+  queries<Q>(projection: ReadModel<any, Q>): Q {
+    return projection.queries.memory(this.tables(projection));
+  }
+
+  /** A read model's tables (the contract suite reads their rows). */
+  tables(projection: AnyReadModel): MemoryStore {
+    const store = this.stores.get(projection.name);
+    if (store === undefined) throw new Error(`projection ${projection.name} is not in this backend`);
+    return store;
   }
 
   async start(): Promise<string | null> {
@@ -68,10 +73,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     for (const projection of this.projections) {
       const from = this.cursors.get(projection.name) ?? null;
       if (compareCursors(from, last) >= 0) continue;
-      for (const event of events) {
-        if (compareCursors(event.cursor, from) <= 0) continue;
-        this.applyOne(projection, event);
-      }
+      this.apply(projection, from === null ? events : events.filter((event) => compareCursors(event.cursor, from) > 0));
       this.cursors.set(projection.name, last);
     }
     return this.lowest();
@@ -87,7 +89,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     for (const projection of this.projections) {
       if (compareCursors(this.cursors.get(projection.name) ?? null, event.cursor) >= 0) continue;
       try {
-        this.applyOne(projection, event);
+        this.apply(projection, [event]);
       } catch (error) {
         const reason = parkReason(error);
         parked.push({ projection: projection.name, reason, error });
@@ -98,40 +100,14 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     return { cursor: this.lowest(), parked };
   }
 
-  /**
-   * Deletes the rows `match` selects from every read model (an erasure, src/erasure). The models are
-   * maps of rows (or of lists or maps of rows) that carry their `owner` and `streamId`: this walks
-   * them rather than asking each read model, and a row list emptied this way is dropped with its key.
-   * Events parked in memory that name no event still in the log go with them (`stillLogged`).
-   */
-  eraseRows({ row: match, key: matchKey, stillLogged }: EraseRowsInMemory): number {
+  /** Deletes the rows an erasure selects from every read model; returns how many rows (and parked events) went. */
+  eraseRows({ owner, streamIds, beforeVersion, stillLogged }: EraseRowsInMemory): number {
+    const streams = new Set(streamIds ?? []);
+    const selected = (row: Record<string, unknown>): boolean =>
+      (owner !== undefined && row.owner === owner) ||
+      (streams.has(row.stream_id as string) && (beforeVersion === undefined || typeof row.version !== 'number' || row.version < beforeVersion));
     let erased = 0;
-    const isObject = (value: unknown): value is ErasableRow => typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Map);
-    const isRow = (value: unknown, keyed: boolean): value is ErasableRow => isObject(value) && (keyed || 'owner' in value || 'streamId' in value);
-    const walk = (container: Map<unknown, unknown>, keyedAbove: boolean): void => {
-      for (const [key, value] of container) {
-        const keyed = keyedAbove || matchKey?.(key) === true;
-        if (isRow(value, keyed)) {
-          if (match(value, keyed)) {
-            container.delete(key);
-            erased++;
-          }
-        } else if (value instanceof Map) {
-          walk(value, keyed);
-          if (value.size === 0) container.delete(key);
-        } else if (Array.isArray(value)) {
-          const kept = value.filter((item) => !(isRow(item, keyed) && match(item, keyed)));
-          erased += value.length - kept.length;
-          // Lists indexed by position (a chat's messages) keep their holes: only whole lists go.
-          if (kept.every((item) => item === undefined)) container.delete(key);
-          else if (kept.length !== value.length) value.splice(0, value.length, ...kept);
-        }
-      }
-    };
-    for (const model of this.models.values()) {
-      if (model instanceof Map) walk(model, false);
-      else if (typeof model === 'object' && model !== null) for (const part of Object.values(model)) if (part instanceof Map) walk(part, false);
-    }
+    for (const store of this.stores.values()) erased += store.deleteWhere(selected);
     if (stillLogged !== undefined) {
       for (let i = this.parked.length - 1; i >= 0; i--) {
         if (!stillLogged(this.parked[i]!.eventId)) {
@@ -157,15 +133,16 @@ export class MemoryProjectionBackend implements ProjectionBackend {
     return true;
   }
 
-  /** Data that fails its schema, or a handler that throws: UnappliableEventError (see the runner). */
-  private applyOne(projection: AnyProjection, event: RecordedEvent): void {
-    const decoded = decodeStrict(projection, event);
-    if (decoded === null) return;
-    try {
-      (projection.memory.handlers as Record<string, Handler | undefined>)[decoded.type]?.(this.models.get(projection.name), decoded.data, event);
-    } catch (error) {
-      throw handlerFailure(projection.name, error);
+  /** Data that fails its schema, or a fold that throws: UnappliableEventError (see the runner), and nothing changed. */
+  private apply(projection: AnyReadModel, events: readonly RecordedEvent[]): void {
+    const items: FoldItem[] = [];
+    for (const event of events) {
+      const decoded = decodeStrict(projection, event);
+      if (decoded !== null) items.push({ type: decoded.type, data: decoded.data, event });
     }
+    if (items.length === 0) return;
+    const store = this.tables(projection);
+    store.apply(foldEvents(projection, store, items));
   }
 
   private lowest(): string | null {

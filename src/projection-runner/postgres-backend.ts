@@ -4,15 +4,17 @@ import { z } from 'zod';
 import { compareCursors, prepared, sqlState, type RecordedEvent } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
-import { decodeFor, decodeStrict } from './decode.ts';
-import type { AnyProjection } from './projection.ts';
+import { decodeStrict } from './decode.ts';
+import { foldEvents, readsNothing, readsOf, type FoldItem, type RowSource } from './fold.ts';
+import type { AnyReadModel } from './read-model.ts';
 import { selectRow } from './rows.ts';
+import { changeSetStatements, changeStatements, loadRows } from './sql-rows.ts';
 import { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
-import { cameFromDatabase, handlerFailure, parkReason, UnappliableEventError, watchedDatabase } from './unappliable.ts';
+import { handlerFailure, parkReason, UnappliableEventError } from './unappliable.ts';
 
 /** A projection and where it writes: the live tables, or shadow tables / another schema for a rebuild. */
 export interface ProjectionBinding {
-  projection: AnyProjection;
+  projection: AnyReadModel;
   tables?: TableLocation;
   /** The name of its checkpoint row; the projection's name by default. */
   checkpoint?: string;
@@ -25,84 +27,67 @@ export interface PostgresBackendOptions {
 }
 
 interface Bound {
-  projection: AnyProjection;
+  projection: AnyReadModel;
   tables: TableNames;
   checkpoint: string;
 }
 
-type Handler = (db: unknown, tables: TableNames, data: unknown, event: RecordedEvent) => Promise<void>;
-type BulkHandler = (tables: TableNames, items: readonly { data: unknown; event: RecordedEvent }[], guard: FragmentSqlToken) => FragmentSqlToken;
-type Run = { type: string; items: { data: unknown; event: RecordedEvent }[] };
+type LiveFastPath = (tables: TableNames, items: readonly { data: unknown; event: RecordedEvent }[], guard: FragmentSqlToken) => FragmentSqlToken;
 
 const always = sql.fragment`TRUE`;
 
-function bulkOf(projection: AnyProjection): Record<string, BulkHandler | undefined> {
-  return (projection.postgres.bulk ?? {}) as Record<string, BulkHandler | undefined>;
-}
+/** Nothing known: a fold that reads nothing runs over it (one that reads throws: a bug in its reads()). */
+const nothingRead: RowSource = { get: () => undefined, last: () => undefined };
 
-/** Builds a bulk statement; what the projection's code throws doing so is its own failure. */
-function bulkStatement(projection: AnyProjection, run: Run, tables: TableNames, guard: FragmentSqlToken): FragmentSqlToken {
-  try {
-    return bulkOf(projection)[run.type]!(tables, run.items, guard);
-  } catch (error) {
-    throw handlerFailure(projection.name, error);
+/** The events a read model handles, decoded; data failing its schema throws UnappliableEventError. */
+function foldItems(model: AnyReadModel, events: readonly RecordedEvent[]): FoldItem[] {
+  const items: FoldItem[] = [];
+  for (const event of events) {
+    const decoded = decodeStrict(model, event);
+    if (decoded !== null) items.push({ type: decoded.type, data: decoded.data, event });
   }
+  return items;
 }
 
 /**
- * Applies the events to one projection inside a transaction: runs of consecutive events of a type
- * with a bulk handler go in one statement, the rest one by one. `strict` (the live runner): an event
- * whose data fails the schema, or a handler that throws (its own error, not the database's), throws
- * UnappliableEventError, so the event is parked; otherwise (a rebuild) such an event is logged and skipped.
+ * Applies the events to one read model inside a transaction, by its fold: loads the rows the folds
+ * read (one statement per table), folds the events over them in memory, and writes the changes (one
+ * statement per table and kind). An event whose data fails the schema, or a fold that throws, throws
+ * UnappliableEventError, so the runner parks the event for this read model.
  */
-export async function applyTo(
-  db: CommonQueryMethods,
-  projection: AnyProjection,
-  tables: TableNames,
-  events: readonly RecordedEvent[],
-  logger: Logger | undefined,
-  options: { strict?: boolean } = {},
-): Promise<void> {
-  const strict = options.strict === true;
-  const handlers = projection.postgres.handlers as Record<string, Handler | undefined>;
-  const bulk = bulkOf(projection);
-  const handlerDb = strict ? watchedDatabase(db) : db;
-  let run: Run | null = null;
-  const flush = async (): Promise<void> => {
-    if (run !== null) await db.query(sql.unsafe`${strict ? bulkStatement(projection, run, tables, always) : bulk[run.type]!(tables, run.items, always)}`);
-    run = null;
-  };
-  for (const event of events) {
-    const decoded = strict ? decodeStrict(projection, event) : decodeFor(projection, event, logger);
-    if (decoded === null) continue;
-    if (bulk[decoded.type] !== undefined) {
-      if (run !== null && run.type !== decoded.type) await flush();
-      run ??= { type: decoded.type, items: [] };
-      run.items.push({ data: decoded.data, event });
-      continue;
-    }
-    await flush();
-    try {
-      await handlers[decoded.type]?.(handlerDb, tables, decoded.data, event);
-    } catch (error) {
-      throw strict && !cameFromDatabase(error) ? handlerFailure(projection.name, error) : error;
-    }
-  }
-  await flush();
+export async function applyTo(db: CommonQueryMethods, model: AnyReadModel, tables: TableNames, events: readonly RecordedEvent[]): Promise<void> {
+  const items = foldItems(model, events);
+  if (items.length === 0) return;
+  const rows = await loadRows(db, model, tables, readsOf(model, items));
+  for (const statement of changeSetStatements(foldEvents(model, rows, items), tables, always)) await db.query(sql.unsafe`${statement}`);
 }
 
-/** The one bulk run a projection makes of the batch, or null when it has nothing to do; undefined when it needs more. */
-function singleRun(projection: AnyProjection, events: readonly RecordedEvent[]): Run | null | undefined {
-  const bulk = bulkOf(projection);
-  let run: Run | null = null;
-  for (const event of events) {
-    const decoded = decodeStrict(projection, event);
-    if (decoded === null) continue;
-    if (bulk[decoded.type] === undefined || (run !== null && run.type !== decoded.type)) return undefined;
-    run ??= { type: decoded.type, items: [] };
-    run.items.push({ data: decoded.data, event });
+/**
+ * The read model's writes of the batch as statements that can share one statement with the others,
+ * all guarded: a declared live fast path for a run of one type, or the fold's changes when it reads
+ * nothing and writes each table with one statement. Undefined when the batch needs the general path.
+ * (Also what an append could run inside its own statement: it reads nothing first.)
+ */
+export function oneStatementWrites(model: AnyReadModel, tables: TableNames, events: readonly RecordedEvent[], guard: FragmentSqlToken): FragmentSqlToken[] | undefined {
+  const items = foldItems(model, events);
+  if (items.length === 0) return [];
+  const type = items[0]!.type;
+  const fast = (model.live as Record<string, LiveFastPath | undefined> | undefined)?.[type];
+  if (fast !== undefined && items.every((item) => item.type === type)) {
+    try {
+      return [fast(tables, items, guard)];
+    } catch (error) {
+      throw handlerFailure(model.name, error);
+    }
   }
-  return run;
+  if (!readsNothing(readsOf(model, items))) return undefined;
+  const writes: FragmentSqlToken[] = [];
+  for (const [name, changes] of foldEvents(model, nothingRead, items).tables) {
+    const statements = changeStatements(tables(name), changes, guard);
+    if (statements.length > 1) return undefined;
+    writes.push(...statements);
+  }
+  return writes;
 }
 
 const guardRow = z.object({ ok: z.boolean() });
@@ -124,7 +109,6 @@ export class PostgresProjectionBackend implements ProjectionBackend {
   readonly names: readonly string[];
   private readonly bound: Bound[];
   private readonly checkpointTables: TableNames;
-  private readonly logger: Logger | undefined;
   private known = new Map<string, string | null>();
 
   constructor(
@@ -140,7 +124,6 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     this.names = [...new Set(this.bound.map((b) => b.checkpoint))].sort();
     if (this.names.length !== this.bound.length) throw new Error('each projection binding needs its own checkpoint name');
     this.checkpointTables = tableNames(options.checkpoints ?? liveTables);
-    this.logger = options.logger;
   }
 
   async start(): Promise<string | null> {
@@ -175,7 +158,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       if (behind.length === 0) return cursors;
       for (const { projection, tables, checkpoint } of behind) {
         try {
-          await tx.transaction((savepoint) => applyTo(savepoint, projection, tables, [event], this.logger, { strict: true }));
+          await tx.transaction((savepoint) => applyTo(savepoint, projection, tables, [event]));
         } catch (error) {
           if (!this.isPermanent(error)) throw error;
           parked.push({ projection: checkpoint, reason: parkReason(error), error });
@@ -220,9 +203,9 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     for (const { projection, tables, checkpoint } of this.bound) {
       // Only when every projection is exactly where the whole batch starts.
       if (compareCursors(this.known.get(checkpoint) ?? null, first.cursor) >= 0) return false;
-      const run = singleRun(projection, events);
-      if (run === undefined) return false;
-      if (run !== null) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${bulkStatement(projection, run, tables, guard)})`);
+      const statements = oneStatementWrites(projection, tables, events, guard);
+      if (statements === undefined) return false;
+      for (const statement of statements) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${statement})`);
     }
     const expected = this.names.map((name) => this.known.get(name) ?? null);
     const checkpoints = this.checkpointTables('projection_checkpoints');
@@ -260,7 +243,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
         const from = cursors.get(checkpoint) ?? null;
         if (compareCursors(from, last.cursor) >= 0) continue;
         const fresh = from === null ? events : events.filter((event) => compareCursors(event.cursor, from) > 0);
-        await applyTo(tx, projection, tables, fresh, this.logger, { strict: true });
+        await applyTo(tx, projection, tables, fresh);
         advanced.push(checkpoint);
       }
       if (advanced.length > 0) {

@@ -1,24 +1,30 @@
 import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
-import { chatsProjection, type ChatsQueries } from '../../projections/chats.ts';
-import { messagesProjection, type MessagesQueries } from '../../projections/messages.ts';
-import { profileHistoryProjection, type ProfileHistoryQueries } from '../../projections/profile-history.ts';
-import { profilesProjection, type ProfilesQueries } from '../../projections/profiles.ts';
+import type { CommonQueryMethods } from 'slonik';
+import { readModelList } from '../../projections/index.ts';
 import type { EventStore } from '../event-store/index.ts';
 import { MemoryProjectionBackend } from './memory-backend.ts';
 import { PostgresProjectionBackend } from './postgres-backend.ts';
-import type { AnyProjection } from './projection.ts';
+import type { AnyReadModel, ReadModel } from './read-model.ts';
 import { ProjectionRunner } from './runner.ts';
-import { liveTables, tableNames } from './tables.ts';
+import { liveTables, tableNames, type TableNames } from './tables.ts';
 
-/** Every read model the API serves, in the order they are applied. */
-export const allProjections: readonly AnyProjection[] = [chatsProjection, messagesProjection, profilesProjection, profileHistoryProjection];
+/** Every read model the API serves, in the order they are applied (projections/index.ts). */
+export const allProjections: readonly AnyReadModel[] = Object.values(readModelList);
 
-export interface ReadModels {
-  chats: ChatsQueries;
-  messages: MessagesQueries;
-  profiles: ProfilesQueries;
-  profileHistory: ProfileHistoryQueries;
+type QueriesOf<M> = M extends ReadModel<infer _E, infer Q> ? Q : never;
+
+/** The queries of every read model, by name. */
+export type ReadModels = { [K in keyof typeof readModelList]: QueriesOf<(typeof readModelList)[K]> };
+
+/** Every read model's queries, made by `make`. */
+export function readModelsBy(make: (model: AnyReadModel) => unknown): ReadModels {
+  return Object.fromEntries(Object.entries(readModelList).map(([name, model]) => [name, make(model)])) as ReadModels;
+}
+
+/** Every read model's queries over PostgreSQL tables (the live ones, or a copy's). */
+export function postgresReadModels(db: CommonQueryMethods, tables: TableNames = tableNames(liveTables)): ReadModels {
+  return readModelsBy((model) => model.queries.postgres(db, tables));
 }
 
 export interface Projections {
@@ -48,24 +54,13 @@ export async function openProjections(options: OpenProjectionsOptions): Promise<
   const runnerOptions = { batchSize: options.batchSize, waitTimeoutMs: options.waitTimeoutMs, logger };
   if (pool === null) {
     const backend = new MemoryProjectionBackend(allProjections, logger);
-    readModels = {
-      chats: backend.queries(chatsProjection),
-      messages: backend.queries(messagesProjection),
-      profiles: backend.queries(profilesProjection),
-      profileHistory: backend.queries(profileHistoryProjection),
-    };
+    readModels = readModelsBy((model) => backend.queries(model));
     runner = new ProjectionRunner(store, backend, runnerOptions);
     await runner.start();
     return { runner, readModels, eraseRows: (selection) => backend.eraseRows(selection) };
   } else {
     const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })), { logger });
-    const live = tableNames(liveTables);
-    readModels = {
-      chats: chatsProjection.postgres.queries(pool, live),
-      messages: messagesProjection.postgres.queries(pool, live),
-      profiles: profilesProjection.postgres.queries(pool, live),
-      profileHistory: profileHistoryProjection.postgres.queries(pool, live),
-    };
+    readModels = postgresReadModels(pool);
     runner = new ProjectionRunner(store, backend, runnerOptions);
   }
   await runner.start();

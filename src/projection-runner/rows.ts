@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type FragmentSqlToken, type QuerySqlToken } from 'slonik';
+import type { CommonQueryMethods, QuerySqlToken } from 'slonik';
 import type { z } from 'zod';
 
 /**
@@ -13,12 +13,4 @@ export async function selectRows<S extends z.ZodType>(db: CommonQueryMethods, sc
 export async function selectRow<S extends z.ZodType>(db: CommonQueryMethods, schema: S, query: QuerySqlToken): Promise<z.output<S> | null> {
   const row = await db.maybeOne(query);
   return row === null ? null : schema.parse(row);
-}
-
-/**
- * A timestamp column read as the ISO 8601 text the API returns (`2026-06-15T12:00:00.000Z`): formatted
- * once by PostgreSQL instead of parsed into a Date and formatted again for every row of every read.
- */
-export function isoTimestamp(column: string): FragmentSqlToken {
-  return sql.fragment`to_char(${sql.identifier([column])} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS ${sql.identifier([column])}`;
 }

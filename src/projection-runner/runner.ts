@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
 import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
+import { CursorWaiters } from './cursor-waiters.ts';
 
 export interface ProjectionRunnerOptions {
   /** Most events applied in one transaction. */
@@ -30,18 +31,9 @@ export interface RunnerStatus {
   parkedEvents: number;
 }
 
-interface Waiter {
-  cursor: string;
-  since: number;
-  resolve(): void;
-  reject(error: unknown): void;
-  timer: NodeJS.Timeout;
-}
-
 const maxBuffered = 10_000;
 /** Failed attempts after which a batch failing for its events' own values is split, and then its one bad event parked. */
 const attemptsBeforeParking = 3;
-const waitSamples = 10_000;
 const rememberedTimes = 10_000;
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
@@ -55,7 +47,7 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 export class ProjectionRunner {
   private applied: string | null = null;
   private buffer: RecordedEvent[] = [];
-  private waiters: Waiter[] = [];
+  private readonly waiters = new CursorWaiters();
   private applying = false;
   private scheduled = false;
   private drainedWaiters: (() => void)[] = [];
@@ -65,9 +57,6 @@ export class ProjectionRunner {
   private reachedLiveEdge = false;
   private lastError: string | null = null;
   private parkedEvents = 0;
-  /** How long recent writes waited for the projections, in ms (a ring): the price of read-your-writes. */
-  private readonly waits = new Float64Array(waitSamples);
-  private waitCount = 0;
   /** When recently applied events were recorded, by event id: a write answers without reading it back. */
   private readonly recordedTimes = new Map<string, Date>();
   private readonly batchSize: number;
@@ -98,11 +87,7 @@ export class ProjectionRunner {
     this.state = 'stopped';
     this.controller?.abort();
     await this.pumping;
-    for (const waiter of this.waiters) {
-      clearTimeout(waiter.timer);
-      waiter.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
-    }
-    this.waiters = [];
+    this.waiters.stop();
     for (const resolve of this.drainedWaiters) resolve();
     this.drainedWaiters = [];
   }
@@ -110,28 +95,11 @@ export class ProjectionRunner {
   /** Resolves once every projection has applied the event at `cursor` (and all before it). */
   waitFor(cursor: string | null, timeoutMs = this.waitTimeoutMs): Promise<void> {
     if (cursor === null || compareCursors(this.applied, cursor) >= 0) {
-      this.recordWait(0);
+      this.waiters.record(0);
       return Promise.resolve();
     }
     if (this.state !== 'running') return Promise.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
-    return new Promise((resolve, reject) => {
-      const waiter: Waiter = {
-        cursor,
-        since: performance.now(),
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.waiters = this.waiters.filter((w) => w !== waiter);
-          reject(
-            new LakechatError('LAKECHAT_ERR_PROJECTION_TIMEOUT', undefined, {
-              details: { cursor, appliedCursor: this.applied, waitedMs: timeoutMs },
-            }),
-          );
-        }, timeoutMs),
-      };
-      waiter.timer.unref();
-      this.waiters.push(waiter);
-    });
+    return this.waiters.wait(cursor, timeoutMs, () => this.applied);
   }
 
   /** When an event this runner applied recently was recorded; undefined when it does not remember. */
@@ -141,19 +109,12 @@ export class ProjectionRunner {
 
   /** How many waits have been recorded since the runner was made. */
   get waitsRecorded(): number {
-    return this.waitCount;
+    return this.waiters.recorded;
   }
 
   /** The waits of the most recent writes (up to 10,000), in milliseconds, oldest first. */
   recentWaits(): number[] {
-    const count = Math.min(this.waitCount, waitSamples);
-    const start = this.waitCount - count;
-    return Array.from({ length: count }, (_, i) => this.waits[(start + i) % waitSamples]!);
-  }
-
-  private recordWait(ms: number): void {
-    this.waits[this.waitCount % waitSamples] = ms;
-    this.waitCount++;
+    return this.waiters.recent();
   }
 
   status(): RunnerStatus {
@@ -289,17 +250,6 @@ export class ProjectionRunner {
   private advance(cursor: string | null): void {
     if (compareCursors(cursor, this.applied) <= 0) return;
     this.applied = cursor;
-    if (this.waiters.length === 0) return;
-    const waiting: Waiter[] = [];
-    for (const waiter of this.waiters) {
-      if (compareCursors(cursor, waiter.cursor) >= 0) {
-        clearTimeout(waiter.timer);
-        this.recordWait(performance.now() - waiter.since);
-        waiter.resolve();
-      } else {
-        waiting.push(waiter);
-      }
-    }
-    this.waiters = waiting;
+    this.waiters.passed(cursor);
   }
 }

@@ -1,5 +1,5 @@
 import { sql, type CommonQueryMethods } from 'slonik';
-import type { AnyProjection } from './projection.ts';
+import type { AnyReadModel } from './read-model.ts';
 import { liveTables, type TableLocation } from './tables.ts';
 
 function identifier(location: TableLocation, logicalName: string) {
@@ -13,9 +13,9 @@ function identifier(location: TableLocation, logicalName: string) {
  * `CREATE TABLE ... (LIKE ... INCLUDING ALL)`. How a rebuild makes its shadow tables, or an "as of"
  * build its schema, without a second copy of the migrations' DDL.
  */
-export async function createTablesLike(db: CommonQueryMethods, projections: readonly AnyProjection[], to: TableLocation, from: TableLocation = liveTables): Promise<void> {
+export async function createTablesLike(db: CommonQueryMethods, projections: readonly AnyReadModel[], to: TableLocation, from: TableLocation = liveTables): Promise<void> {
   if (to.schema !== null) await db.query(sql.unsafe`CREATE SCHEMA IF NOT EXISTS ${sql.identifier([to.schema])}`);
-  const logicalNames = new Set(['projection_checkpoints', 'projection_parked_events', ...projections.flatMap((projection) => projection.postgres.tables)]);
+  const logicalNames = new Set(['projection_checkpoints', 'projection_parked_events', ...projections.flatMap((projection) => Object.keys(projection.tables))]);
   for (const logicalName of logicalNames) {
     await db.query(sql.unsafe`CREATE TABLE IF NOT EXISTS ${identifier(to, logicalName)} (LIKE ${identifier(from, logicalName)} INCLUDING ALL)`);
   }

@@ -45,36 +45,3 @@ export function handlerFailure(projection: string, error: unknown): UnappliableE
   if (error instanceof UnappliableEventError) return error;
   return new UnappliableEventError(projection, parkReason(error), { cause: error });
 }
-
-const fromDatabase = new WeakSet<object>();
-
-/**
- * `db` as a handler sees it, marking every error the database calls throw: what a handler throws
- * that the database did not is the projection's own failure (permanent), whereas a database error
- * is judged by its SQLSTATE (a dropped connection passes; a data exception does not).
- */
-export function watchedDatabase<T extends object>(db: T): T {
-  const mark = (error: unknown): never => {
-    if (typeof error === 'object' && error !== null) fromDatabase.add(error);
-    throw error;
-  };
-  return new Proxy(db, {
-    get(target, key) {
-      const value: unknown = Reflect.get(target, key, target);
-      if (typeof value !== 'function') return value;
-      return (...args: unknown[]) => {
-        try {
-          const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
-          return result instanceof Promise ? result.catch(mark) : result;
-        } catch (error) {
-          return mark(error);
-        }
-      };
-    },
-  });
-}
-
-/** True when `error` came out of a database call made through watchedDatabase. */
-export function cameFromDatabase(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && fromDatabase.has(error);
-}

@@ -1,12 +1,12 @@
 import type { DatabasePool } from 'slonik';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { planProjection } from './rebuild-plan.ts';
 import { clearProgress } from './rebuild-progress.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';
 import { dropTwin, shadowSuffix } from './shadow-tables.ts';
 
 /** Drops an interrupted (or dry-run) rebuild's shadow tables and progress; the live tables are untouched. */
-export async function abandonRebuild(pool: DatabasePool, projections: readonly AnyProjection[]): Promise<void> {
+export async function abandonRebuild(pool: DatabasePool, projections: readonly AnyReadModel[]): Promise<void> {
   const names = projections.map((projection) => projection.name);
   await withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
     await pool.transaction(async (tx) => {

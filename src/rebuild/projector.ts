@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import { handles, type AnyReadModel } from '../projection-runner/read-model.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */
 export interface ProjectionTarget {
-  readonly projection: AnyProjection;
+  readonly projection: AnyReadModel;
   readonly applier: RebuildApplier;
   /** Every event up to here is applied (the next batch starts after it); null: none yet. */
   cursor: string | null;
@@ -80,96 +80,47 @@ function lowest(cursors: readonly (string | null)[]): string | null {
 
 /**
  * Applies the log to the targets from where each stands up to the head (the first short page) or to
- * `stopAfter`, a batch per transaction. While the database writes one batch the next is read and
- * folded: the process and PostgreSQL work at the same time. Returns the events read.
+ * `stopAfter`, a batch per transaction, in three steps: read a batch (the next page is read meanwhile),
+ * stage it (each applier folds it and returns its writes), commit it (the writes and the progress in
+ * one transaction). While the database commits one batch the next is read and staged: the process
+ * and PostgreSQL work at the same time. Returns the events read.
  */
 export async function projectLog(options: ProjectOptions): Promise<number> {
-  const { store, pool, targets, batchSize, signal } = options;
+  const { pool, targets, batchSize, signal } = options;
   const budget = options.transactionBudgetMs;
   // The batch's size now: batchSize, or less while transactions take longer than the budget.
   let limit = budget === undefined ? batchSize : Math.min(batchSize, minAdaptiveBatch * 4);
-  let pageSize = Math.min(limit, maxPage);
-  let after = lowest(targets.map((target) => target.cursor));
-  let reading: Promise<ReadAllResult> | null = store.readAll({ ...options.filter, after, limit: pageSize });
+  const reader = new LogReader(options, lowest(targets.map((target) => target.cursor)), Math.min(limit, maxPage));
   let committing: Promise<void> = Promise.resolve();
   let generation = 0;
   let total = 0;
-
-  const forgetAll = (): void => {
-    for (const target of targets) target.applier.forget();
-  };
 
   for (const target of targets) target.saved ??= { cursor: target.cursor, position: target.position };
   const unsaved = (): boolean => targets.some((target) => target.saved!.cursor !== target.cursor);
 
   try {
-    while (reading !== null || unsaved()) {
+    while (!reader.exhausted || unsaved()) {
       if (signal?.aborted === true) {
         // Stopping: one last batch writes what appliers kept back, so the progress saved is all of it.
         if (!unsaved()) break;
-        reading?.catch(() => undefined);
-        reading = null;
+        reader.stop();
       }
-      // A batch: pages until it is full or the log is exhausted, the next page read meanwhile.
       const batch: RecordedEvent[] = [];
       const decoderFor = batchDecoder(batch, options.logger);
-      let batchCursor: string | null = after;
-      while (reading !== null && batch.length < limit) {
-        const page: ReadAllResult = await reading;
-        let events: RecordedEvent[] = page.events;
-        let done: boolean = events.length < pageSize;
-        pageSize = Math.min(limit, maxPage);
-        if (options.stopAfter != null && events.length > 0 && compareCursors(events[events.length - 1]!.cursor, options.stopAfter) >= 0) {
-          events = events.filter((event) => compareCursors(event.cursor, options.stopAfter!) <= 0);
-          done = true;
-        }
-        after = done && options.stopAfter != null ? options.stopAfter : page.cursor;
-        reading = done ? null : store.readAll({ ...options.filter, after, limit: pageSize });
-        const from = batch.length;
-        batch.push(...events);
-        batchCursor = after;
-        // While the batch's next page is read, decode this one (else the process would only wait).
-        if (reading !== null && batch.length < limit) await decoderFor.warm(targets, from);
-      }
+      // While the batch's next page is read, decode this one (else the process would only wait).
+      const batchCursor = await reader.read(batch, limit, (from) => decoderFor.warm(targets, from));
       // The last batch writes everything appliers kept back (an empty one only for that).
-      const final = reading === null;
+      const final = reader.exhausted;
       if (batch.length === 0 && !(final && unsaved())) break;
 
-      generation++;
-      const staged: Staged[] = [];
-      for (const target of targets) {
-        const decode = decoderFor(target.projection);
-        // The batch is in log order: the target's share is one slice of it, found by comparing at its ends.
-        let first = 0;
-        while (first < batch.length && compareCursors(batch[first]!.cursor, target.cursor) <= 0) first++;
-        let end = batch.length;
-        if (target.until !== undefined) while (end > first && compareCursors(batch[end - 1]!.cursor, target.until) > 0) end--;
-        const items: DecodedEvent[] = [];
-        for (let i = first; i < end; i++) {
-          const decoded = decode(i);
-          if (decoded !== null) items.push(decoded);
-        }
-        staged.push(await target.applier.stage(options.reader ?? pool, items, generation, final));
-      }
+      const thisGeneration = ++generation;
+      const staged = await stageBatch(targets, batch, decoderFor, options.reader ?? pool, thisGeneration, final);
       // One batch in the database at a time; the next waits here, already folded.
       await committing;
-      const last = batch[batch.length - 1];
-      targets.forEach((target, index) => {
-        const end = target.until !== undefined && compareCursors(batchCursor, target.until) > 0 ? target.until : batchCursor;
-        if (compareCursors(end, target.cursor) > 0) {
-          target.cursor = end;
-          if (last !== undefined) target.position = Math.max(target.position ?? 0, lastPositionUpTo(batch, end));
-        }
-        if (staged[index]!.complete) target.saved = { cursor: target.cursor, position: target.position };
-      });
-      const thisGeneration = generation;
-      const done: BatchDone = { events: batch.length, position: last?.position ?? null, cursor: batchCursor };
-      const work = async (tx: DatabaseTransactionConnection): Promise<void> => {
-        for (const { write } of staged) await write(tx);
-        await options.record?.(tx, targets, batch.length);
-      };
+      advanceTargets(targets, batch, batchCursor, staged);
+      const done: BatchDone = { events: batch.length, position: batch[batch.length - 1]?.position ?? null, cursor: batchCursor };
       const began = performance.now();
-      committing = (options.transaction ?? ownTransaction(pool))(work).then(() => {
+      committing = commitBatch(options, staged, batch.length).then(() => {
         if (budget !== undefined) limit = nextLimit(limit, performance.now() - began, budget, batchSize);
         for (const target of targets) target.applier.committed(thisGeneration);
         total += done.events;
@@ -181,16 +132,112 @@ export async function projectLog(options: ProjectOptions): Promise<number> {
     await committing;
     signal?.throwIfAborted();
   } catch (error) {
-    forgetAll();
+    for (const target of targets) target.applier.forget();
     await committing.catch(() => undefined);
     throw error;
   }
   return total;
 }
 
+/** Reads the log a page ahead of its use, up to the head or to `stopAfter`. */
+class LogReader {
+  private reading: Promise<ReadAllResult> | null;
+
+  constructor(
+    private readonly options: Pick<ProjectOptions, 'store' | 'filter' | 'stopAfter'>,
+    private after: string | null,
+    private pageSize: number,
+  ) {
+    this.reading = options.store.readAll({ ...options.filter, after, limit: pageSize });
+  }
+
+  /** True once the last page was read. */
+  get exhausted(): boolean {
+    return this.reading === null;
+  }
+
+  stop(): void {
+    this.reading?.catch(() => undefined);
+    this.reading = null;
+  }
+
+  /**
+   * Adds pages to `batch` until it holds `limit` events or the log is exhausted, the next page read
+   * meanwhile (`whileReading` works on the events from the index given). Returns where the batch ends.
+   */
+  async read(batch: RecordedEvent[], limit: number, whileReading: (from: number) => Promise<void>): Promise<string | null> {
+    const { stopAfter } = this.options;
+    while (this.reading !== null && batch.length < limit) {
+      const page: ReadAllResult = await this.reading;
+      let events: RecordedEvent[] = page.events;
+      let done: boolean = events.length < this.pageSize;
+      this.pageSize = Math.min(limit, maxPage);
+      if (stopAfter != null && events.length > 0 && compareCursors(events[events.length - 1]!.cursor, stopAfter) >= 0) {
+        events = events.filter((event) => compareCursors(event.cursor, stopAfter) <= 0);
+        done = true;
+      }
+      this.after = done && stopAfter != null ? stopAfter : page.cursor;
+      this.reading = done ? null : this.options.store.readAll({ ...this.options.filter, after: this.after, limit: this.pageSize });
+      const from = batch.length;
+      batch.push(...events);
+      if (this.reading !== null && batch.length < limit) await whileReading(from);
+    }
+    return this.after;
+  }
+}
+
+/** Each target's share of the batch (after its cursor, up to its bound), decoded and staged by its applier. */
+async function stageBatch(
+  targets: readonly ProjectionTarget[],
+  batch: readonly RecordedEvent[],
+  decoderFor: BatchDecoder,
+  db: CommonQueryMethods,
+  generation: number,
+  final: boolean,
+): Promise<Staged[]> {
+  const staged: Staged[] = [];
+  for (const target of targets) {
+    const decode = decoderFor(target.projection);
+    // The batch is in log order: the target's share is one slice of it, found by comparing at its ends.
+    let first = 0;
+    while (first < batch.length && compareCursors(batch[first]!.cursor, target.cursor) <= 0) first++;
+    let end = batch.length;
+    if (target.until !== undefined) while (end > first && compareCursors(batch[end - 1]!.cursor, target.until) > 0) end--;
+    const items: DecodedEvent[] = [];
+    for (let i = first; i < end; i++) {
+      const decoded = decode(i);
+      if (decoded !== null) items.push(decoded);
+    }
+    staged.push(await target.applier.stage(db, items, generation, final));
+  }
+  return staged;
+}
+
+/** Moves each target to the batch's end (or its bound); its saved progress too when its applier kept nothing back. */
+function advanceTargets(targets: readonly ProjectionTarget[], batch: readonly RecordedEvent[], batchCursor: string | null, staged: readonly Staged[]): void {
+  targets.forEach((target, index) => {
+    const end = target.until !== undefined && compareCursors(batchCursor, target.until) > 0 ? target.until : batchCursor;
+    if (compareCursors(end, target.cursor) > 0) {
+      target.cursor = end;
+      if (batch.length > 0) target.position = Math.max(target.position ?? 0, lastPositionUpTo(batch, end));
+    }
+    if (staged[index]!.complete) target.saved = { cursor: target.cursor, position: target.position };
+  });
+}
+
+/** Writes a staged batch: rows kept back first, in parts, each its own short transaction; then the batch's writes with the progress. */
+async function commitBatch(options: ProjectOptions, staged: readonly Staged[], events: number): Promise<void> {
+  const transaction = options.transaction ?? ownTransaction(options.pool);
+  for (const part of staged.flatMap((stage) => stage.before ?? [])) await transaction(part);
+  await transaction(async (tx) => {
+    for (const { write } of staged) await write(tx);
+    await options.record?.(tx, options.targets, events);
+  });
+}
+
 interface BatchDecoder {
   /** The decoder of one projection: the event at `index`, decoded, or null (not handled, or logged and skipped). */
-  (projection: AnyProjection): (index: number) => DecodedEvent | null;
+  (projection: AnyReadModel): (index: number) => DecodedEvent | null;
   /** Decodes the events from `from` on for every target ahead of use, logging nothing. */
   warm(targets: readonly ProjectionTarget[], from: number): Promise<void>;
 }
@@ -203,13 +250,13 @@ interface BatchDecoder {
  * as it arrives, while the next one is read.
  */
 function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefined): BatchDecoder {
-  const byParser = new Map<AnyProjection['parse'], (DecodedEvent | null | { failed: unknown })[]>();
-  const cacheOf = (projection: AnyProjection): (DecodedEvent | null | { failed: unknown })[] => {
+  const byParser = new Map<AnyReadModel['parse'], (DecodedEvent | null | { failed: unknown })[]>();
+  const cacheOf = (projection: AnyReadModel): (DecodedEvent | null | { failed: unknown })[] => {
     let parsed = byParser.get(projection.parse);
     if (parsed === undefined) byParser.set(projection.parse, (parsed = []));
     return parsed;
   };
-  const decode = (projection: AnyProjection, cache: (DecodedEvent | null | { failed: unknown })[], index: number): DecodedEvent | null | { failed: unknown } => {
+  const decode = (projection: AnyReadModel, cache: (DecodedEvent | null | { failed: unknown })[], index: number): DecodedEvent | null | { failed: unknown } => {
     let result = cache[index];
     if (result === undefined) {
       const event = batch[index]!;
@@ -223,12 +270,12 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
     }
     return result;
   };
-  const decoder = ((projection: AnyProjection) => {
+  const decoder = ((projection: AnyReadModel) => {
     const cache = cacheOf(projection);
-    const handlers = projection.postgres.handlers;
+    
     return (index: number) => {
       const event = batch[index]!;
-      if (!Object.hasOwn(handlers, event.type)) return null;
+      if (!handles(projection, event.type)) return null;
       const result = decode(projection, cache, index);
       if (result !== null && 'failed' in result) {
         logger?.error(
@@ -245,8 +292,8 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
     for (let start = from; start < batch.length; start += chunk) {
       for (const { projection } of targets) {
         const cache = cacheOf(projection);
-        const handlers = projection.postgres.handlers;
-        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (Object.hasOwn(handlers, batch[i]!.type)) decode(projection, cache, i);
+        
+        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (handles(projection, batch[i]!.type)) decode(projection, cache, i);
       }
       // Let the page being read come in meanwhile (its rows are parsed as they arrive).
       await new Promise((resolve) => setImmediate(resolve));

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import type { CommonQueryMethods } from 'slonik';
 import { compareCursors } from '../event-store/index.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import type { TableNames } from '../projection-runner/tables.ts';
 import { sql } from 'slonik';
 import type { RebuildApplier } from './appliers/applier.ts';
-import { applierFor } from './appliers/index.ts';
+import { applierFor, type FoldApplierOptions } from './appliers/index.ts';
 import { quoteIdent } from './ddl.ts';
 import type { ProjectionTarget } from './projector.ts';
 import { twinTableName, type TwinPlace } from './shadow-tables.ts';
@@ -13,7 +13,7 @@ import { describeLiveTable, shapeOf, type TableDefinition } from './table-defini
 
 /** One projection of a rebuild or an "as of" build: its live tables and where their twins go. */
 export interface ProjectionPlan {
-  projection: AnyProjection;
+  projection: AnyReadModel;
   live: TableDefinition[];
   place: (live: TableDefinition) => TwinPlace;
   /** The twins' names, for the projection's handlers and queries. */
@@ -25,16 +25,16 @@ export interface ProjectionPlan {
 }
 
 // Bump when the rebuild's own way of writing changes, so no rebuild resumes across it.
-const rebuildFormat = 1;
+const rebuildFormat = 2;
 
 export async function planProjection(
   db: CommonQueryMethods,
-  projection: AnyProjection,
+  projection: AnyReadModel,
   place: (live: TableDefinition) => TwinPlace,
-  logger?: Parameters<typeof applierFor>[2],
+  options?: FoldApplierOptions,
 ): Promise<ProjectionPlan> {
   const live: TableDefinition[] = [];
-  for (const name of projection.postgres.tables) live.push(await describeLiveTable(db, name));
+  for (const name of Object.keys(projection.tables)) live.push(await describeLiveTable(db, name));
   const byLogical = new Map(live.map((table) => [table.logicalName, table]));
   const identifiers = new Map<string, ReturnType<typeof sql.identifier>>();
   const tables: TableNames = (logicalName) => {
@@ -47,11 +47,12 @@ export async function planProjection(
     }
     return identifier;
   };
-  const applier = applierFor(projection, tables, logger);
+  const applier = applierFor(projection, tables, options);
   const code = {
     parse: String(projection.parse),
-    handlers: Object.entries(projection.postgres.handlers).map(([type, handler]) => `${type}:${String(handler)}`),
-    bulk: Object.entries(projection.postgres.bulk ?? {}).map(([type, handler]) => `${type}:${String(handler)}`),
+    tables: projection.tables,
+    reads: String(projection.reads),
+    fold: Object.entries(projection.fold).map(([type, fold]) => `${type}:${String(fold)}`),
     applier: String(applier.stage),
   };
   const fingerprint = createHash('sha256')

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { compareWithLive, type Comparison } from './compare.ts';
 import { gapBehind, logExtent } from './log-extent.ts';
 import { projectLog } from './projector.ts';
@@ -17,7 +17,7 @@ export interface RebuildOptions {
   pool: DatabasePool;
   store: EventStore;
   /** The projections to rebuild, together (one pass over the log, one swap). */
-  projections: readonly AnyProjection[];
+  projections: readonly AnyReadModel[];
   /** Events per transaction (default 5,000): larger is faster, but each transaction holds the log's live readers back while it writes. */
   batchSize?: number;
   /**
@@ -86,7 +86,7 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
   const names = options.projections.map((projection) => projection.name);
   return withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
     const plans: ProjectionPlan[] = [];
-    for (const projection of options.projections) plans.push(await planProjection(pool, projection, shadowPlace, logger));
+    for (const projection of options.projections) plans.push(await planProjection(pool, projection, shadowPlace));
     const outcomes = await prepareShadows(pool, plans, options.restart === true, logger);
 
     let events = 0;
@@ -198,7 +198,7 @@ async function prepareShadows(pool: DatabasePool, plans: readonly ProjectionPlan
       for (const table of plan.live) {
         const place = plan.place(table);
         await dropTwin(tx, table, place);
-        await createTwin(tx, table, place, { fillfactor: plan.applier.updatedInPlace.includes(table.logicalName) ? inPlaceFillfactor : undefined });
+        await createTwin(tx, table, place, { fillfactor: plan.projection.tables[table.logicalName]?.updatedInPlace === true ? inPlaceFillfactor : undefined });
       }
       await startProgress(tx, name, plan.fingerprint);
     });

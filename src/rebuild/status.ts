@@ -1,6 +1,6 @@
 import { sql, type DatabasePool } from 'slonik';
 import { z } from 'zod';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { readLiveCheckpoints } from './live-checkpoints.ts';
 import { lagBehind, logExtent } from './log-extent.ts';
 import { heldRebuildLocks } from './rebuild-lock.ts';
@@ -36,7 +36,7 @@ export interface StatusReport {
 }
 
 /** Where each projection stands: its checkpoint, its lag behind the log, and any rebuild of it. */
-export async function projectionsStatus(pool: DatabasePool, projections: readonly AnyProjection[], lagCap = 100_000): Promise<StatusReport> {
+export async function projectionsStatus(pool: DatabasePool, projections: readonly AnyReadModel[], lagCap = 100_000): Promise<StatusReport> {
   const names = projections.map((projection) => projection.name);
   const checkpoints = await readLiveCheckpoints(pool, names);
   // Readable before the rebuild's migration has run (status runs no migrations).

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { sql, type DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { ddl, qualified, quoteIdent } from '../rebuild/ddl.ts';
 import { projectLog } from '../rebuild/projector.ts';
 import { planProjection, type ProjectionPlan } from '../rebuild/rebuild-plan.ts';
@@ -14,7 +14,7 @@ import { describeAsOf, type AsOf } from './as-of.ts';
 export interface AsOfBuildOptions {
   pool: DatabasePool;
   store: EventStore;
-  projections: readonly AnyProjection[];
+  projections: readonly AnyReadModel[];
   /** The schema to build into (created when absent); its tables of the same names are replaced. */
   schema: string;
   asOf: AsOf;
@@ -52,7 +52,7 @@ export async function buildAsOf(options: AsOfBuildOptions): Promise<AsOfBuildRep
   return withRebuildLocks(pool, [`as-of:${schema}`], async () => {
     const place = () => ({ schema, suffix: '' });
     const plans: ProjectionPlan[] = [];
-    for (const projection of options.projections) plans.push(await planProjection(pool, projection, place, options.logger));
+    for (const projection of options.projections) plans.push(await planProjection(pool, projection, place));
     const checkpoints = await describeLiveTable(pool, 'projection_checkpoints');
     if ([...plans.flatMap((plan) => plan.live), checkpoints].some((table) => table.schema === schema)) {
       throw new LakechatError('LAKECHAT_ERR_REPLAY_INVALID_SCHEMA', 'The schema given to --into holds the live read models', { details: { schema } });
@@ -61,7 +61,7 @@ export async function buildAsOf(options: AsOfBuildOptions): Promise<AsOfBuildRep
       await tx.query(ddl(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`));
       for (const table of [...plans.flatMap((plan) => plan.live), checkpoints]) {
         await dropTwin(tx, table, place());
-        await createTwin(tx, table, place(), { fillfactor: plans.some((plan) => plan.applier.updatedInPlace.includes(table.logicalName)) ? 50 : undefined });
+        await createTwin(tx, table, place(), { fillfactor: plans.some((plan) => plan.projection.tables[table.logicalName]?.updatedInPlace === true) ? 50 : undefined });
       }
     });
     for (const plan of plans) plan.applier.startEmpty();

@@ -1,7 +1,7 @@
-import { chatsProjection, type ChatRow } from '../../projections/chats.ts';
-import { messagesProjection, type MessageRow } from '../../projections/messages.ts';
-import { profileHistoryProjection, type ProfileHistoryEntry } from '../../projections/profile-history.ts';
-import { profilesProjection, type ProfileRow } from '../../projections/profiles.ts';
+import { chatsReadModel, type ChatRow } from '../../projections/chats.ts';
+import { messagesReadModel, type MessageRow } from '../../projections/messages.ts';
+import { profileHistoryReadModel, type ProfileHistoryEntry } from '../../projections/profile-history.ts';
+import { profilesReadModel, type ProfileRow } from '../../projections/profiles.ts';
 import { parseChatEvent } from '../chats/events.ts';
 import { evolveChat } from '../chats/evolve.ts';
 import { initialChatState, type ChatState } from '../chats/state.ts';
@@ -13,7 +13,9 @@ import { evolveProfile } from '../profiles/evolve.ts';
 import { initialProfileState, type ProfileState } from '../profiles/state.ts';
 import { profileStreamPrefix } from '../profiles/stream-id.ts';
 import { decodeFor } from '../projection-runner/decode.ts';
-import type { AnyProjection } from '../projection-runner/projection.ts';
+import { foldEvents } from '../projection-runner/fold.ts';
+import { MemoryStore } from '../projection-runner/memory-tables.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { describeAsOf, includes, type AsOf } from './as-of.ts';
 
 /** One stream as it was: its state (what commands decide on) and what the API showed of it then. */
@@ -39,13 +41,11 @@ export type StreamAsOf =
 
 const pageSize = 1_000;
 
-type Handler = (model: unknown, data: unknown, event: RecordedEvent) => void;
-
-/** Feeds an event to a projection's in-memory read model, exactly as the runner would. */
-function feed(projection: AnyProjection, model: unknown, event: RecordedEvent): void {
+/** Feeds an event to a read model's in-memory tables, by its fold, as the runner would. */
+function feed(projection: AnyReadModel, tables: MemoryStore, event: RecordedEvent): void {
   const decoded = decodeFor(projection, event, undefined);
   if (decoded === null) return;
-  (projection.memory.handlers as Record<string, Handler | undefined>)[decoded.type]?.(model, decoded.data, event);
+  tables.apply(foldEvents(projection, tables, [{ type: decoded.type, data: decoded.data, event }]));
 }
 
 /** The stream's event as its domain reads it; null for one it skips (an unknown type, data that does not parse). */
@@ -68,8 +68,8 @@ export async function streamAsOf(store: EventStore, stream: string, asOf: AsOf):
       details: { argument: 'stream' },
     });
   }
-  const projections = isChat ? [chatsProjection, messagesProjection] : [profilesProjection, profileHistoryProjection];
-  const models = projections.map((projection) => (projection as AnyProjection).memory.create());
+  const projections: AnyReadModel[] = isChat ? [chatsReadModel, messagesReadModel] : [profilesReadModel, profileHistoryReadModel];
+  const models = projections.map((projection) => new MemoryStore(projection));
   let chat = initialChatState;
   let profile = initialProfileState;
   let owner: string | null = null;
@@ -84,7 +84,7 @@ export async function streamAsOf(store: EventStore, stream: string, asOf: AsOf):
         stop = true;
         break;
       }
-      projections.forEach((projection, index) => feed(projection as AnyProjection, models[index], event));
+      projections.forEach((projection, index) => feed(projection, models[index]!, event));
       if (isChat) {
         const chatEvent = parsed(parseChatEvent, event);
         if (chatEvent !== null) chat = evolveChat(chat, chatEvent);
@@ -103,8 +103,8 @@ export async function streamAsOf(store: EventStore, stream: string, asOf: AsOf):
   }
   const base = { stream, asOf: describeAsOf(asOf), version, cursor };
   if (isChat) {
-    const chats = chatsProjection.memory.queries(models[0] as never);
-    const messages = messagesProjection.memory.queries(models[1] as never);
+    const chats = chatsReadModel.queries.memory(models[0]!);
+    const messages = messagesReadModel.queries.memory(models[1]!);
     return {
       kind: 'chat',
       ...base,
@@ -115,8 +115,8 @@ export async function streamAsOf(store: EventStore, stream: string, asOf: AsOf):
       },
     };
   }
-  const profiles = profilesProjection.memory.queries(models[0] as never);
-  const history = profileHistoryProjection.memory.queries(models[1] as never);
+  const profiles = profilesReadModel.queries.memory(models[0]!);
+  const history = profileHistoryReadModel.queries.memory(models[1]!);
   return {
     kind: 'profile',
     ...base,

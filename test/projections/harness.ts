@@ -1,13 +1,12 @@
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
-import { chatsProjection } from '../../projections/chats.ts';
-import { messagesProjection } from '../../projections/messages.ts';
-import { profileHistoryProjection } from '../../projections/profile-history.ts';
-import { profilesProjection } from '../../projections/profiles.ts';
 import { MemoryEventStore, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
-import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projection-runner/projection.ts';
-import { allProjections, type ReadModels } from '../../src/projection-runner/read-models.ts';
+import { decodeFor } from '../../src/projection-runner/decode.ts';
+import { foldEvents } from '../../src/projection-runner/fold.ts';
+import { MemoryStore } from '../../src/projection-runner/memory-tables.ts';
+import { applyTo, PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
+import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
+import { allProjections, postgresReadModels as postgresQueries, readModelsBy, type ReadModels } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
 import { liveTables, tableNames, type TableNames } from '../../src/projection-runner/tables.ts';
@@ -19,38 +18,19 @@ export interface ReadModelsUnderTest {
   runner: ProjectionRunner;
   readModels: ReadModels;
   /**
-   * Applies events straight through every projection's handlers into fresh, empty read models,
+   * Applies events straight through every read model's fold into fresh, empty read models,
    * ignoring checkpoints, `times` times over; returns those read models.
    */
   applyDirectly(events: readonly RecordedEvent[], times: number): Promise<ReadModels>;
   cleanup(): Promise<void>;
 }
 
-type Handler = (target: unknown, ...rest: unknown[]) => unknown;
-
-function memoryReadModelsOf(models: Map<string, unknown>): ReadModels {
-  return {
-    chats: chatsProjection.memory.queries(models.get('chats') as never),
-    messages: messagesProjection.memory.queries(models.get('messages') as never),
-    profiles: profilesProjection.memory.queries(models.get('profiles') as never),
-    profileHistory: profileHistoryProjection.memory.queries(models.get('profile_history') as never),
-  };
+function memoryReadModelsOf(stores: Map<string, MemoryStore>): ReadModels {
+  return readModelsBy((model) => model.queries.memory(stores.get(model.name)!));
 }
 
 function postgresReadModelsOf(db: CommonQueryMethods, tables: TableNames): ReadModels {
-  return {
-    chats: chatsProjection.postgres.queries(db, tables),
-    messages: messagesProjection.postgres.queries(db, tables),
-    profiles: profilesProjection.postgres.queries(db, tables),
-    profileHistory: profileHistoryProjection.postgres.queries(db, tables),
-  };
-}
-
-function handlerFor(projection: AnyProjection, side: 'memory' | 'postgres', event: RecordedEvent): { handler: Handler; data: unknown } | null {
-  const decoded = projection.parse(event);
-  if (decoded === null) return null;
-  const handler = (projection[side].handlers as Record<string, Handler | undefined>)[decoded.type];
-  return handler === undefined ? null : { handler, data: decoded.data };
+  return postgresQueries(db, tables);
 }
 
 export async function memoryReadModels(store: EventStore = new MemoryEventStore({ pollIntervalMs: 50 })): Promise<ReadModelsUnderTest> {
@@ -60,23 +40,19 @@ export async function memoryReadModels(store: EventStore = new MemoryEventStore(
   return {
     store,
     runner,
-    readModels: {
-      chats: backend.queries(chatsProjection),
-      messages: backend.queries(messagesProjection),
-      profiles: backend.queries(profilesProjection),
-      profileHistory: backend.queries(profileHistoryProjection),
-    },
+    readModels: readModelsBy((model) => backend.queries(model)),
     async applyDirectly(events, times) {
-      const models = new Map(allProjections.map((projection) => [projection.name, projection.memory.create()]));
+      const stores = new Map(allProjections.map((projection) => [projection.name, new MemoryStore(projection)]));
       for (let i = 0; i < times; i++) {
         for (const projection of allProjections) {
+          const store = stores.get(projection.name)!;
           for (const event of events) {
-            const found = handlerFor(projection, 'memory', event);
-            found?.handler(models.get(projection.name), found.data, event);
+            const decoded = decodeFor(projection, event, undefined);
+            if (decoded !== null) store.apply(foldEvents(projection, store, [{ type: decoded.type, data: decoded.data, event }]));
           }
         }
       }
-      return memoryReadModelsOf(models);
+      return memoryReadModelsOf(stores);
     },
     async cleanup() {
       await runner.stop();
@@ -105,7 +81,7 @@ export async function postgresDatabase(): Promise<PostgresDatabase> {
 }
 
 /** The live tables' structure copied into another schema: how a rebuild makes its targets. */
-export async function copyTables(db: CommonQueryMethods, schema: string, projections: readonly AnyProjection[]): Promise<TableNames> {
+export async function copyTables(db: CommonQueryMethods, schema: string, projections: readonly AnyReadModel[]): Promise<TableNames> {
   await createTablesLike(db, projections, { schema, suffix: '' });
   return tableNames({ schema, suffix: '' });
 }
@@ -130,10 +106,7 @@ export async function postgresReadModels(): Promise<ReadModelsUnderTest & { data
       for (let i = 0; i < times; i++) {
         await pool.transaction(async (tx) => {
           for (const projection of allProjections) {
-            for (const event of events) {
-              const found = handlerFor(projection, 'postgres', event);
-              await found?.handler(tx, tables, found.data, event);
-            }
+            for (const event of events) await applyTo(tx, projection, tables, [event]);
           }
         });
       }

@@ -4,11 +4,11 @@
  */
 import { sql, type DatabasePool } from 'slonik';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chatsProjection } from '../../projections/chats.ts';
+import { chatsReadModel } from '../../projections/chats.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import type { EventStore, RecordedEvent } from '../../src/event-store/index.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import { row, type AnyReadModel, type FoldRows } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { tableNames } from '../../src/projection-runner/tables.ts';
@@ -18,31 +18,30 @@ import { copyTables, postgresDatabase, type PostgresDatabase } from './harness.t
  * A deliberately non-idempotent projection: it adds one per "Counted" event applied, so applying
  * an event twice shows. It can be told to fail once on a given event, in the middle of a batch.
  */
-function countingProjection(failOnce: { eventId: string | null } = { eventId: null }, withBulk = false): AnyProjection {
-  const bulk = {
+function countingProjection(failOnce: { eventId: string | null } = { eventId: null }, withBulk = false): AnyReadModel {
+  const live = {
     Counted: (tables: ReturnType<typeof tableNames>, items: readonly unknown[], guard: ReturnType<typeof sql.fragment>) =>
       sql.fragment`UPDATE ${tables('counter')} SET applied = applied + ${items.length} WHERE ${guard}`,
   };
   return {
     name: 'counter',
     parse: (event: RecordedEvent) => (event.type === 'Counted' ? { type: 'Counted', data: event.eventId } : null),
-    memory: { create: () => null, handlers: {}, queries: () => ({}) },
-    postgres: {
-      tables: ['counter'],
-      migration: '(created by this test)',
-      ...(withBulk ? { bulk } : {}),
-      handlers: {
-        async Counted(db: DatabasePool, tables: ReturnType<typeof tableNames>, eventId: string) {
-          await db.query(sql.unsafe`UPDATE ${tables('counter')} SET applied = applied + 1`);
-          if (failOnce.eventId === eventId) {
-            failOnce.eventId = null;
-            throw new Error('the projection failed half way through a batch');
-          }
-        },
+    tables: { counter: { columns: { id: 'integer', applied: 'integer' }, key: ['id'] } },
+    migration: '(created by this test)',
+    reads: () => [row('counter', 1)],
+    fold: {
+      Counted(rows: FoldRows, eventId: string) {
+        const counter = rows.get('counter', 1)!;
+        rows.put('counter', { id: 1, applied: (counter.applied as number) + 1 });
+        if (failOnce.eventId === eventId) {
+          failOnce.eventId = null;
+          throw new Error('the projection failed half way through a batch');
+        }
       },
-      queries: () => ({}),
     },
-  } as unknown as AnyProjection;
+    ...(withBulk ? { live } : {}),
+    queries: { memory: () => ({}), postgres: () => ({}) },
+  } as unknown as AnyReadModel;
 }
 
 describe('the projection runner on PostgreSQL', () => {
@@ -53,8 +52,8 @@ describe('the projection runner on PostgreSQL', () => {
   beforeEach(async () => {
     database = await postgresDatabase();
     store = database.openStore();
-    await database.pool.query(sql.unsafe`CREATE TABLE counter (applied integer NOT NULL)`);
-    await database.pool.query(sql.unsafe`INSERT INTO counter VALUES (0)`);
+    await database.pool.query(sql.unsafe`CREATE TABLE counter (id integer PRIMARY KEY, applied integer NOT NULL)`);
+    await database.pool.query(sql.unsafe`INSERT INTO counter VALUES (1, 0)`);
   });
   afterEach(async () => {
     await Promise.all(runners.splice(0).map((runner) => runner.stop()));
@@ -67,7 +66,7 @@ describe('the projection runner on PostgreSQL', () => {
     return events[events.length - 1]!.cursor;
   };
   const counted = async () => Number(await database.pool.oneFirst(sql.unsafe`SELECT applied FROM counter`));
-  const start = async (projections: AnyProjection[], options: { checkpointSchema?: string; tablesSchema?: string; batchSize?: number } = {}) => {
+  const start = async (projections: AnyReadModel[], options: { checkpointSchema?: string; tablesSchema?: string; batchSize?: number } = {}) => {
     const location = options.tablesSchema === undefined ? undefined : { schema: options.tablesSchema, suffix: '' };
     const backend = new PostgresProjectionBackend(
       database.pool,
@@ -126,7 +125,7 @@ describe('the projection runner on PostgreSQL', () => {
   });
 
   it('makes a write wait while another transaction holds the checkpoint, and times the wait out clearly', async () => {
-    const runner = await start(allProjections as AnyProjection[]);
+    const runner = await start(allProjections as AnyReadModel[]);
     const before = await store.append(chatStreamId('a@x.com', 'c'), [{ type: 'ChatStarted', data: { chatId: 'c', userEmail: 'a@x.com', title: 'T', agentId: null } }], { owner: 'a@x.com' });
     await runner.waitFor(before.cursor);
     let release!: () => void;
@@ -147,21 +146,21 @@ describe('the projection runner on PostgreSQL', () => {
     release();
     await holding;
     await runner.waitFor(write.cursor);
-    const chats = chatsProjection.postgres.queries(database.pool, tableNames({ schema: null, suffix: '' }));
+    const chats = chatsReadModel.queries.postgres(database.pool, tableNames({ schema: null, suffix: '' }));
     expect((await chats.get('a@x.com', 'c'))!.title).toBe('U');
   });
 
   it('projects into tables named by parameter (another schema), leaving the live tables alone', async () => {
-    const live = await start([chatsProjection]);
+    const live = await start([chatsReadModel]);
     const first = await store.append(chatStreamId('a@x.com', 'c'), [{ type: 'ChatStarted', data: { chatId: 'c', userEmail: 'a@x.com', title: 'T', agentId: null } }], { owner: 'a@x.com' });
     await live.waitFor(first.cursor);
     await live.stop();
-    const shadow = await copyTables(database.pool, 'shadow', [chatsProjection]);
-    const rebuilt = await start([chatsProjection], { tablesSchema: 'shadow', checkpointSchema: 'shadow' });
+    const shadow = await copyTables(database.pool, 'shadow', [chatsReadModel]);
+    const rebuilt = await start([chatsReadModel], { tablesSchema: 'shadow', checkpointSchema: 'shadow' });
     const second = await store.append(chatStreamId('a@x.com', 'd'), [{ type: 'ChatStarted', data: { chatId: 'd', userEmail: 'a@x.com', title: 'T', agentId: null } }], { owner: 'a@x.com' });
     await rebuilt.waitFor(second.cursor);
-    const inShadow = await chatsProjection.postgres.queries(database.pool, shadow).list('a@x.com', { limit: 10 });
-    const inLive = await chatsProjection.postgres.queries(database.pool, tableNames({ schema: null, suffix: '' })).list('a@x.com', { limit: 10 });
+    const inShadow = await chatsReadModel.queries.postgres(database.pool, shadow).list('a@x.com', { limit: 10 });
+    const inLive = await chatsReadModel.queries.postgres(database.pool, tableNames({ schema: null, suffix: '' })).list('a@x.com', { limit: 10 });
     expect(inShadow.map((chat) => chat.chatId).sort()).toEqual(['c', 'd']);
     expect(inLive.map((chat) => chat.chatId)).toEqual(['c']);
   });

@@ -53,7 +53,7 @@ async function everyEvent() {
 async function appliedFromScratch(schema: string): Promise<Record<string, unknown[]>> {
   await bed!.readable();
   await bed!.pool.query(ddl(`CREATE SCHEMA ${schema}`));
-  for (const table of ['projection_checkpoints', ...allProjections.flatMap((projection) => projection.postgres.tables)]) {
+  for (const table of ['projection_checkpoints', ...allProjections.flatMap((projection) => Object.keys(projection.tables))]) {
     await createTwin(bed!.pool, await describeLiveTable(bed!.pool, table), { schema, suffix: '' });
   }
   const location = { schema, suffix: '' };

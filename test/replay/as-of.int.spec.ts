@@ -5,10 +5,10 @@
 import { sql } from 'slonik';
 import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chatsProjection } from '../../projections/chats.ts';
-import { messagesProjection } from '../../projections/messages.ts';
-import { profileHistoryProjection } from '../../projections/profile-history.ts';
-import { profilesProjection } from '../../projections/profiles.ts';
+import { chatsReadModel } from '../../projections/chats.ts';
+import { messagesReadModel } from '../../projections/messages.ts';
+import { profileHistoryReadModel } from '../../projections/profile-history.ts';
+import { profilesReadModel } from '../../projections/profiles.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { isLakechatError } from '../../src/errors.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
@@ -44,10 +44,10 @@ async function recordMoment(): Promise<Moment> {
     // Every event so far was recorded before this time, and every later one will be after it.
     time: clock!.now,
     tables: await bed.tables(),
-    chat: await chatsProjection.postgres.queries(bed.pool, live).get(owner, 'h0'),
-    messages: await messagesProjection.postgres.queries(bed.pool, live).list(chatStreamId(owner, 'h0'), { after: 0, limit: 1_000 }),
-    profile: await profilesProjection.postgres.queries(bed.pool, live).get(owner),
-    history: await profileHistoryProjection.postgres.queries(bed.pool, live).list(owner, { after: 0, limit: 1_000 }),
+    chat: await chatsReadModel.queries.postgres(bed.pool, live).get(owner, 'h0'),
+    messages: await messagesReadModel.queries.postgres(bed.pool, live).list(chatStreamId(owner, 'h0'), { after: 0, limit: 1_000 }),
+    profile: await profilesReadModel.queries.postgres(bed.pool, live).get(owner),
+    history: await profileHistoryReadModel.queries.postgres(bed.pool, live).list(owner, { after: 0, limit: 1_000 }),
   };
   await new Promise((resolve) => setTimeout(resolve, 10));
   return moment;

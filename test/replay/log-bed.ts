@@ -11,7 +11,7 @@ import { compareCursors, eventStorePoolConfiguration, PostgresEventStore, type N
 import { runMigrations } from '../../src/migrate.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import type { AnyProjection } from '../../src/projection-runner/projection.ts';
+import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
@@ -24,7 +24,7 @@ export interface LogBed {
   /** Starts the live projection runner on the live tables (stopped by close). */
   startRunner(): Promise<ProjectionRunner>;
   /** Every row of every read-model table in `schema` (the live ones by default), in key order. */
-  tables(schema?: string, projections?: readonly AnyProjection[]): Promise<Record<string, unknown[]>>;
+  tables(schema?: string, projections?: readonly AnyReadModel[]): Promise<Record<string, unknown[]>>;
   /** Waits until the runner has applied everything appended so far. */
   caughtUp(runner: ProjectionRunner): Promise<string | null>;
   /** Waits until readers of the log can see everything appended so far. */
@@ -94,10 +94,10 @@ const anyRow = z.object({ row: z.record(z.string(), z.unknown()), text: z.string
  * A table's rows, ordered: each as JSON (readable in a failure) and as the record's own text, which
  * tells apart what JSON cannot (SQL NULL from a jsonb null, 1.0 from 1). Equal tables read equal.
  */
-export async function readTables(db: CommonQueryMethods, schema: string, projections: readonly AnyProjection[]): Promise<Record<string, unknown[]>> {
+export async function readTables(db: CommonQueryMethods, schema: string, projections: readonly AnyReadModel[]): Promise<Record<string, unknown[]>> {
   const result: Record<string, unknown[]> = {};
   for (const projection of projections) {
-    for (const table of projection.postgres.tables) {
+    for (const table of Object.keys(projection.tables)) {
       const rows = await db.any(sql.unsafe`
         SELECT to_jsonb(t) AS row, t::text AS text FROM ${sql.identifier([schema, table])} AS t ORDER BY t::text`);
       result[table] = rows.map((row) => {

@@ -20,13 +20,20 @@ export interface Staged {
    * records its progress only up to the last batch after which nothing was kept back.
    */
   complete: boolean;
+  /**
+   * Rows kept back from earlier batches, written before the batch's own writes, each part in its own
+   * short transaction: a transaction that writes holds a transaction id, and while it does every
+   * reader of the log waits (docs/architecture.md, "Reading without skipping"). Only rows whose
+   * order does not matter (replacements of distinct keys) go here.
+   */
+  before?: readonly StagedWrites[];
 }
 
 /**
- * Applies a rebuild's events to one projection's tables, many thousands at a time: it reads the rows
- * the events touch, folds the events into them in memory, and writes each table with one statement.
- * It must leave the tables exactly as the projection's own handlers, applied event by event, would
- * (test/rebuild/appliers.int.spec.ts checks it on a log holding every case).
+ * Applies a rebuild's events to one read model's tables, many thousands at a time: it reads the rows
+ * the events touch, folds the events into them in memory (the read model's own fold), and writes each
+ * table with one statement per kind of change. A read model's declared rebuild fast path must leave
+ * the tables exactly as the fold does (test/projections/contract.int.spec.ts checks it).
  *
  * Two steps, so the next batch can be read and folded while the database writes the previous one:
  * `stage` only reads (rows it does not remember) and returns the writes; the rebuild runs them in
@@ -34,9 +41,7 @@ export interface Staged {
  * true, provided it never forgets one whose write has not run yet (hence the generations).
  */
 export interface RebuildApplier {
-  /** The tables it updates in place (the rebuild leaves room in their pages for cheap updates). */
-  readonly updatedInPlace: readonly string[];
-  /**
+    /**
    * Folds events, in log order, into what it remembers; `generation` numbers the batch (1, 2, 3...).
    * With `flush`, nothing may be kept back: the writes make the batch complete.
    */

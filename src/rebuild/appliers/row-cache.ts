@@ -126,6 +126,11 @@ export class RowCache<Row> {
     }
   }
 
+  /** Every entry it remembers. */
+  values(): IterableIterator<CachedRow<Row>> {
+    return this.entries.values();
+  }
+
   clear(): void {
     this.knowsAll = false;
     this.entries.clear();

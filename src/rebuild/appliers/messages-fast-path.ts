@@ -26,15 +26,16 @@ const columns = [
 const highestRow = z.object({ stream_id: z.string(), highest: z.number() });
 
 /**
- * The "messages" read model (projections/messages.ts) for a rebuild: a post inserts its message unless
- * one is stored at that position; a deletion removes the chat's messages. A batch's deletions run
+ * The rebuild fast path of the "messages" read model (projections/messages.ts declares it), by the
+ * rules of its fold: a post inserts its message unless one is stored at that position; a deletion
+ * removes the chat's messages (the contract suite checks both give the same rows). A batch's deletions run
  * before its inserts, and a post that came before a deletion in the batch goes with it: the order
  * of the events is kept without reading anything.
  *
  * It remembers each chat's highest stored position: a post above it cannot conflict, and goes in with
  * a plain INSERT; only the others (never, in a log the domain wrote) take ON CONFLICT DO NOTHING.
  */
-export function messagesApplier(tables: TableNames, capacity = 200_000): RebuildApplier {
+export function messagesFromLog(tables: TableNames, capacity = 200_000): RebuildApplier {
   const insertNew = rowWriter(tables('messages'), { columns, key: ['stream_id', 'position'], onConflict: 'fail' });
   const insertUnlessStored = rowWriter(tables('messages'), { columns, key: ['stream_id', 'position'], onConflict: 'ignore' });
   const highestStored = new RowCache<number>(capacity);
@@ -53,7 +54,6 @@ export function messagesApplier(tables: TableNames, capacity = 200_000): Rebuild
   };
 
   return {
-    updatedInPlace: [],
     async stage(db, items, generation) {
       const { entries, missing } = highestStored.lookup(items, (item) => item.event.streamId);
       await load(db, missing);
