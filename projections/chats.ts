@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
-import { parseChatEvent, type ChatEvent, type MessageRole } from '../src/chats/events.ts';
-import { row, type FoldRows, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
+import { type ChatEvent, type MessageRole, parseChatEvent } from '../src/chats/events.ts';
+import { type FoldRows, type ReadModel, type Row, row } from '../src/projection-runner/read-model.ts';
 import { selectList } from '../src/projection-runner/sql-rows.ts';
 
 /**
@@ -98,10 +98,7 @@ const chatOf = (row: ChatTableRow): ChatRow => ({
   createdAt: row.created_at,
   updatedAt: row.updated_at,
   messageCount: row.message_count,
-  lastMessage:
-    row.last_message_role === null || row.last_message_at === null
-      ? null
-      : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
+  lastMessage: row.last_message_role === null || row.last_message_at === null ? null : { role: row.last_message_role, preview: row.last_message_preview ?? '', at: row.last_message_at },
   version: row.version,
   lastPosition: row.last_position,
 });

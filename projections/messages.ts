@@ -1,5 +1,5 @@
 import { sql } from 'slonik';
-import { parseChatEvent, type ChatEvent, type MessagePostedData, type MessageRole } from '../src/chats/events.ts';
+import { type ChatEvent, type MessagePostedData, type MessageRole, parseChatEvent } from '../src/chats/events.ts';
 import type { ReadModel, Row } from '../src/projection-runner/read-model.ts';
 import { selectList } from '../src/projection-runner/sql-rows.ts';
 import { messagesFromLog } from '../src/rebuild/appliers/messages-fast-path.ts';

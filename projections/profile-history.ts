@@ -1,5 +1,5 @@
 import { sql } from 'slonik';
-import { parseProfileEvent, type ProfileEvent, type ProfileUpdatedData } from '../src/profiles/events.ts';
+import { type ProfileEvent, type ProfileUpdatedData, parseProfileEvent } from '../src/profiles/events.ts';
 import { applyProfileChanges, emptyProfileFields, type ProfileFieldName, type ProfileFields, profileFieldNames } from '../src/profiles/fields.ts';
 import { lastOf, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
 import { selectList } from '../src/projection-runner/sql-rows.ts';

@@ -1,7 +1,7 @@
 import { sql } from 'slonik';
-import { parseProfileEvent, type ProfileEvent } from '../src/profiles/events.ts';
-import { applyProfileChanges, emptyProfileFields, ProfileFields, profileFieldNames, type ProfileFieldName } from '../src/profiles/fields.ts';
-import { row, type ColumnType, type ReadModel, type Row } from '../src/projection-runner/read-model.ts';
+import { type ProfileEvent, parseProfileEvent } from '../src/profiles/events.ts';
+import { applyProfileChanges, emptyProfileFields, type ProfileFieldName, ProfileFields, profileFieldNames } from '../src/profiles/fields.ts';
+import { type ColumnType, type ReadModel, type Row, row } from '../src/projection-runner/read-model.ts';
 import { selectList } from '../src/projection-runner/sql-rows.ts';
 
 /** Read model "profiles": each user's current profile, one column per field. A deleted profile keeps a tombstone row. */

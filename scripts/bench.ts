@@ -3,34 +3,53 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { loadConfig } from '../src/config.ts';
 import { startEmbeddedPostgres } from '../test/support/embedded-postgres.ts';
+import { abuseScenario } from './bench/abuse.ts';
 import { appendScenario } from './bench/append.ts';
 import { batchScenario } from './bench/batch.ts';
 import { catchupScenario } from './bench/catchup.ts';
+import { eraseScenario } from './bench/erase.ts';
+import { exportScenario } from './bench/export.ts';
 import { httpScenario } from './bench/http.ts';
 import { liveScenario } from './bench/live.ts';
 import { memoryScenario } from './bench/memory.ts';
 import { readallScenario } from './bench/readall.ts';
-import { wsScenario } from './bench/ws.ts';
-import { exportScenario } from './bench/export.ts';
 import { rebuildScenario } from './bench/rebuild.ts';
 import { rebuildLiveScenario } from './bench/rebuild-live.ts';
-import { abuseScenario } from './bench/abuse.ts';
-import { eraseScenario } from './bench/erase.ts';
 import type { BenchContext, BenchRow, BenchScenario } from './bench/scenario.ts';
 import { closeSeededLogs } from './bench/support.ts';
+import { wsScenario } from './bench/ws.ts';
 
 /**
  * `npm run bench [-- --only a,b]`: runs the scenarios against BENCH_DATABASE_URL, or against a
  * PostgreSQL 16 it starts itself exactly as the tests do; prints a table, then one JSON line with
  * every figure. Not a test: nothing here passes or fails, it measures.
  */
-const scenarios: BenchScenario[] = [appendScenario, batchScenario, readallScenario, catchupScenario, liveScenario, memoryScenario, httpScenario, wsScenario, rebuildScenario, rebuildLiveScenario, exportScenario, abuseScenario, eraseScenario];
+const scenarios: BenchScenario[] = [
+  appendScenario,
+  batchScenario,
+  readallScenario,
+  catchupScenario,
+  liveScenario,
+  memoryScenario,
+  httpScenario,
+  wsScenario,
+  rebuildScenario,
+  rebuildLiveScenario,
+  exportScenario,
+  abuseScenario,
+  eraseScenario,
+];
 
 function parseOnly(argv: readonly string[]): Set<string> | undefined {
   const index = argv.findIndex((arg) => arg === '--only' || arg.startsWith('--only='));
   if (index === -1) return undefined;
   const value = argv[index]!.includes('=') ? argv[index]!.split('=')[1]! : (argv[index + 1] ?? '');
-  const names = new Set(value.split(',').map((name) => name.trim()).filter((name) => name.length > 0));
+  const names = new Set(
+    value
+      .split(',')
+      .map((name) => name.trim())
+      .filter((name) => name.length > 0),
+  );
   const unknown = [...names].filter((name) => !scenarios.some((scenario) => scenario.name === name));
   if (unknown.length > 0) {
     process.stderr.write(`bench: unknown scenario(s) ${unknown.join(', ')}; known: ${scenarios.map((s) => s.name).join(', ')}\n`);
@@ -51,7 +70,11 @@ function formatTable(rows: readonly BenchRow[]): string {
     row.target ?? '',
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...cells.map((line) => line[column]!.length)));
-  const line = (values: readonly string[]) => values.map((value, column) => value.padEnd(widths[column]!)).join('  ').trimEnd();
+  const line = (values: readonly string[]) =>
+    values
+      .map((value, column) => value.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((width) => '-'.repeat(width))), ...cells.map(line)].join('\n');
 }
 

@@ -1,10 +1,10 @@
 import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
 import { userInfo } from 'node:os';
+import { invalidArgument, openScriptDatabase, ProgressMeter, parseFlags, runScript } from '../src/cli/index.ts';
 import { loadConfig } from '../src/config.ts';
+import { countOwnerData, type ErasureRecord, Erasures } from '../src/erasure/index.ts';
 import { createLogger } from '../src/logger.ts';
-import { countOwnerData, Erasures, type ErasureRecord } from '../src/erasure/index.ts';
 import { openProjections } from '../src/projection-runner/index.ts';
-import { invalidArgument, openScriptDatabase, parseFlags, ProgressMeter, runScript } from '../src/cli/index.ts';
 
 /**
  * `npm run erase -- --user <email> [--dry-run] [--requested-by <name>]`: erases everything of a user,
@@ -47,7 +47,10 @@ await runScript('erase', async (signal) => {
       const done: ErasureRecord[] = [];
       if (user !== undefined) {
         const counts = await countOwnerData(database.pool, user);
-        meter.phase('erasing events', Object.values(counts.events).reduce((sum, n) => sum + n, 0));
+        meter.phase(
+          'erasing events',
+          Object.values(counts.events).reduce((sum, n) => sum + n, 0),
+        );
         const { record } = await erasures.records.open(user, requestedBy);
         done.push(await erasures.run(record));
       }
@@ -64,10 +67,7 @@ await runScript('erase', async (signal) => {
 });
 
 function formatCounts(counts: { events: Record<string, number>; rows: Record<string, number> }): string {
-  const lines = [
-    ...Object.entries(counts.events).map(([type, n]) => `  events ${type}: ${n}`),
-    ...Object.entries(counts.rows).map(([table, n]) => `  rows in ${table}: ${n}`),
-  ];
+  const lines = [...Object.entries(counts.events).map(([type, n]) => `  events ${type}: ${n}`), ...Object.entries(counts.rows).map(([table, n]) => `  rows in ${table}: ${n}`)];
   return lines.length === 0 ? '  nothing: no event or row of this user\n' : `${lines.join('\n')}\n`;
 }
 

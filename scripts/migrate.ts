@@ -17,8 +17,7 @@ if (decision.mode === 'memory') {
 }
 try {
   const resolved = await resolveConnection(config);
-  const password =
-    resolved.credential.kind === 'token' ? (await resolved.credential.source.fetch()).token : resolved.credential.secret();
+  const password = resolved.credential.kind === 'token' ? (await resolved.credential.source.fetch()).token : resolved.credential.secret();
   const result = await runMigrations(pgClientConfig(resolved, password, 'migrate'), logger);
   logger.info({ applied: result.applied, version: result.version }, result.applied.length > 0 ? 'migrations applied' : 'database already up to date');
 } catch (error) {

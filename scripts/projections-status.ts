@@ -1,8 +1,8 @@
 import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
+import { formatDuration, openScriptDatabase, parseFlags, pickProjections, runScript } from '../src/cli/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
 import { projectionsStatus, type StatusReport } from '../src/rebuild/index.ts';
-import { formatDuration, openScriptDatabase, parseFlags, pickProjections, runScript } from '../src/cli/index.ts';
 
 /** `npm run projections:status`: per projection, its cursor, its lag behind the log, and any rebuild. */
 await runScript('projections:status', async () => {
@@ -35,7 +35,12 @@ function table(report: StatusReport): string {
     ]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  const lines = rows.map((row) => row.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  const lines = rows.map((row) =>
+    row
+      .map((cell, column) => cell.padEnd(widths[column]!))
+      .join('  ')
+      .trimEnd(),
+  );
   const parked = report.parkedEvents === 0 ? '' : `parked events (the live projections could not apply them; see docs/operations.md): ${report.parkedEvents}\n`;
   return `${lines.join('\n')}\nhead of the log: position ${report.headPosition ?? '(empty)'}\n${parked}`;
 }

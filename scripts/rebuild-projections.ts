@@ -1,8 +1,8 @@
 import '../src/node-version.ts'; // first: on an older Node, say so before anything else loads
+import { openScriptDatabase, ProgressMeter, parseFlags, pickProjections, positiveInt, runScript } from '../src/cli/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { abandonRebuild, rebuildProjections, type RebuildReport } from '../src/rebuild/index.ts';
-import { openScriptDatabase, parseFlags, pickProjections, positiveInt, ProgressMeter, runScript } from '../src/cli/index.ts';
+import { abandonRebuild, type RebuildReport, rebuildProjections } from '../src/rebuild/index.ts';
 
 const usage = `npm run projections:rebuild -- [--projection NAME]... [--batch-size N] [--transaction-ms N] [--dry-run] [--restart] [--abandon]
 See docs/rebuild.md.`;

@@ -17,8 +17,7 @@ if (decision.mode === 'memory') {
 }
 try {
   const resolved = await resolveConnection(config);
-  const password =
-    resolved.credential.kind === 'token' ? (await resolved.credential.source.fetch()).token : resolved.credential.secret();
+  const password = resolved.credential.kind === 'token' ? (await resolved.credential.source.fetch()).token : resolved.credential.secret();
   const result = await repairCopiedLog(pgClientConfig(resolved, password, 'repair-copied-log'), {
     log: (line) => process.stdout.write(`${line}\n`),
     // The log's transaction ids mean something else now: the next epoch names it in cursors (migration 031).

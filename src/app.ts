@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { registerApi, type LakechatServices } from './http/api.ts';
+import { type LakechatServices, registerApi } from './http/api.ts';
 import { registerDemoPage } from './http/demo-page.ts';
 import { answerClientError, answerFrameworkError, installErrorEnvelope } from './http/error-envelope.ts';
 import { requestIdFrom } from './http/request-context.ts';

@@ -10,9 +10,7 @@ import { LakechatError } from './errors.ts';
  * never its value, which may be a secret).
  */
 
-const booleanFlag = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const booleanFlag = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 const optionalString = z
   .string()
@@ -36,18 +34,7 @@ const emailList = z
 const sslModes = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
 
 /** The auth types the Databricks SDK accepts in DATABRICKS_AUTH_TYPE. */
-const databricksAuthTypes = [
-  'pat',
-  'oauth-m2m',
-  'databricks-cli',
-  'basic',
-  'metadata-service',
-  'azure-cli',
-  'azure-msi',
-  'azure-client-secret',
-  'google-credentials',
-  'google-id',
-] as const;
+const databricksAuthTypes = ['pat', 'oauth-m2m', 'databricks-cli', 'basic', 'metadata-service', 'azure-cli', 'azure-msi', 'azure-client-secret', 'google-credentials', 'google-id'] as const;
 
 const environmentObject = z.object({
   NODE_ENV: optionalString,
@@ -115,25 +102,43 @@ const environmentObject = z.object({
   RATE_LIMIT_BURST: positiveInt.default(200),
   PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
-  MESSAGES_PAGE_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(512 * 1024),
+  MESSAGES_PAGE_BYTES: positiveInt
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(512 * 1024),
   MESSAGES_READS_PER_USER: positiveInt.max(100).default(2),
-  MESSAGES_READ_BYTES_IN_FLIGHT: positiveInt.min(1_024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  MESSAGES_READ_BYTES_IN_FLIGHT: positiveInt
+    .min(1_024)
+    .max(1024 * 1024 * 1024)
+    .default(16 * 1024 * 1024),
 
   // WebSocket transport (src/ws/): every limit is per instance; docs/protocol.md says what a breach costs.
-  WS_MAX_PAYLOAD_BYTES: positiveInt.min(1_024).max(16 * 1024 * 1024).default(64 * 1024),
+  WS_MAX_PAYLOAD_BYTES: positiveInt
+    .min(1_024)
+    .max(16 * 1024 * 1024)
+    .default(64 * 1024),
   WS_POSTS_PER_SECOND: nonNegativeInt.default(10),
   WS_SIGNALS_PER_SECOND: nonNegativeInt.default(50),
   WS_MAX_SUBSCRIPTIONS: positiveInt.max(1_000).default(20),
   WS_MAX_CONNECTIONS_PER_USER: positiveInt.default(20),
   WS_HEARTBEAT_INTERVAL_MS: positiveInt.min(10).max(600_000).default(30_000),
-  WS_SEND_BUFFER_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
+  WS_SEND_BUFFER_BYTES: positiveInt
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
   WS_STUCK_TIMEOUT_MS: positiveInt.min(10).max(600_000).default(30_000),
   WS_SUBSCRIBES_PER_SECOND: nonNegativeInt.default(10),
   WS_USER_SIGNALS_PER_SECOND: nonNegativeInt.default(100),
   WS_HISTORY_READS_PER_USER: positiveInt.max(100).default(4),
   WS_USER_CONNECTS_PER_SECOND: nonNegativeInt.default(10),
-  WS_SUBSCRIPTION_PAGE_BYTES: positiveInt.min(1_024).max(64 * 1024 * 1024).default(256 * 1024),
-  WS_SUBSCRIPTION_QUEUE_BYTES: positiveInt.min(1_024).max(256 * 1024 * 1024).default(1024 * 1024),
+  WS_SUBSCRIPTION_PAGE_BYTES: positiveInt
+    .min(1_024)
+    .max(64 * 1024 * 1024)
+    .default(256 * 1024),
+  WS_SUBSCRIPTION_QUEUE_BYTES: positiveInt
+    .min(1_024)
+    .max(256 * 1024 * 1024)
+    .default(1024 * 1024),
   WS_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -182,10 +187,7 @@ function lakebaseProblems(env: z.infer<typeof environmentObject>): { variable: s
     const secure = url?.protocol === 'https:';
     const loopback = url?.protocol === 'http:' && loopbackHosts.has(url.hostname);
     if (url === undefined || !(secure || loopback) || url.hostname === '') {
-      problem(
-        'DATABRICKS_HOST',
-        'must start with https:// (for example https://my-workspace.cloud.databricks.com); http:// is accepted only for 127.0.0.1 or localhost',
-      );
+      problem('DATABRICKS_HOST', 'must start with https:// (for example https://my-workspace.cloud.databricks.com); http:// is accepted only for 127.0.0.1 or localhost');
     }
   }
   if (env.LAKEBASE_PG_URL !== undefined) {
@@ -197,19 +199,13 @@ function lakebaseProblems(env: z.infer<typeof environmentObject>): { variable: s
     }
   }
   if (env.LAKEBASE_INSTANCE_NAME !== undefined && !instanceName.test(env.LAKEBASE_INSTANCE_NAME)) {
-    problem(
-      'LAKEBASE_INSTANCE_NAME',
-      'must be 1-63 characters, start with a letter, and contain only letters and hyphens (no underscores, digits or spaces)',
-    );
+    problem('LAKEBASE_INSTANCE_NAME', 'must be 1-63 characters, start with a letter, and contain only letters and hyphens (no underscores, digits or spaces)');
   }
   if (env.LAKEBASE_ENDPOINT !== undefined && !endpointName.test(env.LAKEBASE_ENDPOINT)) {
     problem('LAKEBASE_ENDPOINT', 'must look like projects/<project>/branches/<branch>/endpoints/<endpoint>');
   }
   if (env.LAKEBASE_INSTANCE_NAME !== undefined && env.LAKEBASE_ENDPOINT !== undefined) {
-    problem(
-      'LAKEBASE_ENDPOINT',
-      'set either LAKEBASE_INSTANCE_NAME (Lakebase Provisioned) or LAKEBASE_ENDPOINT (Lakebase Autoscaling), not both',
-    );
+    problem('LAKEBASE_ENDPOINT', 'set either LAKEBASE_INSTANCE_NAME (Lakebase Provisioned) or LAKEBASE_ENDPOINT (Lakebase Autoscaling), not both');
   }
 
   const urlMode = env.LAKEBASE_PG_URL !== undefined;
@@ -268,11 +264,9 @@ export interface Config {
 export class ConfigError extends LakechatError {
   readonly variables: readonly string[];
   constructor(problems: readonly { variable: string; problem: string }[]) {
-    super(
-      'LAKECHAT_ERR_CONFIG_INVALID',
-      `Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.problem}`).join('; ')}`,
-      { details: { variables: problems.map((p) => p.variable) } },
-    );
+    super('LAKECHAT_ERR_CONFIG_INVALID', `Invalid configuration: ${problems.map((p) => `${p.variable}: ${p.problem}`).join('; ')}`, {
+      details: { variables: problems.map((p) => p.variable) },
+    });
     this.variables = problems.map((p) => p.variable);
   }
 }
@@ -304,9 +298,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadCo
   const parsed = environmentSchema.safeParse({ ...fromFile, ...env });
   if (!parsed.success) {
     // zod's messages describe the expectation, not the received value, so no secret is echoed.
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '(environment)'), problem: issue.message })),
-    );
+    throw new ConfigError(parsed.error.issues.map((issue) => ({ variable: String(issue.path[0] ?? '(environment)'), problem: issue.message })));
   }
   const values = parsed.data;
   const production = values.NODE_ENV === 'production' || values.DATABRICKS_APP_NAME !== undefined;

@@ -151,11 +151,7 @@ export class LakechatError extends Error {
   readonly statusCode: number;
   readonly details: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(
-    code: ErrorCode,
-    message?: string,
-    options: { details?: Record<string, unknown>; cause?: unknown } = {},
-  ) {
+  constructor(code: ErrorCode, message?: string, options: { details?: Record<string, unknown>; cause?: unknown } = {}) {
     super(message ?? errorCatalogue[code].message, options.cause === undefined ? {} : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -165,9 +161,7 @@ export class LakechatError extends Error {
 
   /** The client-facing body; never includes `cause` or a stack. */
   toJSON(): { code: ErrorCode; message: string; details?: Readonly<Record<string, unknown>> } {
-    return this.details === undefined
-      ? { code: this.code, message: this.message }
-      : { code: this.code, message: this.message, details: this.details };
+    return this.details === undefined ? { code: this.code, message: this.message } : { code: this.code, message: this.message, details: this.details };
   }
 }
 

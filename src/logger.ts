@@ -28,11 +28,7 @@ const jwt = /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+/g;
 
 /** Masks secrets that can hide inside free text: URL passwords, bearer tokens, PATs, JWTs. */
 export function redactSecrets(text: string): string {
-  return text
-    .replace(urlPassword, '$1***@')
-    .replace(bearer, '$1***')
-    .replace(databricksToken, 'dapi***')
-    .replace(jwt, '***');
+  return text.replace(urlPassword, '$1***@').replace(bearer, '$1***').replace(databricksToken, 'dapi***').replace(jwt, '***');
 }
 
 /** `json`: one JSON object per line (production, files, log collectors); `pretty`: for people. */

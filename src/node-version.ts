@@ -6,7 +6,10 @@
 export const requiredNode = '22.12.0';
 
 function parse(version: string): number[] {
-  return version.replace(/^v/, '').split('.').map((part) => Number.parseInt(part, 10) || 0);
+  return version
+    .replace(/^v/, '')
+    .split('.')
+    .map((part) => Number.parseInt(part, 10) || 0);
 }
 
 /** Why `version` cannot run lakechat, or undefined when it can. */

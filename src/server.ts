@@ -1,6 +1,6 @@
 import './node-version.ts'; // first: on an older Node, say so before anything else loads
 import { buildApp } from './app.ts';
-import { loadConfig, ConfigError } from './config.ts';
+import { ConfigError, loadConfig } from './config.ts';
 import { isLakechatError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { openStorage } from './storage.ts';

@@ -2,29 +2,14 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import type { Config } from './config.ts';
 import { isLakechatError, LakechatError } from './errors.ts';
-import {
-  createPostgresEventStore,
-  eventStorePoolConfiguration,
-  MemoryEventStore,
-  type EventStore,
-  type VisibilityLag,
-} from './event-store/index.ts';
-import {
-  createLakebasePool,
-  describeDatabaseError,
-  detectMode,
-  resolveConnection,
-  type Clock,
-  type ConnectionMode,
-  type LakebasePool,
-  type ResolvedConnection,
-} from './lakebase/index.ts';
+import { createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore, type VisibilityLag } from './event-store/index.ts';
+import { assertLogNotCopied } from './event-store/postgres/copied-log.ts';
+import { type FallbackStatus, fallbackStorage } from './fallback/fallback-storage.ts';
+import { type Clock, type ConnectionMode, createLakebasePool, describeDatabaseError, detectMode, type LakebasePool, type ResolvedConnection, resolveConnection } from './lakebase/index.ts';
 import type { TokenStatus } from './lakebase/token-provider.ts';
 import type { WorkspaceClient } from './lakebase/workspace-client.ts';
-import { assertLogNotCopied } from './event-store/postgres/copied-log.ts';
 import type { Logger } from './logger.ts';
 import { migrateLakebase } from './migrate.ts';
-import { fallbackStorage, type FallbackStatus } from './fallback/fallback-storage.ts';
 import type { OpenProjectionsOptions, Projections } from './projection-runner/index.ts';
 
 /** How the app keeps its events, and why: reported by /health and logged at start-up. Never a secret. */
@@ -121,10 +106,7 @@ async function openPostgres(config: Config, logger: Logger, lakebase: LakebasePo
 export async function openStorage(config: Config, logger: Logger, dependencies: StorageDependencies = {}): Promise<Storage> {
   const decision = detectMode(config.env);
   if (decision.mode === 'memory') {
-    logger.warn(
-      { storage: 'memory', mode: 'memory' },
-      `No database configured (${decision.reason}): events live in memory and are lost on restart`,
-    );
+    logger.warn({ storage: 'memory', mode: 'memory' }, `No database configured (${decision.reason}): events live in memory and are lost on restart`);
     const status: StorageStatus = {
       storage: 'memory',
       mode: 'memory',
@@ -179,9 +161,7 @@ export async function openStorage(config: Config, logger: Logger, dependencies: 
     const where = { mode: decision.mode, host: resolved?.host ?? null, user: resolved?.user ?? null };
     if (config.env.STORAGE_FALLBACK === 'fail') {
       logger.fatal({ err: error, ...where }, `The database is unavailable at start-up and STORAGE_FALLBACK=fail: ${reason}`);
-      throw isLakechatError(error)
-        ? error
-        : new LakechatError('LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED', reason, { cause: error });
+      throw isLakechatError(error) ? error : new LakechatError('LAKECHAT_ERR_LAKEBASE_CONNECT_FAILED', reason, { cause: error });
     }
     logger.error(
       { err: error, storage: 'memory', ...where },

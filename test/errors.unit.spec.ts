@@ -3,9 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../src/errors.ts';
 
 const documentation = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
-const documented = new Map(
-  [...documentation.matchAll(/^## (LAKECHAT_ERR_[A-Z0-9_]+)\s*\n+Status: (\d{3})/gm)].map((m) => [m[1]!, Number(m[2])]),
-);
+const documented = new Map([...documentation.matchAll(/^## (LAKECHAT_ERR_[A-Z0-9_]+)\s*\n+Status: (\d{3})/gm)].map((m) => [m[1]!, Number(m[2])]));
 
 describe('the error catalogue', () => {
   it('documents every code in docs/errors.md with its status', () => {

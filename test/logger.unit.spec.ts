@@ -16,9 +16,7 @@ function capture(isTTY = false): { lines: () => string; stream: Writable & { isT
 
 describe('the logger', () => {
   it('masks URL passwords, bearer tokens, PATs and JWTs in free text', () => {
-    const text = redactSecrets(
-      'postgresql://alice:s3cr%40t@host:5432/db Bearer abc.def-ghi dapi0123456789abcdef0123456789abcdef eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig',
-    );
+    const text = redactSecrets('postgresql://alice:s3cr%40t@host:5432/db Bearer abc.def-ghi dapi0123456789abcdef0123456789abcdef eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.sig');
     expect(text).not.toMatch(/s3cr|abc\.def|dapi0123|eyJhbGci/);
     expect(text).toContain('postgresql://alice:***@host:5432/db');
   });
@@ -68,7 +66,11 @@ describe('the logger', () => {
     const driver = new Error('password authentication failed for user "postgres"');
     logger.fatal({ err: new Error(`The database refused the login of postgres@h:5432/db: 28P01: ${driver.message}`, { cause: driver }) }, 'start-up');
     logger.error({ err: new Error('export failed', { cause: new Error('disk full') }) }, 'export');
-    const [login, exported] = out.lines().trim().split('\n').map((line) => JSON.parse(line) as { err: { message: string } });
+    const [login, exported] = out
+      .lines()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { err: { message: string } });
     expect(login!.err.message).toBe('The database refused the login of postgres@h:5432/db: 28P01: password authentication failed for user "postgres"');
     expect(exported!.err.message).toBe('export failed: disk full');
   });

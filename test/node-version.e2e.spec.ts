@@ -33,7 +33,11 @@ describe('the Node.js version check', () => {
     const env = { ...process.env, PATH: `${olderNode!.replace(/\/node$/, '')}:${process.env.PATH ?? ''}`, PORT: '0' };
     // The sources under tsx, and the operators' commands as npm runs them (scripts/launch.mjs): the
     // launcher checks before it would build.
-    for (const args of [['--import', 'tsx', 'src/server.ts'], ['--import', 'tsx', 'scripts/replay.ts', '--format', 'ndjson'], ['scripts/launch.mjs', 'replay', '--format', 'ndjson']]) {
+    for (const args of [
+      ['--import', 'tsx', 'src/server.ts'],
+      ['--import', 'tsx', 'scripts/replay.ts', '--format', 'ndjson'],
+      ['scripts/launch.mjs', 'replay', '--format', 'ndjson'],
+    ]) {
       const run = spawnSync(olderNode!, args, { cwd: root, env, encoding: 'utf8', timeout: 60_000 });
       expect(run.status, args.join(' ')).toBe(1);
       expect(run.stderr.trim()).toMatch(/^lakechat needs Node\.js 22\.12\.0 or later .* this is Node\.js 20\./);

@@ -14,7 +14,10 @@ export class Backoff {
   private readonly initial: number;
   private readonly max: number;
 
-  constructor(options: BackoffOptions = {}, private readonly random: () => number = Math.random) {
+  constructor(
+    options: BackoffOptions = {},
+    private readonly random: () => number = Math.random,
+  ) {
     this.initial = Math.max(1, options.initialDelayMs ?? 250);
     this.max = Math.max(this.initial, options.maxDelayMs ?? 10_000);
   }

@@ -1,28 +1,17 @@
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { CursorGate } from './cursor-gate.ts';
 import { LakechatClientError } from './errors.ts';
-import { Outbox, type Ack, type OutboxStorage, type PendingPost } from './outbox.ts';
+import { type Ack, Outbox, type OutboxStorage, type PendingPost } from './outbox.ts';
+import { cancel, type FetchLike, later, pageOrigin, platformFetch, platformWebSocket, randomId, type TimerHandle, type WebSocketConstructor, type WebSocketLike } from './platform.ts';
 import {
-  cancel,
-  later,
-  pageOrigin,
-  platformFetch,
-  platformWebSocket,
-  randomId,
-  type FetchLike,
-  type TimerHandle,
-  type WebSocketConstructor,
-  type WebSocketLike,
-} from './platform.ts';
-import {
-  closeCodeStops,
-  invalidCursorCode,
-  parseServerFrame,
-  retryableCodes,
   type ClientFrame,
+  closeCodeStops,
   type ErrorFrame,
+  invalidCursorCode,
   type LakechatEvent,
   type MessageRole,
+  parseServerFrame,
+  retryableCodes,
   type Scope,
   type SignalEventFrame,
   type SignalKind,
@@ -313,7 +302,11 @@ export class LakechatClient {
       const error =
         frame !== null && (reason === '' || frame.code === reason)
           ? new LakechatClientError(frame.code, frame.message, { closeCode: code, ...(frame.details === undefined ? {} : { details: frame.details }) })
-          : new LakechatClientError(reason || 'LAKECHAT_CLIENT_CONNECTION_REFUSED', `The server closed the connection (${code}${reason === '' ? '' : ` ${reason}`}) and asked not to reconnect`, { closeCode: code });
+          : new LakechatClientError(
+              reason || 'LAKECHAT_CLIENT_CONNECTION_REFUSED',
+              `The server closed the connection (${code}${reason === '' ? '' : ` ${reason}`}) and asked not to reconnect`,
+              { closeCode: code },
+            );
       this.stop(error, undefined);
       this.emit('error', error);
       return;
@@ -387,22 +380,25 @@ export class LakechatClient {
    * `heartbeatIntervalMs` without a frame, send one; nothing within `heartbeatTimeoutMs`: dead.
    */
   private scheduleHeartbeat(ms: number): void {
-    this.heartbeatTimer = later(() => {
-      this.heartbeatTimer = undefined;
-      const socket = this.socket;
-      if (socket === null || socket.readyState !== OPEN) return;
-      const now = Date.now();
-      if (this.pingSentAt !== null) {
-        const waited = now - this.pingSentAt;
-        if (waited >= this.heartbeatTimeoutMs) return this.abandon(socket);
-        return this.scheduleHeartbeat(this.heartbeatTimeoutMs - waited);
-      }
-      const idle = now - this.lastHeard;
-      if (idle < this.heartbeatIntervalMs) return this.scheduleHeartbeat(this.heartbeatIntervalMs - idle);
-      this.send({ type: 'ping' });
-      this.pingSentAt = now;
-      this.scheduleHeartbeat(this.heartbeatTimeoutMs);
-    }, Math.max(1, ms));
+    this.heartbeatTimer = later(
+      () => {
+        this.heartbeatTimer = undefined;
+        const socket = this.socket;
+        if (socket === null || socket.readyState !== OPEN) return;
+        const now = Date.now();
+        if (this.pingSentAt !== null) {
+          const waited = now - this.pingSentAt;
+          if (waited >= this.heartbeatTimeoutMs) return this.abandon(socket);
+          return this.scheduleHeartbeat(this.heartbeatTimeoutMs - waited);
+        }
+        const idle = now - this.lastHeard;
+        if (idle < this.heartbeatIntervalMs) return this.scheduleHeartbeat(this.heartbeatIntervalMs - idle);
+        this.send({ type: 'ping' });
+        this.pingSentAt = now;
+        this.scheduleHeartbeat(this.heartbeatTimeoutMs);
+      },
+      Math.max(1, ms),
+    );
   }
 
   private send(frame: ClientFrame): boolean {

@@ -1,10 +1,10 @@
-export { LakechatClient } from './client.ts';
-export type { ConnectionState, LakechatClientOptions, PostOptions, SubscribeOptions, Subscription, SubscriptionHandlers } from './client.ts';
-export { LakechatClientError } from './errors.ts';
-export { localStorageOutbox, memoryOutbox } from './outbox.ts';
-export type { Ack, OutboxStorage, PendingPost } from './outbox.ts';
 export type { BackoffOptions } from './backoff.ts';
-export type { Chat, ChatWithMessages, Message, Profile, WriteOptions } from './rest.ts';
+export type { ConnectionState, LakechatClientOptions, PostOptions, SubscribeOptions, Subscription, SubscriptionHandlers } from './client.ts';
+export { LakechatClient } from './client.ts';
+export { LakechatClientError } from './errors.ts';
+export type { Ack, OutboxStorage, PendingPost } from './outbox.ts';
+export { localStorageOutbox, memoryOutbox } from './outbox.ts';
+export type { FetchLike, StorageLike, WebSocketConstructor, WebSocketLike } from './platform.ts';
 export type * from './protocol.ts';
 export { closeCodeStops } from './protocol.ts';
-export type { FetchLike, StorageLike, WebSocketConstructor, WebSocketLike } from './platform.ts';
+export type { Chat, ChatWithMessages, Message, Profile, WriteOptions } from './rest.ts';

@@ -1,7 +1,7 @@
 import { Backoff, type BackoffOptions } from './backoff.ts';
 import { LakechatClientError } from './errors.ts';
 import { cancel, later, platformLocalStorage, type StorageLike, type TimerHandle } from './platform.ts';
-import { retryableCodes, type AckFrame, type ErrorFrame, type MessageRole, type PostFrame } from './protocol.ts';
+import { type AckFrame, type ErrorFrame, type MessageRole, type PostFrame, retryableCodes } from './protocol.ts';
 
 /** A post not yet acknowledged by the server. Its `id` is the client message id, the same on every attempt. */
 export interface PendingPost {
@@ -298,10 +298,13 @@ export class Outbox {
     if (this.timer !== undefined && this.timerAt <= at) return;
     cancel(this.timer);
     this.timerAt = at;
-    this.timer = later(() => {
-      this.timer = undefined;
-      this.timerAt = Infinity;
-      this.pump();
-    }, Math.max(0, at - Date.now()));
+    this.timer = later(
+      () => {
+        this.timer = undefined;
+        this.timerAt = Infinity;
+        this.pump();
+      },
+      Math.max(0, at - Date.now()),
+    );
   }
 }

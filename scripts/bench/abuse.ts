@@ -5,8 +5,8 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createPool } from 'slonik';
 import WebSocket from 'ws';
-import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
+import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
 import { percentile, round } from './support.ts';
@@ -331,7 +331,11 @@ export const abuseScenario: BenchScenario = {
     try {
       // The attacker's chat of 1,000 messages of 8 KB (appended as posts would, straight to the log),
       // a chat for the poison, and the victim's chat.
-      for (const [user, chatId] of [[attacker, 'big'], [attacker, 'poison'], [victim, 'mine']] as const) {
+      for (const [user, chatId] of [
+        [attacker, 'big'],
+        [attacker, 'poison'],
+        [victim, 'mine'],
+      ] as const) {
         const response = await http(server, user, 'POST', '/api/chats', { id: chatId });
         if (response.status !== 201) throw new Error(`bench abuse: could not start ${chatId} (${response.status})`);
       }
@@ -379,8 +383,18 @@ export const abuseScenario: BenchScenario = {
         rows: [
           { scenario: 'abuse', metric: 'slow readers (3 × 20 subscriptions, 8 MB log): server RSS growth', value: round(rssGrowthMb, 1), unit: 'MB', target: '< 150' },
           { scenario: 'abuse', metric: 'churn + signal flood + poison: recovery after the attack', value: round(recoveryS, 2), unit: 's', target: '< 10' },
-          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) with no attack, p99 (${alone.failed} failed)`, value: round(percentile(alone.latencies, 99), 1), unit: 'ms' },
-          { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during churn and signal flood only, p99 (${quietResult.failed} failed)`, value: round(quietP99, 1), unit: 'ms' },
+          {
+            scenario: 'abuse',
+            metric: `victim posts (${victimPostsPerSecond}/s) with no attack, p99 (${alone.failed} failed)`,
+            value: round(percentile(alone.latencies, 99), 1),
+            unit: 'ms',
+          },
+          {
+            scenario: 'abuse',
+            metric: `victim posts (${victimPostsPerSecond}/s) during churn and signal flood only, p99 (${quietResult.failed} failed)`,
+            value: round(quietP99, 1),
+            unit: 'ms',
+          },
           { scenario: 'abuse', metric: `victim posts (${victimPostsPerSecond}/s) during the attack with poison, p50`, value: round(p50, 1), unit: 'ms' },
           { scenario: 'abuse', metric: `victim posts during the attack, p99 (${victimResult.failed} failed)`, value: round(p99, 1), unit: 'ms', target: '< 100' },
           { scenario: 'abuse', metric: 'server CPU with no attack', value: round(aloneCpu, 0), unit: 'ms/s' },

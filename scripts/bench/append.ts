@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { PostgresEventStore } from '../../src/event-store/index.ts';
 import type { BenchResult, BenchRow, BenchScenario } from './scenario.ts';
-import { alternate, createRawTable, measureFor, openBenchDatabase, payload, round, type Measured } from './support.ts';
+import { alternate, createRawTable, type Measured, measureFor, openBenchDatabase, payload, round } from './support.ts';
 
 const streams = 1_000;
 const sliceMs = 600;
@@ -45,14 +45,7 @@ function raw(pool: pg.Pool, table: string, workers: number, tag: string, notifyI
       const stream = streamOf(worker, workers, next++);
       const { data, metadata } = payload(next);
       versions[stream]! += 1;
-      await pool.query(notifyInside ? insertNotify : insert, [
-        `${tag}-${stream}`,
-        versions[stream],
-        randomUUID(),
-        JSON.stringify(data),
-        JSON.stringify(metadata),
-        metadata.actor,
-      ]);
+      await pool.query(notifyInside ? insertNotify : insert, [`${tag}-${stream}`, versions[stream], randomUUID(), JSON.stringify(data), JSON.stringify(metadata), metadata.actor]);
       return 1;
     });
 }

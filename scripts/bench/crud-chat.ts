@@ -59,7 +59,11 @@ export async function startCrudChat(databaseUrl: string, poolSize: number): Prom
     const owner = request.headers['x-demo-user'];
     if (typeof owner !== 'string' || owner === '') return reply.code(401).send({ error: 'unauthenticated' });
     const { role, content, clientMessageId } = request.body;
-    const { rows } = await pool.query<{ id: string; position: number; created_at: Date }>({ name: 'crud_post', text: post, values: [owner, request.params.chatId, role, content, clientMessageId ?? null] });
+    const { rows } = await pool.query<{ id: string; position: number; created_at: Date }>({
+      name: 'crud_post',
+      text: post,
+      values: [owner, request.params.chatId, role, content, clientMessageId ?? null],
+    });
     const row = rows[0];
     if (row === undefined) return reply.code(404).send({ error: 'no such chat' });
     return reply.code(201).send({ id: row.id, chatId: request.params.chatId, position: row.position, role, content, createdAt: row.created_at.toISOString() });

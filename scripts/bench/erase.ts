@@ -76,9 +76,15 @@ export const eraseScenario: BenchScenario = {
       posting = false;
       clearInterval(timer);
       await Promise.all(inFlight);
-      const during = latencies.filter((latency) => latency.started >= started && latency.started <= started + erasedMs).map((latency) => latency.ms).sort((a, b) => a - b);
+      const during = latencies
+        .filter((latency) => latency.started >= started && latency.started <= started + erasedMs)
+        .map((latency) => latency.ms)
+        .sort((a, b) => a - b);
       // The same posts in the two seconds before the erasure: what this machine gives without it.
-      const calm = latencies.filter((latency) => latency.started >= started - 2_000 && latency.started < started).map((latency) => latency.ms).sort((a, b) => a - b);
+      const calm = latencies
+        .filter((latency) => latency.started >= started - 2_000 && latency.started < started)
+        .map((latency) => latency.ms)
+        .sort((a, b) => a - b);
       const p99 = round(percentile(during, 99));
       const p50 = round(percentile(during, 50));
       const seconds = round(erasedMs / 1_000);

@@ -44,7 +44,15 @@ export const exportScenario: BenchScenario = {
       const ratio = round(exportEps / rawEps);
       return {
         rows: [
-          { scenario: 'export', metric: `NDJSON, ${events.toLocaleString('en-US')} events (${Math.round(bytes / 1e6)} MB)`, value: exportEps, unit: 'ev/s', baseline: rawEps, ratio, target: 'ratio >= 0.60' },
+          {
+            scenario: 'export',
+            metric: `NDJSON, ${events.toLocaleString('en-US')} events (${Math.round(bytes / 1e6)} MB)`,
+            value: exportEps,
+            unit: 'ev/s',
+            baseline: rawEps,
+            ratio,
+            target: 'ratio >= 0.60',
+          },
         ],
         figures: { export_eps: exportEps, export_ratio: ratio },
       };

@@ -2,16 +2,16 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import type { AddressInfo } from 'node:net';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { createPool, type Interceptor } from 'slonik';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createPool, type Interceptor } from 'slonik';
-import { eventStorePoolConfiguration, PostgresEventStore, type EventStore } from '../../src/event-store/index.ts';
-import { runMigrations } from '../../src/migrate.ts';
+import { type EventStore, eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
+import { runMigrations } from '../../src/migrate.ts';
 import type { Storage } from '../../src/storage.ts';
-import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
-import { LoadClient } from './http-load-client.ts';
 import { startCrudChat } from './crud-chat.ts';
+import { LoadClient } from './http-load-client.ts';
+import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
 
 function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
@@ -245,7 +245,9 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
   const url = await context.createDatabase('bench_http');
   await runMigrations({ connectionString: url });
   let statements = 0;
-  const counting: Interceptor = { name: 'bench.countStatements', beforeQueryExecution: () => {
+  const counting: Interceptor = {
+    name: 'bench.countStatements',
+    beforeQueryExecution: () => {
       statements++;
       return null;
     },
@@ -253,7 +255,12 @@ async function openBenchStorage(context: BenchContext): Promise<OpenedStorage> {
   const configuration = eventStorePoolConfiguration({ maxPoolSize: 16, idleInTransactionTimeoutMs: 10_000 });
   const pool = await createPool(url, { ...configuration, interceptors: [...(configuration.interceptors ?? []), counting] });
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: url }) });
-  const storage: Storage = { eventStore: store, pool, status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }), close: () => store.close() };
+  const storage: Storage = {
+    eventStore: store,
+    pool,
+    status: () => ({ storage: 'postgres', mode: 'url', degraded: false, host: '127.0.0.1', user: null, database: null, tokenExpiresAt: null }),
+    close: () => store.close(),
+  };
   return {
     url,
     storage,
@@ -332,7 +339,10 @@ export const httpScenario: BenchScenario = {
       const statementsPerPost = round(ours.statements / ours.count);
       const cpuPerPost = ours.cpuPerOperation();
       const concurrentAppends = appends.slice().sort((a, b) => a - b);
-      const concurrentWaits = runner.recentWaits().slice(-Math.min(runner.waitsRecorded - waitsBeforeConcurrent, 10_000)).sort((a, b) => a - b);
+      const concurrentWaits = runner
+        .recentWaits()
+        .slice(-Math.min(runner.waitsRecorded - waitsBeforeConcurrent, 10_000))
+        .sort((a, b) => a - b);
       const profiler = await startProfile();
       if (profiler !== undefined) await profiler.stop((await load.run({ kind: 'post-closed', durationMs: phaseMs, workers: postWorkers, from: 5_000_000 })).latencies.length);
       // The machine's load drifts: the baseline is measured right before and right after, and averaged.
@@ -341,7 +351,10 @@ export const httpScenario: BenchScenario = {
       const waitsBefore = runner.waitsRecorded;
       appends.length = 0;
       const paced = await load.run({ kind: 'post-open', durationMs: phaseMs, rate: pacedRate, from: 20_000_000 });
-      const waits = runner.recentWaits().slice(-Math.min(runner.waitsRecorded - waitsBefore, 10_000)).sort((a, b) => a - b);
+      const waits = runner
+        .recentWaits()
+        .slice(-Math.min(runner.waitsRecorded - waitsBefore, 10_000))
+        .sort((a, b) => a - b);
       const pacedAppends = appends.slice().sort((a, b) => a - b);
 
       for (let i = 0; i < listChats; i += 50) {
@@ -361,10 +374,23 @@ export const httpScenario: BenchScenario = {
           { scenario: 'http', metric: 'POST message, c32, p50', value: round(percentile(concurrent.latencies, 50)), unit: 'ms' },
           { scenario: 'http', metric: 'POST message, c32, p99', value: round(percentile(concurrent.latencies, 99)), unit: 'ms' },
           { scenario: 'http', metric: '  server thread CPU per post (load generator apart)', value: cpuPerPost ?? Number.NaN, unit: `µs (a store append: ${cpuPerAppend ?? '?'} µs)` },
-          { scenario: 'http', metric: '  statements per post (all of the app\'s, batched)', value: statementsPerPost, unit: '' },
+          { scenario: 'http', metric: "  statements per post (all of the app's, batched)", value: statementsPerPost, unit: '' },
           { scenario: 'http', metric: '  of which appending, p50 / p99', value: round(percentile(concurrentAppends, 50)), unit: `/ ${round(percentile(concurrentAppends, 99))} ms` },
-          { scenario: 'http', metric: '  of which waiting for projections, p50 / p99', value: round(percentile(concurrentWaits, 50)), unit: `/ ${round(percentile(concurrentWaits, 99))} ms` },
-          { scenario: 'http', metric: 'POST message, c32, vs plain CRUD (fastify + pg, one statement), alternated', value: postsPerSecond, unit: 'posts/s', baseline: crudPosts.perSecond, ratio: crudRatio, target: 'ratio >= 1.0' },
+          {
+            scenario: 'http',
+            metric: '  of which waiting for projections, p50 / p99',
+            value: round(percentile(concurrentWaits, 50)),
+            unit: `/ ${round(percentile(concurrentWaits, 99))} ms`,
+          },
+          {
+            scenario: 'http',
+            metric: 'POST message, c32, vs plain CRUD (fastify + pg, one statement), alternated',
+            value: postsPerSecond,
+            unit: 'posts/s',
+            baseline: crudPosts.perSecond,
+            ratio: crudRatio,
+            target: 'ratio >= 1.0',
+          },
           { scenario: 'http', metric: '  CRUD: server thread CPU per post', value: theirs.cpuPerOperation() ?? Number.NaN, unit: 'µs' },
           { scenario: 'http', metric: '  CRUD: p50 / p99', value: round(percentile(crudPosts.latencies, 50)), unit: `/ ${round(percentile(crudPosts.latencies, 99))} ms` },
           { scenario: 'http', metric: `POST message at ${pacedRate}/s (achieved ${paced.perSecond}/s), p50`, value: p50, unit: 'ms' },

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { PostgresEventStore } from '../../src/event-store/index.ts';
 import type { BenchResult, BenchScenario } from './scenario.ts';
-import { alternate, cursorAtRank, openBenchDatabase, percentile, round, seededLog, seedEvents, withoutSecondaryIndexes, type Measured } from './support.ts';
+import { alternate, cursorAtRank, type Measured, openBenchDatabase, percentile, round, seedEvents, seededLog, withoutSecondaryIndexes } from './support.ts';
 
 const total = 200_000;
 const pageSize = 1_000;
@@ -47,12 +47,15 @@ function readRaw(raw: pg.Pool, afterPosition: number, sliceEvents: number): () =
 async function pageMs(store: PostgresEventStore, raw: pg.Pool, logSize: number): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < 40; i++) {
-    const after = await cursorAtRank(raw, Math.floor(((i * 7919) % 1000) / 1000 * (logSize - pageSize)));
+    const after = await cursorAtRank(raw, Math.floor((((i * 7919) % 1000) / 1000) * (logSize - pageSize)));
     const started = performance.now();
     await store.readAll({ after, limit: pageSize });
     times.push(performance.now() - started);
   }
-  return percentile(times.sort((a, b) => a - b), 50);
+  return percentile(
+    times.sort((a, b) => a - b),
+    50,
+  );
 }
 
 /** readAll of 200,000 events in pages of 1,000 from a log of 1,000,000; and a page's cost at 10,000 vs 1,000,000. */
@@ -76,7 +79,15 @@ export const readallScenario: BenchScenario = {
         rows: [
           { scenario: 'readall', metric: '200,000 events, pages of 1,000', value: oursEps, unit: 'ev/s', baseline: rawEps, ratio: round(oursEps / rawEps), target: 'ratio >= 0.7' },
           { scenario: 'readall', metric: 'page of 1,000, log of 10,000 (median)', value: round(pageSmall), unit: 'ms' },
-          { scenario: 'readall', metric: 'page of 1,000, log of 1,000,000 (median)', value: round(pageBig), unit: 'ms', baseline: round(pageSmall), ratio: round(pageBig / pageSmall), target: 'same cost' },
+          {
+            scenario: 'readall',
+            metric: 'page of 1,000, log of 1,000,000 (median)',
+            value: round(pageBig),
+            unit: 'ms',
+            baseline: round(pageSmall),
+            ratio: round(pageBig / pageSmall),
+            target: 'same cost',
+          },
         ],
         figures: { readall_eps: oursEps, readall_ratio: round(oursEps / rawEps) },
       };

@@ -64,15 +64,13 @@ function runLoad(port: number): void {
         if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
         const id = message.from + n;
         inFlight.push(
-          client
-            .request('POST', '/api/chats/bench/messages', user(id), { role: 'user', content: `message ${id} posted during a rebuild`, clientMessageId: `m-${id}` })
-            .then(
-              (response) => {
-                if (response.status === 201) latencies.push(performance.now() - due);
-                else failures[String(response.status)] = (failures[String(response.status)] ?? 0) + 1;
-              },
-              () => void (failures['0'] = (failures['0'] ?? 0) + 1),
-            ),
+          client.request('POST', '/api/chats/bench/messages', user(id), { role: 'user', content: `message ${id} posted during a rebuild`, clientMessageId: `m-${id}` }).then(
+            (response) => {
+              if (response.status === 201) latencies.push(performance.now() - due);
+              else failures[String(response.status)] = (failures[String(response.status)] ?? 0) + 1;
+            },
+            () => void (failures['0'] = (failures['0'] ?? 0) + 1),
+          ),
         );
       }
       await Promise.all(inFlight);
@@ -151,7 +149,8 @@ function watchRebuildTransactions(url: string): { stop(): Promise<number> } {
       await watching;
       const spans = [...held.values()].sort((a, b) => b.last - b.first - (a.last - a.first));
       // What the longest ones ran, for whoever reads the figures.
-      for (const span of spans.slice(0, 3)) process.stderr.write(`bench: rebuild-live: a transaction id held ${Math.round(span.last - span.first)} ms: ${[...span.queries].join(' | ').slice(0, 400)}\n`);
+      for (const span of spans.slice(0, 3))
+        process.stderr.write(`bench: rebuild-live: a transaction id held ${Math.round(span.last - span.first)} ms: ${[...span.queries].join(' | ').slice(0, 400)}\n`);
       return spans.length === 0 ? 0 : spans[0]!.last - spans[0]!.first;
     },
   };
@@ -206,7 +205,9 @@ export const rebuildLiveScenario: BenchScenario = {
       const p50 = round(percentile(during.latencies, 50));
       const p99 = round(percentile(during.latencies, 99));
       const served503 = during.failures['503'] ?? 0;
-      const otherFailures = Object.entries(during.failures).filter(([status]) => status !== '503').reduce((sum, [, count]) => sum + count, 0);
+      const otherFailures = Object.entries(during.failures)
+        .filter(([status]) => status !== '503')
+        .reduce((sum, [, count]) => sum + count, 0);
       const posted = during.latencies.length + served503 + otherFailures;
       return {
         rows: [

@@ -28,7 +28,8 @@ export async function seedEventLog(connectionString: string, options: SeedOption
   const client = new pg.Client({ connectionString, application_name: 'lakechat-bench-seed' });
   await client.connect();
   try {
-    await client.query(`
+    await client.query(
+      `
       CREATE TEMP TABLE seed_plan ON COMMIT PRESERVE ROWS AS
       WITH chat_events AS (
         SELECT 'chat' AS kind, c AS id, v, c::bigint * 40 + (v - 1)::bigint * $2 AS at
@@ -42,7 +43,9 @@ export async function seedEventLog(connectionString: string, options: SeedOption
       SELECT row_number() OVER (ORDER BY at, kind, id) AS seq, kind, id, v
       FROM (SELECT * FROM chat_events UNION ALL SELECT * FROM profile_events) AS planned
       ORDER BY at, kind, id
-      LIMIT $1`, [total, chats, users]);
+      LIMIT $1`,
+      [total, chats, users],
+    );
     // Maintaining seven indexes row by row costs three times the insert itself: drop them, insert,
     // then build them again from their own definitions, so the schema ends exactly as migrated.
     const { rows: indexes } = await client.query<{ constraint: string | null; name: string; definition: string }>(`

@@ -99,12 +99,11 @@ export async function runFor(durationMs: number, workers: number, step: (worker:
  * so that a machine shared with other work slows both alike and their ratio stays meaningful.
  * Returns events per second of each over all its slices.
  */
-export async function alternate(
-  slices: number,
-  a: (slice: number) => Promise<Measured>,
-  b: (slice: number) => Promise<Measured>,
-): Promise<[number, number]> {
-  const totals = [{ count: 0, elapsedMs: 0 }, { count: 0, elapsedMs: 0 }];
+export async function alternate(slices: number, a: (slice: number) => Promise<Measured>, b: (slice: number) => Promise<Measured>): Promise<[number, number]> {
+  const totals = [
+    { count: 0, elapsedMs: 0 },
+    { count: 0, elapsedMs: 0 },
+  ];
   for (let slice = 0; slice < slices; slice++) {
     for (const [index, run] of [a, b].entries()) {
       const { count, elapsedMs } = await run(slice);
@@ -157,10 +156,7 @@ export async function seedEvents(raw: pg.Pool, count: number): Promise<void> {
 /** The cursor of the event at a given rank in reader order (1-based), for starting reads mid-log. */
 export async function cursorAtRank(raw: pg.Pool, rank: number): Promise<string | null> {
   if (rank <= 0) return null;
-  const { rows } = await raw.query<{ tx: string; position: string }>(
-    `SELECT tx_id::text AS tx, position::text FROM events ORDER BY tx_id, position OFFSET $1 LIMIT 1`,
-    [rank - 1],
-  );
+  const { rows } = await raw.query<{ tx: string; position: string }>(`SELECT tx_id::text AS tx, position::text FROM events ORDER BY tx_id, position OFFSET $1 LIMIT 1`, [rank - 1]);
   return rows[0] === undefined ? null : `${rows[0].tx}-${rows[0].position}`;
 }
 

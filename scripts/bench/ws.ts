@@ -1,7 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, fork } from 'node:child_process';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { WebSocketServer, type WebSocket } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
 import { eventFrame } from '../../src/ws/server-frames.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { z } from 'zod';
-import { CommandHandler, StreamStates, metadataOf, type CommandContext, type CommandOutcome } from '../commands/index.ts';
-import { messageRowOf, type ChatListKey, type ChatRow, type MessageRow, type Projections } from '../projection-runner/index.ts';
-import { LakechatError, isLakechatError } from '../errors.ts';
+import { type CommandContext, CommandHandler, type CommandOutcome, metadataOf, StreamStates } from '../commands/index.ts';
+import { isLakechatError, LakechatError } from '../errors.ts';
 import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
 import { validInput } from '../http/validation.ts';
-import { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
+import { type ChatListKey, type ChatRow, type MessageRow, messageRowOf, type Projections } from '../projection-runner/index.ts';
+import { type ChatCommand, type ChatPolicy, postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { decideChat } from './decide.ts';
-import { chatIdSchema, parseChatEvent, type ChatEvent } from './events.ts';
+import { type ChatEvent, chatIdSchema, parseChatEvent } from './events.ts';
 import { evolveChat } from './evolve.ts';
-import { initialChatState, type ChatState } from './state.ts';
+import { type ChatState, initialChatState } from './state.ts';
 import { chatStreamId, clientMessageEventId } from './stream-id.ts';
 
 export type StartChatInput = z.input<typeof startChatInput>;
@@ -241,12 +241,7 @@ export class ChatService {
     return this.options.projections.readModels.messages.list(chatStreamId(owner, chatId), options);
   }
 
-  private async execute(
-    context: CommandContext,
-    chatId: string,
-    command: ChatCommand,
-    ifMatch?: number,
-  ): Promise<CommandOutcome<ChatState, ChatEvent>> {
+  private async execute(context: CommandContext, chatId: string, command: ChatCommand, ifMatch?: number): Promise<CommandOutcome<ChatState, ChatEvent>> {
     validInput(chatIdSchema, chatId, 'chatId');
     const outcome = await this.handler.handle({
       streamId: chatStreamId(context.actor, chatId),

@@ -4,11 +4,11 @@ import {
   chatIdSchema,
   chatTitleSchema,
   clientMessageIdSchema,
+  type MessageRole,
   messageContentSchema,
   messageRoleSchema,
   traceIdSchema,
   traceSummarySchema,
-  type MessageRole,
 } from './events.ts';
 
 /**

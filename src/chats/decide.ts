@@ -1,6 +1,6 @@
 import { LakechatError } from '../errors.ts';
 import type { ChatCommand, ChatPolicy } from './commands.ts';
-import { defaultChatTitle, type ChatEvent } from './events.ts';
+import { type ChatEvent, defaultChatTitle } from './events.ts';
 import type { ChatState } from './state.ts';
 
 function requireActive(state: ChatState): asserts state is ChatState & { status: 'active'; chatId: string } {

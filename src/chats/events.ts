@@ -1,5 +1,5 @@
-import { isTombstone } from '../event-store/tombstone.ts';
 import { z } from 'zod';
+import { isTombstone } from '../event-store/tombstone.ts';
 import { safeJsonObject, safeText } from './safe-text.ts';
 
 /**
@@ -7,9 +7,7 @@ import { safeJsonObject, safeText } from './safe-text.ts';
  * so a subscriber of a user's whole log can tell which chat an event belongs to.
  */
 
-export const chatIdSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a chat id is 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit');
+export const chatIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a chat id is 1 to 128 letters, digits, ".", "_" or "-", starting with a letter or digit');
 export const chatTitleSchema = safeText().trim().min(1).max(200);
 export const agentIdSchema = safeText().min(1).max(200);
 export const messageRoleSchema = z.enum(['user', 'assistant', 'system', 'tool']);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import { LakechatError } from '../errors.ts';
 import { nameCursor } from '../event-store/cursor.ts';
 import type { ChatListKey, ChatRow, MessageRow } from '../projection-runner/index.ts';
-import { LakechatError } from '../errors.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { chatIdSchema, messageRoleSchema } from './events.ts';
 import { safeJsonInput } from './safe-text.ts';

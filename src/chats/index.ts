@@ -1,17 +1,17 @@
-export { registerChatRoutes } from './routes.ts';
-export { messageReadBoundsFrom, type MessageReadBounds } from './message-reads.ts';
 export { ChatService, type ChatServiceOptions, type PostedMessage, type PostMessageInput, type StartChatInput } from './chat-service.ts';
-export { postMessageInput, renameChatInput, startChatInput, type ChatCommand, type ChatPolicy } from './commands.ts';
+export { type ChatCommand, type ChatPolicy, postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 export { decideChat } from './decide.ts';
-export { evolveChat } from './evolve.ts';
 export {
-  chatEventTypes,
-  chatIdSchema,
-  parseChatEvent,
   type ChatEvent,
   type ChatEventType,
+  chatEventTypes,
+  chatIdSchema,
   type MessagePostedData,
   type MessageRole,
+  parseChatEvent,
 } from './events.ts';
-export { initialChatState, type ChatState } from './state.ts';
+export { evolveChat } from './evolve.ts';
+export { type MessageReadBounds, messageReadBoundsFrom } from './message-reads.ts';
+export { registerChatRoutes } from './routes.ts';
+export { type ChatState, initialChatState } from './state.ts';
 export { chatStreamId, chatStreamPrefix } from './stream-id.ts';

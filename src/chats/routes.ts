@@ -4,7 +4,6 @@ import type { Identity } from '../http/identity.ts';
 import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
 import type { MessageRow } from '../projection-runner/index.ts';
 import type { ChatService } from './chat-service.ts';
-import { defaultMessageReadBounds, MessageReads, type MessageReadBounds } from './message-reads.ts';
 import {
   chatListView,
   chatMessagesInline,
@@ -24,6 +23,7 @@ import {
   toChatView,
   toMessageView,
 } from './http-schemas.ts';
+import { defaultMessageReadBounds, type MessageReadBounds, MessageReads } from './message-reads.ts';
 
 const tag = 'chats';
 
@@ -81,7 +81,10 @@ export function registerChatRoutes(
     ],
     handler: async ({ body, context, reply }) => {
       const { chat, created } = await chats.startChat(context, body);
-      void reply.code(created ? 201 : 200).header('etag', etagOf(chat.version)).header('location', `/api/chats/${encodeURIComponent(chat.chatId)}`);
+      void reply
+        .code(created ? 201 : 200)
+        .header('etag', etagOf(chat.version))
+        .header('location', `/api/chats/${encodeURIComponent(chat.chatId)}`);
       return toChatView(chat);
     },
   });
@@ -177,8 +180,7 @@ export function registerChatRoutes(
     url: '/api/chats/:chatId/messages',
     operationId: 'postMessage',
     summary: 'Post a message to a chat',
-    description:
-      'With a `clientMessageId`, posting again returns the original message (200, `duplicate: true`) and posts nothing.',
+    description: 'With a `clientMessageId`, posting again returns the original message (200, `duplicate: true`) and posts nothing.',
     tag,
     params: chatParams,
     body: postMessageBody,

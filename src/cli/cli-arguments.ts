@@ -1,8 +1,8 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { z } from 'zod';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import type { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { allProjections } from '../projection-runner/read-models.ts';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import { allProjections } from '../projection-runner/read-models.ts';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 

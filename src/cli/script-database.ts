@@ -49,7 +49,13 @@ export async function openScriptDatabase(config: Config, logger: Logger, options
       if (sqlState(error) === '42P01') return undefined;
       throw error;
     });
-    const store = new PostgresEventStore({ pool: lakebase.pool, listenerConfig: () => lakebase.listenerConfig(), logger, instanceId: randomUUID(), ...(storeId === undefined ? {} : { storeId }) });
+    const store = new PostgresEventStore({
+      pool: lakebase.pool,
+      listenerConfig: () => lakebase.listenerConfig(),
+      logger,
+      instanceId: randomUUID(),
+      ...(storeId === undefined ? {} : { storeId }),
+    });
     return {
       pool: lakebase.pool,
       store,

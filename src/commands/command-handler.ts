@@ -1,5 +1,5 @@
 import { LakechatError } from '../errors.ts';
-import { WrongExpectedVersionError, type EventMetadata, type EventStore, type NewEvent } from '../event-store/index.ts';
+import { type EventMetadata, type EventStore, type NewEvent, WrongExpectedVersionError } from '../event-store/index.ts';
 import { KeyedLock } from './keyed-lock.ts';
 import type { StreamStates } from './stream-state.ts';
 
@@ -45,8 +45,7 @@ export interface CommandOutcome<State, Event extends DomainEvent> {
  * times in a row: the budget is generous, and the retries back off a little, at random.
  */
 const maxAttempts = 12;
-const backoff = (attempt: number): Promise<void> =>
-  attempt < 2 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50)));
+const backoff = (attempt: number): Promise<void> => (attempt < 2 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(2 ** attempt, 50))));
 
 function preconditionFailed(currentVersion: number): LakechatError {
   return new LakechatError('LAKECHAT_ERR_HTTP_PRECONDITION_FAILED', undefined, { details: { currentVersion } });

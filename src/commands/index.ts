@@ -1,4 +1,5 @@
 // The write side's shared machinery: load a stream's state, decide, append with the expected version.
-export { metadataOf, type CommandContext } from './context.ts';
-export { CommandHandler, type AppendedDomainEvent, type CommandOutcome, type CommandRequest, type DomainEvent } from './command-handler.ts';
+
+export { type AppendedDomainEvent, CommandHandler, type CommandOutcome, type CommandRequest, type DomainEvent } from './command-handler.ts';
+export { type CommandContext, metadataOf } from './context.ts';
 export { StreamStates } from './stream-state.ts';

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
-import { LakechatError, isLakechatError } from '../errors.ts';
+import { isLakechatError, LakechatError } from '../errors.ts';
 import type { EraseSelection, EventStore } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import { deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
-import { MemoryErasureRecords, PostgresErasureRecords, type ErasureRecord, type ErasureRecords } from './erasure-records.ts';
+import { type ErasureRecord, type ErasureRecords, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
 
 export interface ErasuresOptions {
   store: EventStore;
@@ -181,7 +181,9 @@ export class Erasures {
     this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000) });
     logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
     if (pool !== null && this.options.vacuum !== false) {
-      await vacuumTables(pool, await touchedTables(pool), (table, error) => logger?.warn({ err: error, table }, 'could not vacuum a table after an erasure; its old row versions stay until autovacuum'));
+      await vacuumTables(pool, await touchedTables(pool), (table, error) =>
+        logger?.warn({ err: error, table }, 'could not vacuum a table after an erasure; its old row versions stay until autovacuum'),
+      );
     }
     return record;
   }

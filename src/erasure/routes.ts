@@ -45,7 +45,7 @@ export function registerErasureRoutes(app: FastifyInstance, registry: RouteRegis
     method: 'DELETE',
     url: '/api/me',
     operationId: 'eraseMe',
-    summary: "Erase everything of the caller: chats, messages, profile and its history, and their identity",
+    summary: 'Erase everything of the caller: chats, messages, profile and its history, and their identity',
     description:
       'Accepted at once (202); the erasure runs in the background: follow it with GET /api/me/erasure. A second call while one is open answers the same erasure. docs/privacy.md says what remains where.',
     tag,
@@ -64,7 +64,7 @@ export function registerErasureRoutes(app: FastifyInstance, registry: RouteRegis
     operationId: 'getMyErasure',
     summary: "The caller's erasure: its progress, or its completion",
     description:
-      'Without id: the caller\'s pending or running erasure (or one this instance completed in the last hour). A completed erasure keeps nothing of the user, so it is found by its id only: ?id=<erasureId>.',
+      "Without id: the caller's pending or running erasure (or one this instance completed in the last hour). A completed erasure keeps nothing of the user, so it is found by its id only: ?id=<erasureId>.",
     tag,
     query: erasureQuery,
     responses: { 200: { description: 'The erasure', schema: erasureView } },

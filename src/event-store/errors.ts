@@ -8,11 +8,9 @@ export class WrongExpectedVersionError extends LakechatError {
   readonly actual: number;
 
   constructor(streamId: string, expected: ExpectedVersion, actual: number) {
-    super(
-      'LAKECHAT_ERR_STORE_WRONG_EXPECTED_VERSION',
-      `Stream ${JSON.stringify(streamId)} is at version ${actual}, expected ${String(expected)}`,
-      { details: { streamId, expected, actual } },
-    );
+    super('LAKECHAT_ERR_STORE_WRONG_EXPECTED_VERSION', `Stream ${JSON.stringify(streamId)} is at version ${actual}, expected ${String(expected)}`, {
+      details: { streamId, expected, actual },
+    });
     this.streamId = streamId;
     this.expected = expected;
     this.actual = actual;
@@ -20,10 +18,6 @@ export class WrongExpectedVersionError extends LakechatError {
 }
 
 export function checkExpectedVersion(streamId: string, expected: ExpectedVersion, actual: number): void {
-  const ok =
-    expected === 'any' ||
-    (expected === 'no_stream' && actual === 0) ||
-    (expected === 'stream_exists' && actual > 0) ||
-    expected === actual;
+  const ok = expected === 'any' || (expected === 'no_stream' && actual === 0) || (expected === 'stream_exists' && actual > 0) || expected === actual;
   if (!ok) throw new WrongExpectedVersionError(streamId, expected, actual);
 }

@@ -1,7 +1,23 @@
+export { bareCursor, compareCursors, decodeCursor, encodeCursor, maxCursor, nameCursor } from './cursor.ts';
+export { WrongExpectedVersionError } from './errors.ts';
+export { pickFilter } from './filter.ts';
+export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
+export { type EventStorePoolSettings, eventStorePoolConfiguration } from './postgres/pool-configuration.ts';
+export { sqlState } from './postgres/postgres-errors.ts';
+export {
+  createPostgresEventStore,
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from './postgres/postgres-event-store.ts';
+export { prepared } from './postgres/prepared-statement.ts';
+export { readAllStatement } from './postgres/read-all.ts';
+export { bumpStoreEpoch, readStoreEpoch, readStoreIdentity } from './postgres/store-identity.ts';
+export type { VisibilityLag } from './postgres/visibility-lag.ts';
+export { type EraseOptions, type EraseResult, type EraseSelection, erasedStreamId, isTombstone, type Tombstone, tombstoneOf } from './tombstone.ts';
 export type {
+  AppendedEvent,
   AppendOptions,
   AppendResult,
-  AppendedEvent,
   EventFilter,
   EventMetadata,
   EventStore,
@@ -14,19 +30,3 @@ export type {
   RecordedEvent,
   SubscribeOptions,
 } from './types.ts';
-export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
-export { WrongExpectedVersionError } from './errors.ts';
-export { bareCursor, compareCursors, decodeCursor, encodeCursor, maxCursor, nameCursor } from './cursor.ts';
-export { bumpStoreEpoch, readStoreEpoch, readStoreIdentity } from './postgres/store-identity.ts';
-export { pickFilter } from './filter.ts';
-export { readAllStatement } from './postgres/read-all.ts';
-export {
-  PostgresEventStore,
-  createPostgresEventStore,
-  type PostgresEventStoreOptions,
-} from './postgres/postgres-event-store.ts';
-export type { VisibilityLag } from './postgres/visibility-lag.ts';
-export { eventStorePoolConfiguration, type EventStorePoolSettings } from './postgres/pool-configuration.ts';
-export { prepared } from './postgres/prepared-statement.ts';
-export { sqlState } from './postgres/postgres-errors.ts';
-export { erasedStreamId, isTombstone, tombstoneOf, type EraseOptions, type EraseResult, type EraseSelection, type Tombstone } from './tombstone.ts';

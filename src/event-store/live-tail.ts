@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { compareCursors, decodeCursor, type CursorPoint } from './cursor.ts';
+import { type CursorPoint, compareCursors, decodeCursor } from './cursor.ts';
 import { eventBytes } from './event-bytes.ts';
 import { matchesFilter } from './filter.ts';
 import type { EventFilter, ReadAllOptions, ReadAllResult, RecordedEvent } from './types.ts';

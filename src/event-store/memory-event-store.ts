@@ -3,25 +3,14 @@ import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
 import { decodeCursor, encodeCursor, invalidCursor, maxCursor } from './cursor.ts';
 import { checkExpectedVersion } from './errors.ts';
-import { matchesFilter, pickFilter } from './filter.ts';
 import { eventBytes, validMaxBytes } from './event-bytes.ts';
+import { matchesFilter, pickFilter } from './filter.ts';
+import { findDuplicateAppend } from './idempotency.ts';
 import { LiveTail } from './live-tail.ts';
 import { subscribeToStore } from './subscribe.ts';
-import type {
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  NewEvent,
-  ReadAllOptions,
-  ReadAllResult,
-  ReadStreamOptions,
-  ReadStreamResult,
-  RecordedEvent,
-  SubscribeOptions,
-} from './types.ts';
-import { prepareAppend, type PreparedAppend } from './validate-append.ts';
-import { findDuplicateAppend } from './idempotency.ts';
-import { erasedStreamId, isTombstone, tombstoneOf, type EraseOptions, type EraseResult, type EraseSelection } from './tombstone.ts';
+import { type EraseOptions, type EraseResult, type EraseSelection, erasedStreamId, isTombstone, tombstoneOf } from './tombstone.ts';
+import type { AppendOptions, AppendResult, EventStore, NewEvent, ReadAllOptions, ReadAllResult, ReadStreamOptions, ReadStreamResult, RecordedEvent, SubscribeOptions } from './types.ts';
+import { type PreparedAppend, prepareAppend } from './validate-append.ts';
 
 export interface MemoryEventStoreOptions {
   logger?: Logger;
@@ -146,10 +135,7 @@ export class MemoryEventStore implements EventStore {
     const selected = (event: RecordedEvent): boolean =>
       byOwner
         ? event.owner === selection.owner
-        : streams.has(event.streamId) &&
-          !isTombstone(event.data) &&
-          !keep.has(event.type) &&
-          (selection.throughVersion === undefined || event.version <= selection.throughVersion);
+        : streams.has(event.streamId) && !isTombstone(event.data) && !keep.has(event.type) && (selection.throughVersion === undefined || event.version <= selection.throughVersion);
     const touched = new Set<string>();
     let erased = 0;
     let lastCursor: string | null = null;
@@ -163,9 +149,7 @@ export class MemoryEventStore implements EventStore {
         const tombstone: RecordedEvent = deepFreeze({
           ...event,
           data: { ...tombstoneOf(options.erasureId) },
-          ...(byOwner
-            ? { streamId: erasedStreamId(options.streamKey, event.streamId), eventId: this.newId(), metadata: {}, owner: null }
-            : {}),
+          ...(byOwner ? { streamId: erasedStreamId(options.streamKey, event.streamId), eventId: this.newId(), metadata: {}, owner: null } : {}),
         });
         batch.set(event.position, tombstone);
       }

@@ -46,12 +46,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function prepareAppend(
-  streamId: string,
-  events: readonly NewEvent[],
-  options: AppendOptions = {},
-  newId: () => string = randomUUID,
-): PreparedAppend {
+export function prepareAppend(streamId: string, events: readonly NewEvent[], options: AppendOptions = {}, newId: () => string = randomUUID): PreparedAppend {
   if (typeof streamId !== 'string' || streamId.length === 0 || streamId.length > 200) {
     throw invalid('the stream id must be a string of 1 to 200 characters');
   }
@@ -62,11 +57,7 @@ export function prepareAppend(
   }
   if (!Array.isArray(events) || events.length === 0) throw invalid('at least one event is required');
   const expectedVersion = options.expectedVersion ?? 'any';
-  if (
-    typeof expectedVersion === 'number'
-      ? !Number.isSafeInteger(expectedVersion) || expectedVersion < 0
-      : !['any', 'no_stream', 'stream_exists'].includes(expectedVersion)
-  ) {
+  if (typeof expectedVersion === 'number' ? !Number.isSafeInteger(expectedVersion) || expectedVersion < 0 : !['any', 'no_stream', 'stream_exists'].includes(expectedVersion)) {
     throw invalid('expectedVersion must be a version >= 0, "any", "no_stream" or "stream_exists"');
   }
   const seen = new Set<string>();

@@ -115,10 +115,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
         candidate = await options.connect();
       } catch (error) {
         fallback.lastError = options.describe(error);
-        logger.warn(
-          { attempt, retryInMs: Math.min(delayMs * 2, maxMs), reason: fallback.lastError },
-          'the database is still unavailable; staying on the memory fallback',
-        );
+        logger.warn({ attempt, retryInMs: Math.min(delayMs * 2, maxMs), reason: fallback.lastError }, 'the database is still unavailable; staying on the memory fallback');
         continue;
       }
       if (stopping.signal.aborted) {

@@ -1,8 +1,8 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { decideChat } from '../chats/decide.ts';
 import { MessagePosted, parseChatEvent } from '../chats/events.ts';
 import { evolveChat } from '../chats/evolve.ts';
-import { initialChatState, type ChatState } from '../chats/state.ts';
+import { type ChatState, initialChatState } from '../chats/state.ts';
 import { chatStreamPrefix } from '../chats/stream-id.ts';
 import { isLakechatError } from '../errors.ts';
 import { decodeCursor, maxCursor } from '../event-store/cursor.ts';

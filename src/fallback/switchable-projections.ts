@@ -1,6 +1,6 @@
 import type { DatabasePool } from 'slonik';
 import type { EventStore } from '../event-store/types.ts';
-import { openProjections, type OpenProjectionsOptions, type Projections } from '../projection-runner/index.ts';
+import { type OpenProjectionsOptions, openProjections, type Projections } from '../projection-runner/index.ts';
 
 /** An object that forwards every property to whatever `current()` returns at the time of the call. */
 function following<T extends object>(current: () => T): T {

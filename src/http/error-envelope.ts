@@ -1,8 +1,8 @@
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ConnectionError, BackendTerminatedError, BackendTerminatedUnexpectedlyError } from 'slonik';
-import { LakechatError, isLakechatError, type ErrorCode } from '../errors.ts';
+import { BackendTerminatedError, BackendTerminatedUnexpectedlyError, ConnectionError } from 'slonik';
+import { type ErrorCode, isLakechatError, LakechatError } from '../errors.ts';
 
 /** The one shape of every error body: `{ "error": { "code", "message", "details"? } }`. */
 export interface ErrorEnvelope {

@@ -67,12 +67,7 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     const storageStatus = storageState();
     const [projections, readers] = await Promise.all([projectionStatus(), readerStatus()]);
     // Parked events are missing from the read models until a fixed projection is rebuilt.
-    const healthy =
-      !storageStatus.degraded &&
-      projections.state === 'running' &&
-      projections.lastError === null &&
-      projections.lagEvents !== null &&
-      projections.parkedEvents === 0;
+    const healthy = !storageStatus.degraded && projections.state === 'running' && projections.lastError === null && projections.lagEvents !== null && projections.parkedEvents === 0;
     return { status: healthy ? 'ok' : 'degraded', ...storageStatus, projections, readers };
   });
 
@@ -84,11 +79,7 @@ export function registerHealthRoutes(app: FastifyInstance, options: HealthOption
     } catch {
       migrations = false;
     }
-    const caughtUp =
-      projections.state === 'running' &&
-      projections.reachedLiveEdge &&
-      projections.lagSeconds !== null &&
-      projections.lagSeconds <= options.maxReadyLagSeconds;
+    const caughtUp = projections.state === 'running' && projections.reachedLiveEdge && projections.lagSeconds !== null && projections.lagSeconds <= options.maxReadyLagSeconds;
     // On the memory fallback the instance accepts writes another instance never sees: not whole.
     const storageWhole = !storage.status().degraded;
     const ready = storageWhole && migrations && caughtUp;

@@ -1,6 +1,6 @@
-export { registerApi, type ApiOptions, type LakechatServices } from './api.ts';
-export { installErrorEnvelope, sendError, toClientError, type ErrorEnvelope } from './error-envelope.ts';
+export { type ApiOptions, type LakechatServices, registerApi } from './api.ts';
+export { type ErrorEnvelope, installErrorEnvelope, sendError, toClientError } from './error-envelope.ts';
 export { etagOf, parseIfMatch } from './etag.ts';
-export { resolveIdentity, type Identity, type IdentityOptions } from './identity.ts';
+export { type Identity, type IdentityOptions, resolveIdentity } from './identity.ts';
 export { requestIdFrom } from './request-context.ts';
 export { validInput } from './validation.ts';

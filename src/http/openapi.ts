@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { errorCatalogue, type ErrorCode } from '../errors.ts';
+import { type ErrorCode, errorCatalogue } from '../errors.ts';
 import type { AnyRouteSpec, RouteRegistry } from './route.ts';
 
 type JsonSchema = Record<string, unknown>;
@@ -35,9 +35,8 @@ function parameters(route: AnyRouteSpec): JsonSchema[] {
     required: !schema.safeParse(undefined).success,
     schema: jsonSchema(schema, 'input'),
   }));
-  const ifMatch = route.ifMatch === true
-    ? [{ name: 'If-Match', in: 'header', required: false, description: 'The ETag last read; a stale one fails with 412', schema: { type: 'string' } }]
-    : [];
+  const ifMatch =
+    route.ifMatch === true ? [{ name: 'If-Match', in: 'header', required: false, description: 'The ETag last read; a stale one fails with 412', schema: { type: 'string' } }] : [];
   return [...path, ...query, ...ifMatch];
 }
 

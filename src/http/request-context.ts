@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { CommandContext } from '../commands/index.ts';
 import type { Identity } from './identity.ts';
 
-const requestIdPattern = /^[A-Za-z0-9._:@\/+=-]{1,128}$/;
+const requestIdPattern = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** The request id: the proxy's `X-Request-Id` when it is sane, otherwise one made here. */
 export function requestIdFrom(header: string | string[] | undefined, generate: () => string): string {

@@ -1,11 +1,11 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { validInput } from './validation.ts';
-import { LakechatError, type ErrorCode } from '../errors.ts';
 import type { CommandContext } from '../commands/index.ts';
+import { type ErrorCode, LakechatError } from '../errors.ts';
 import { parseIfMatch } from './etag.ts';
 import type { Identity } from './identity.ts';
 import { commandContextOf } from './request-context.ts';
+import { validInput } from './validation.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -14,10 +14,7 @@ export interface ModeDecision {
   ignored: string[];
 }
 
-type ModeVariables = Pick<
-  Environment,
-  'LAKEBASE_PG_URL' | 'PGHOST' | 'PGPASSWORD' | 'LAKEBASE_INSTANCE_NAME' | 'LAKEBASE_ENDPOINT'
->;
+type ModeVariables = Pick<Environment, 'LAKEBASE_PG_URL' | 'PGHOST' | 'PGPASSWORD' | 'LAKEBASE_INSTANCE_NAME' | 'LAKEBASE_ENDPOINT'>;
 
 function tokenPassword(env: ModeVariables): PasswordKind {
   if (env.LAKEBASE_INSTANCE_NAME !== undefined) return 'database-credential';

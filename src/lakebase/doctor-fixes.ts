@@ -42,18 +42,15 @@ export const doctorFixes = {
     }
     return `The workspace${env.DATABRICKS_HOST === undefined ? '' : ` at ${env.DATABRICKS_HOST}`} refused the credentials. Check that DATABRICKS_TOKEN is a valid personal access token of this workspace (not expired or revoked), or that DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET belong to a service principal of this workspace, or that DATABRICKS_CONFIG_PROFILE names a working profile.`;
   },
-  instanceNotFound:
-    'Verify that LAKEBASE_INSTANCE_NAME matches the instance name exactly (case-sensitive), as listed under Compute > Lakebase Provisioned in this workspace.',
+  instanceNotFound: 'Verify that LAKEBASE_INSTANCE_NAME matches the instance name exactly (case-sensitive), as listed under Compute > Lakebase Provisioned in this workspace.',
   instanceLookup:
     'The workspace did not answer the instance lookup: check that your identity may see the instance (CAN USE or more) and that DATABRICKS_HOST is the workspace where it was created.',
   instanceNotAvailable: 'Start the instance (Compute > Lakebase Provisioned) and wait until its state is AVAILABLE.',
-  endpointLookup:
-    'Verify that LAKEBASE_ENDPOINT is projects/<project>/branches/<branch>/endpoints/<endpoint> and exists in this workspace, or set PGHOST to the endpoint host yourself.',
+  endpointLookup: 'Verify that LAKEBASE_ENDPOINT is projects/<project>/branches/<branch>/endpoints/<endpoint> and exists in this workspace, or set PGHOST to the endpoint host yourself.',
   user: "Set PGUSER to the PostgreSQL role to log in as: your Databricks user's email, or the service principal's client id.",
   credential:
     'Your identity could not get a database token for this instance: grant it access to the instance (in Databricks Apps, the database resource with "Can connect and create"; for a user, a Lakebase role for that user).',
-  tcp: (target: PgTarget): string =>
-    `Check network connectivity to ${target.host}:${target.port}: the instance must be running, and no VPN, firewall or IP access list may block the port.`,
+  tcp: (target: PgTarget): string => `Check network connectivity to ${target.host}:${target.port}: the instance must be running, and no VPN, firewall or IP access list may block the port.`,
   tls: (target: PgTarget): string =>
     target.sslmode === 'verify-ca' || target.sslmode === 'verify-full'
       ? `The server's certificate did not verify under sslmode=${target.sslmode}: use sslmode=require (Lakebase's setting), or trust the server's certificate authority.`

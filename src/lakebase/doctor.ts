@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ConfigError as SdkConfigError } from '@databricks/sdk-experimental';
 import pg from 'pg';
-import { ConfigError, loadConfig, type Config, type LoadConfigOptions } from '../config.ts';
+import { type Config, ConfigError, type LoadConfigOptions, loadConfig } from '../config.ts';
 import { isLakechatError } from '../errors.ts';
 import { repairCopiedLogCommand } from '../event-store/postgres/copied-log.ts';
 import { detectMode, type ModeDecision } from './connection-mode.ts';
@@ -13,7 +13,7 @@ import { lookupEndpoint } from './endpoint-lookup.ts';
 import { lookupInstance } from './instance-lookup.ts';
 import { pgClientConfig } from './listener-config.ts';
 import { probeTcp, probeTls } from './network-probes.ts';
-import { resolveConnection, type PgTarget, type ResolvedConnection } from './resolve-connection.ts';
+import { type PgTarget, type ResolvedConnection, resolveConnection } from './resolve-connection.ts';
 import { describeSdkError } from './sdk-failure.ts';
 import { tlsOptions } from './ssl.ts';
 import { createWorkspaceClient, type WorkspaceClient } from './workspace-client.ts';
@@ -101,7 +101,13 @@ function latestMigration(directory: string): number {
   } catch {
     return 0;
   }
-  return Math.max(0, ...files.map((file) => /^(\d+)\.do\.sql$/.exec(file)?.[1]).filter((n) => n !== undefined).map(Number));
+  return Math.max(
+    0,
+    ...files
+      .map((file) => /^(\d+)\.do\.sql$/.exec(file)?.[1])
+      .filter((n) => n !== undefined)
+      .map(Number),
+  );
 }
 
 /**
@@ -169,8 +175,10 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     if (workspace !== undefined && env.LAKEBASE_INSTANCE_NAME !== undefined && decision.mode !== 'url') {
       const client = workspace;
       const name = env.LAKEBASE_INSTANCE_NAME;
-      const instance = await attempt('instance lookup', () => lookupInstance(client, name), (error) =>
-        isLakechatError(error) && error.details?.httpStatus === 404 ? doctorFixes.instanceNotFound : doctorFixes.instanceLookup,
+      const instance = await attempt(
+        'instance lookup',
+        () => lookupInstance(client, name),
+        (error) => (isLakechatError(error) && error.details?.httpStatus === 404 ? doctorFixes.instanceNotFound : doctorFixes.instanceLookup),
       );
       if (instance.state !== undefined && instance.state !== 'AVAILABLE') {
         throw new StepFailed('instance lookup', `instance ${name} is ${instance.state}`, doctorFixes.instanceNotAvailable);
@@ -180,7 +188,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     if (workspace !== undefined && env.LAKEBASE_ENDPOINT !== undefined && decision.mode !== 'url') {
       const client = workspace;
       const name = env.LAKEBASE_ENDPOINT;
-      const endpoint = await attempt('endpoint lookup', () => lookupEndpoint(client, name), () => doctorFixes.endpointLookup);
+      const endpoint = await attempt(
+        'endpoint lookup',
+        () => lookupEndpoint(client, name),
+        () => doctorFixes.endpointLookup,
+      );
       pass('endpoint lookup', `${name} is ${endpoint.state ?? 'found'} at ${endpoint.host}`);
     }
 
@@ -196,7 +208,11 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     let password: string;
     if (resolved.credential.kind === 'token') {
       const source = resolved.credential.source;
-      const issued = await attempt('credential', () => source.fetch(), () => doctorFixes.credential);
+      const issued = await attempt(
+        'credential',
+        () => source.fetch(),
+        () => doctorFixes.credential,
+      );
       password = issued.token;
       const expiry = issued.expiresAt === undefined ? 'no expiry given' : `expires ${new Date(issued.expiresAt).toISOString()}`;
       pass('credential', `${source.kind} obtained (${expiry})`);
@@ -206,20 +222,32 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     }
 
     const target: PgTarget = resolved;
-    await attempt('tcp', () => probeTcp(target.host, target.port), () => doctorFixes.tcp(target));
+    await attempt(
+      'tcp',
+      () => probeTcp(target.host, target.port),
+      () => doctorFixes.tcp(target),
+    );
     pass('tcp', `${target.host}:${target.port} accepts connections`);
 
     if (tlsOptions(target.sslmode) === false) {
       pass('tls', `not used (sslmode=${target.sslmode}); Lakebase requires sslmode=require`);
     } else {
-      const protocol = await attempt('tls', () => probeTls(target), () => doctorFixes.tls(target));
+      const protocol = await attempt(
+        'tls',
+        () => probeTls(target),
+        () => doctorFixes.tls(target),
+      );
       pass('tls', `${protocol} (sslmode=${target.sslmode})`);
     }
 
     const client = new pg.Client(pgClientConfig(target, password, 'doctor'));
     try {
       const login = { decision, env };
-      await attempt('login', () => client.connect(), (error) => doctorFixes.login(databaseErrorCode(error), target, login));
+      await attempt(
+        'login',
+        () => client.connect(),
+        (error) => doctorFixes.login(databaseErrorCode(error), target, login),
+      );
       const facts = await attempt(
         'login',
         async () =>
@@ -243,11 +271,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
         () => doctorFixes.createPrivilege(target),
       );
       if (privilege?.can_create !== true) {
-        throw new StepFailed(
-          'create privilege',
-          `${target.user} cannot create tables in schema ${privilege?.schema ?? '(none)'} of ${target.database}`,
-          doctorFixes.createPrivilege(target),
-        );
+        throw new StepFailed('create privilege', `${target.user} cannot create tables in schema ${privilege?.schema ?? '(none)'} of ${target.database}`, doctorFixes.createPrivilege(target));
       }
       pass('create privilege', `${target.user} can create tables in schema ${privilege.schema}`);
 
@@ -278,16 +302,17 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
       const ids = await attempt(
         'copied log',
         async () =>
-          (
-            await client.query<{ has_log: boolean; next_tx: string }>(
-              `SELECT to_regclass('events') IS NOT NULL AS has_log, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
-            )
-          ).rows[0],
+          (await client.query<{ has_log: boolean; next_tx: string }>(`SELECT to_regclass('events') IS NOT NULL AS has_log, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`))
+            .rows[0],
         () => copyFix,
       );
       const newest =
         ids?.has_log === true
-          ? await attempt('copied log', async () => (await client.query<{ max_tx: string | null }>('SELECT max(tx_id)::text AS max_tx FROM events')).rows[0]?.max_tx ?? null, () => copyFix)
+          ? await attempt(
+              'copied log',
+              async () => (await client.query<{ max_tx: string | null }>('SELECT max(tx_id)::text AS max_tx FROM events')).rows[0]?.max_tx ?? null,
+              () => copyFix,
+            )
           : null;
       const next = ids?.next_tx ?? '0';
       if (newest !== null && BigInt(newest) >= BigInt(next)) {
@@ -304,8 +329,7 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
     write('All checks passed.');
     return { ok: true, mode: decision.mode, steps };
   } catch (error) {
-    const failure =
-      error instanceof StepFailed ? error : new StepFailed('configuration', errorText(error), doctorFixes.unexpected);
+    const failure = error instanceof StepFailed ? error : new StepFailed('configuration', errorText(error), doctorFixes.unexpected);
     steps.push({ step: failure.step, ok: false, detail: failure.detail, fix: failure.fix });
     write(`✗ ${failure.step.padEnd(17)} ${failure.detail}`);
     write('');

@@ -28,20 +28,16 @@ export async function lookupEndpoint(workspace: WorkspaceClient, endpoint: strin
     })) as EndpointResponse;
   } catch (error) {
     if (isNotFound(error)) {
-      throw new LakechatError(
-        'LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED',
-        `No Lakebase Autoscaling endpoint ${endpoint} in this workspace`,
-        { cause: error, details: { httpStatus: 404 } },
-      );
+      throw new LakechatError('LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED', `No Lakebase Autoscaling endpoint ${endpoint} in this workspace`, {
+        cause: error,
+        details: { httpStatus: 404 },
+      });
     }
     throw sdkFailure('LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED', `Could not look up endpoint ${endpoint}`, error);
   }
   const host = response.status?.hosts?.host;
   if (typeof host !== 'string' || host === '') {
-    throw new LakechatError(
-      'LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED',
-      `Endpoint ${endpoint} reports no host; set PGHOST to the endpoint's host name`,
-    );
+    throw new LakechatError('LAKECHAT_ERR_LAKEBASE_ENDPOINT_LOOKUP_FAILED', `Endpoint ${endpoint} reports no host; set PGHOST to the endpoint's host name`);
   }
   const state = response.status?.current_state;
   return { name: endpoint, host, state: typeof state === 'string' ? state : undefined };

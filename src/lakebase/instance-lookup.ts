@@ -18,20 +18,16 @@ export async function lookupInstance(workspace: WorkspaceClient, name: string): 
     instance = await workspace.database.getDatabaseInstance({ name });
   } catch (error) {
     if (isNotFound(error)) {
-      throw new LakechatError(
-        'LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED',
-        `No Lakebase instance named ${name} in this workspace (names are case-sensitive)`,
-        { cause: error, details: { httpStatus: 404 } },
-      );
+      throw new LakechatError('LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED', `No Lakebase instance named ${name} in this workspace (names are case-sensitive)`, {
+        cause: error,
+        details: { httpStatus: 404 },
+      });
     }
     throw sdkFailure('LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED', `Could not look up Lakebase instance ${name}`, error);
   }
   const host = instance.read_write_dns;
   if (typeof host !== 'string' || host === '') {
-    throw new LakechatError(
-      'LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED',
-      `Lakebase instance ${name} has no read-write host yet (state ${instance.state ?? 'unknown'})`,
-    );
+    throw new LakechatError('LAKECHAT_ERR_LAKEBASE_INSTANCE_LOOKUP_FAILED', `Lakebase instance ${name} has no read-write host yet (state ${instance.state ?? 'unknown'})`);
   }
   return { name, host, state: instance.state, pgVersion: instance.pg_version };
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { createPool, type ClientConfigurationInput, type DatabasePool } from 'slonik';
+import { type ClientConfigurationInput, createPool, type DatabasePool } from 'slonik';
+import { defaultDatabaseRetryMs } from '../database-retry.ts';
 import { isLakechatError, LakechatError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
 import type { Clock } from './clock.ts';
@@ -7,7 +8,6 @@ import type { ConnectionMode, PasswordKind } from './connection-mode.ts';
 import { databaseErrorCode, describeDatabaseError, isAuthenticationFailure } from './database-errors.ts';
 import { createListenerConfig, pgClientConfig } from './listener-config.ts';
 import type { PgTarget, ResolvedConnection, StaticPassword } from './resolve-connection.ts';
-import { defaultDatabaseRetryMs } from '../database-retry.ts';
 import { withRetries } from './retrying-pool.ts';
 import { createSlowQueryInterceptor } from './slow-query-interceptor.ts';
 import type { SslMode } from './ssl.ts';
@@ -127,15 +127,9 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
     slonik = await createPool(connectionUri(target), {
       maxPoolSize: options.poolSize ?? 10,
       ...custom,
-      ...(login.kind === 'token'
-        ? { password: login.driver.password, driverFactory: login.driver.driverFactory }
-        : { password: login.password.secret() }),
+      ...(login.kind === 'token' ? { password: login.driver.password, driverFactory: login.driver.driverFactory } : { password: login.password.secret() }),
       ...(ssl === false ? {} : { ssl }),
-      interceptors: [
-        createTokenInterceptor(tokens, logger),
-        createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500),
-        ...(custom.interceptors ?? []),
-      ],
+      interceptors: [createTokenInterceptor(tokens, logger), createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500), ...(custom.interceptors ?? [])],
       // One attempt per acquire: the token login already retries a refused login, and the pool
       // wrapper retries failed connections for up to DATABASE_RETRY_MS.
       connectionRetryLimit: 1,

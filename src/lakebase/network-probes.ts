@@ -1,4 +1,4 @@
-import { connect as tcpConnect, isIP, type Socket } from 'node:net';
+import { isIP, type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { PgTarget } from './resolve-connection.ts';
 import { tlsOptions } from './ssl.ts';

@@ -1,6 +1,6 @@
 import type { Config } from '../config.ts';
 import { LakechatError } from '../errors.ts';
-import { detectMode, type ConnectionMode, type PasswordKind } from './connection-mode.ts';
+import { type ConnectionMode, detectMode, type PasswordKind } from './connection-mode.ts';
 import { lookupCurrentUser } from './current-user.ts';
 import { databaseCredentialSource } from './database-credential.ts';
 import { endpointCredentialSource } from './endpoint-credential.ts';
@@ -102,10 +102,7 @@ async function resolveTarget(config: Pick<Config, 'env'>, dependencies: ResolveD
       return fromUrl(env, decision.reason);
     case 'pg-env': {
       const password = decision.password ?? 'pgpassword';
-      const credential =
-        password === 'pgpassword'
-          ? staticPassword(env.PGPASSWORD ?? '')
-          : ({ kind: 'token', source: tokenSourceFor(env, password, workspace) } as const);
+      const credential = password === 'pgpassword' ? staticPassword(env.PGPASSWORD ?? '') : ({ kind: 'token', source: tokenSourceFor(env, password, workspace) } as const);
       return {
         mode: 'pg-env',
         reason: decision.reason,
@@ -122,9 +119,7 @@ async function resolveTarget(config: Pick<Config, 'env'>, dependencies: ResolveD
     case 'instance':
     case 'endpoint': {
       const host =
-        decision.mode === 'instance'
-          ? (await lookupInstance(workspace(), env.LAKEBASE_INSTANCE_NAME ?? '')).host
-          : (await lookupEndpoint(workspace(), env.LAKEBASE_ENDPOINT ?? '')).host;
+        decision.mode === 'instance' ? (await lookupInstance(workspace(), env.LAKEBASE_INSTANCE_NAME ?? '')).host : (await lookupEndpoint(workspace(), env.LAKEBASE_ENDPOINT ?? '')).host;
       const password = decision.password ?? 'database-credential';
       return {
         mode: decision.mode,

@@ -3,18 +3,7 @@ import { defaultDatabaseRetryMs, isTransientDatabaseFailure, rememberDatabaseRet
 import type { Logger } from '../logger.ts';
 import { databaseErrorCode } from './database-errors.ts';
 
-const implicitQueries = new Set<PropertyKey>([
-  'any',
-  'anyFirst',
-  'exists',
-  'many',
-  'manyFirst',
-  'maybeOne',
-  'maybeOneFirst',
-  'one',
-  'oneFirst',
-  'query',
-]);
+const implicitQueries = new Set<PropertyKey>(['any', 'anyFirst', 'exists', 'many', 'manyFirst', 'maybeOne', 'maybeOneFirst', 'one', 'oneFirst', 'query']);
 const withHandler = new Set<PropertyKey>(['connect', 'transaction', 'stream']);
 
 /**
@@ -47,7 +36,11 @@ export function withRetries(pool: DatabasePool, logger: Logger, retryForMs = def
       if (typeof value !== 'function') return value;
       const method = value as (...args: unknown[]) => Promise<unknown>;
       if (implicitQueries.has(property)) {
-        return (...args: unknown[]) => retried(() => method.apply(target, args), () => true);
+        return (...args: unknown[]) =>
+          retried(
+            () => method.apply(target, args),
+            () => true,
+          );
       }
       if (withHandler.has(property)) {
         // connect(handler), transaction(handler, limit), stream(query, handler).
@@ -60,7 +53,10 @@ export function withRetries(pool: DatabasePool, logger: Logger, retryForMs = def
             started = true;
             return handler(...handlerArgs);
           };
-          return retried(() => method.apply(target, tracked), () => !started);
+          return retried(
+            () => method.apply(target, tracked),
+            () => !started,
+          );
         };
       }
       return method.bind(target);

@@ -1,5 +1,5 @@
 import { ApiError, ConfigError as SdkConfigError } from '@databricks/sdk-experimental';
-import { LakechatError, type ErrorCode } from '../errors.ts';
+import { type ErrorCode, LakechatError } from '../errors.ts';
 import { redactSecrets } from '../logger.ts';
 
 /** One line about an SDK failure, safe to log: HTTP status, error code and the server's message. */

@@ -19,8 +19,7 @@ export function createSlowQueryInterceptor(logger: Logger, slowQueryMs: number):
     afterQueryExecution(context, query, result) {
       const started = context.queryInputTime;
       // Slonik stamps queries with process.hrtime.bigint(); the number form is milliseconds.
-      const durationMs =
-        typeof started === 'bigint' ? Number(process.hrtime.bigint() - started) / 1e6 : performance.now() - started;
+      const durationMs = typeof started === 'bigint' ? Number(process.hrtime.bigint() - started) / 1e6 : performance.now() - started;
       if (durationMs >= slowQueryMs) {
         logger.warn(
           {

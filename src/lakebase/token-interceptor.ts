@@ -15,10 +15,7 @@ export function createTokenInterceptor(tokens: TokenProvider | undefined, logger
       // An authentication failure is handled by the connection itself (token-login.ts), which knows
       // the token it logged in with: dropping whatever is cached here would throw a fresh one away.
       if (isConnectionLost(error) && !isAuthenticationFailure(error)) {
-        logger.warn(
-          { connectionId: context.connectionId, transactionId: context.transactionId, code: databaseErrorCode(error) ?? null },
-          'the database closed a connection during a query',
-        );
+        logger.warn({ connectionId: context.connectionId, transactionId: context.transactionId, code: databaseErrorCode(error) ?? null }, 'the database closed a connection during a query');
       }
       return null;
     },

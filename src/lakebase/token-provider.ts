@@ -1,6 +1,6 @@
 import { isLakechatError, LakechatError } from '../errors.ts';
 import type { Logger } from '../logger.ts';
-import { systemClock, type Clock, type Timer } from './clock.ts';
+import { type Clock, systemClock, type Timer } from './clock.ts';
 import type { IssuedToken, TokenSource, TokenSourceKind } from './token-source.ts';
 
 const minute = 60_000;
@@ -163,10 +163,7 @@ export class TokenProvider {
     this.#fetches += 1;
     this.#failures = 0;
     this.#lastErrorCode = null;
-    this.#logger.info(
-      { tokenSource: this.kind, expiresAt: iso(cached.expiresAt), refreshAt: iso(cached.refreshAt) },
-      'obtained a database token',
-    );
+    this.#logger.info({ tokenSource: this.kind, expiresAt: iso(cached.expiresAt), refreshAt: iso(cached.refreshAt) }, 'obtained a database token');
     this.#schedule(cached.refreshAt - cached.issuedAt);
     return cached;
   }
@@ -195,10 +192,7 @@ export class TokenProvider {
       } catch (error) {
         if (!controller.signal.aborted || attempt >= this.#fetchAttempts) throw error;
         const delay = Math.min(this.#retryInitialDelayMs * 2 ** (attempt - 1), this.#retryMaxDelayMs);
-        this.#logger.warn(
-          { tokenSource: this.kind, attempt, timeoutMs: this.#fetchTimeoutMs, retryInMs: delay },
-          'the token request did not answer in time; abandoned it, retrying',
-        );
+        this.#logger.warn({ tokenSource: this.kind, attempt, timeoutMs: this.#fetchTimeoutMs, retryInMs: delay }, 'the token request did not answer in time; abandoned it, retrying');
         await new Promise<void>((resolve) => this.#clock.schedule(resolve, delay));
       } finally {
         timer?.cancel();
@@ -218,9 +212,7 @@ export class TokenProvider {
   }
 
   #failed(error: unknown): LakechatError {
-    const failure = isLakechatError(error)
-      ? error
-      : new LakechatError('LAKECHAT_ERR_LAKEBASE_CREDENTIAL_FAILED', 'Could not obtain a database token', { cause: error });
+    const failure = isLakechatError(error) ? error : new LakechatError('LAKECHAT_ERR_LAKEBASE_CREDENTIAL_FAILED', 'Could not obtain a database token', { cause: error });
     this.#failures += 1;
     this.#failuresTotal += 1;
     this.#lastErrorCode = failure.code;
@@ -243,9 +235,12 @@ export class TokenProvider {
     this.#timer?.cancel();
     this.#timer = undefined;
     if (this.#closed) return;
-    this.#timer = this.#clock.schedule(() => {
-      this.#timer = undefined;
-      this.#refreshInBackground();
-    }, Math.max(0, delayMs));
+    this.#timer = this.#clock.schedule(
+      () => {
+        this.#timer = undefined;
+        this.#refreshInBackground();
+      },
+      Math.max(0, delayMs),
+    );
   }
 }

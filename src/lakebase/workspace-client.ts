@@ -1,16 +1,10 @@
-import { Config as SdkConfig, WorkspaceClient, type ConfigOptions } from '@databricks/sdk-experimental';
+import { type ConfigOptions, Config as SdkConfig, WorkspaceClient } from '@databricks/sdk-experimental';
 import type { Environment } from '../config.ts';
 
 /** What the SDK needs from lakechat's parsed configuration. */
 export type WorkspaceSettings = Pick<
   Environment,
-  | 'DATABRICKS_HOST'
-  | 'DATABRICKS_TOKEN'
-  | 'DATABRICKS_CLIENT_ID'
-  | 'DATABRICKS_CLIENT_SECRET'
-  | 'DATABRICKS_AUTH_TYPE'
-  | 'DATABRICKS_CONFIG_PROFILE'
-  | 'DATABRICKS_CONFIG_FILE'
+  'DATABRICKS_HOST' | 'DATABRICKS_TOKEN' | 'DATABRICKS_CLIENT_ID' | 'DATABRICKS_CLIENT_SECRET' | 'DATABRICKS_AUTH_TYPE' | 'DATABRICKS_CONFIG_PROFILE' | 'DATABRICKS_CONFIG_FILE'
 >;
 
 /**

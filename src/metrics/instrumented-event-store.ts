@@ -1,10 +1,10 @@
 import type { Counter, Histogram } from 'prom-client';
 import type {
+  AppendOptions,
+  AppendResult,
   EraseOptions,
   EraseResult,
   EraseSelection,
-  AppendOptions,
-  AppendResult,
   EventStore,
   NewEvent,
   ReadAllOptions,

@@ -1,14 +1,7 @@
 import { LakechatError } from '../errors.ts';
 import type { ProfileCommand } from './commands.ts';
 import type { ProfileEvent } from './events.ts';
-import {
-  applyProfileChanges,
-  emptyProfileFields,
-  profileFieldNames,
-  sameFieldValue,
-  type ProfileChanges,
-  type ProfileFields,
-} from './fields.ts';
+import { applyProfileChanges, emptyProfileFields, type ProfileChanges, type ProfileFields, profileFieldNames, sameFieldValue } from './fields.ts';
 import type { ProfileState } from './state.ts';
 
 function diff(from: ProfileFields, to: ProfileFields): ProfileChanges {

@@ -1,6 +1,6 @@
-import { isTombstone } from '../event-store/tombstone.ts';
 import { z } from 'zod';
 import { safeText } from '../chats/safe-text.ts';
+import { isTombstone } from '../event-store/tombstone.ts';
 import { ProfileChanges } from './fields.ts';
 
 /**
@@ -19,9 +19,7 @@ export const ProfileDeleted = z.object({
 export type ProfileUpdatedData = z.infer<typeof ProfileUpdated>;
 export type ProfileDeletedData = z.infer<typeof ProfileDeleted>;
 
-export type ProfileEvent =
-  | { type: 'ProfileUpdated'; data: ProfileUpdatedData }
-  | { type: 'ProfileDeleted'; data: ProfileDeletedData };
+export type ProfileEvent = { type: 'ProfileUpdated'; data: ProfileUpdatedData } | { type: 'ProfileDeleted'; data: ProfileDeletedData };
 
 export type ProfileEventType = ProfileEvent['type'];
 export const profileEventTypes: ProfileEventType[] = ['ProfileUpdated', 'ProfileDeleted'];

@@ -6,28 +6,9 @@ import { safeText } from '../chats/safe-text.ts';
 const isoDate = z.iso.date();
 
 export const maritalStatusSchema = z.enum(['single', 'married', 'divorced', 'widowed', 'separated']);
-export const employmentStatusSchema = z.enum([
-  'employed_full_time',
-  'employed_part_time',
-  'self_employed',
-  'unemployed',
-  'retired',
-  'student',
-]);
-export const riskToleranceSchema = z.enum([
-  'conservative',
-  'moderately_conservative',
-  'moderate',
-  'moderately_aggressive',
-  'aggressive',
-]);
-export const taxFilingStatusSchema = z.enum([
-  'single',
-  'married_filing_jointly',
-  'married_filing_separately',
-  'head_of_household',
-  'qualifying_widow',
-]);
+export const employmentStatusSchema = z.enum(['employed_full_time', 'employed_part_time', 'self_employed', 'unemployed', 'retired', 'student']);
+export const riskToleranceSchema = z.enum(['conservative', 'moderately_conservative', 'moderate', 'moderately_aggressive', 'aggressive']);
+export const taxFilingStatusSchema = z.enum(['single', 'married_filing_jointly', 'married_filing_separately', 'head_of_household', 'qualifying_widow']);
 
 const shortText = safeText().max(200);
 

@@ -1,10 +1,10 @@
-import { CommandHandler, StreamStates, metadataOf, type CommandContext } from '../commands/index.ts';
-import type { ProfileHistoryEntry, ProfileRow, Projections } from '../projection-runner/index.ts';
+import { type CommandContext, CommandHandler, metadataOf, StreamStates } from '../commands/index.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
+import type { ProfileHistoryEntry, ProfileRow, Projections } from '../projection-runner/index.ts';
 import type { ProfileCommand } from './commands.ts';
 import { decideProfile } from './decide.ts';
-import { parseProfileEvent, type ProfileEvent } from './events.ts';
+import { type ProfileEvent, parseProfileEvent } from './events.ts';
 import { evolveProfile } from './evolve.ts';
 import type { ProfileChanges } from './fields.ts';
 import { initialProfileState, type ProfileState } from './state.ts';

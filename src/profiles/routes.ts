@@ -18,13 +18,7 @@ const writeErrors: readonly ErrorCode[] = [
 ];
 
 /** The profile routes: the caller's own profile, always; there is no way to name another user's. */
-export function registerProfileRoutes(
-  app: FastifyInstance,
-  registry: RouteRegistry,
-  authenticate: (request: FastifyRequest) => Identity,
-  profiles: ProfileService,
-  now: () => Date,
-): void {
+export function registerProfileRoutes(app: FastifyInstance, registry: RouteRegistry, authenticate: (request: FastifyRequest) => Identity, profiles: ProfileService, now: () => Date): void {
   addRoute(app, registry, authenticate, {
     method: 'GET',
     url: '/api/profile',
@@ -57,8 +51,7 @@ export function registerProfileRoutes(
       errors: writeErrors,
       handler: async ({ body, context, ifMatch, reply }) => {
         const changes = body ?? {};
-        const { profile, created } =
-          method === 'PUT' ? await profiles.replaceProfile(context, changes, ifMatch) : await profiles.changeProfile(context, changes, ifMatch);
+        const { profile, created } = method === 'PUT' ? await profiles.replaceProfile(context, changes, ifMatch) : await profiles.changeProfile(context, changes, ifMatch);
         void reply.code(created ? 201 : 200).header('etag', etagOf(profile.version));
         return toProfileView(profile, now());
       },

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from './rows.ts';
 import type { TableNames } from './tables.ts';
@@ -14,8 +14,12 @@ export async function ensureCheckpoints(db: CommonQueryMethods, tables: TableNam
 }
 
 export async function readCheckpoints(db: CommonQueryMethods, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
-  const rows = await selectRows(db, checkpointRow, sql.unsafe`
-    SELECT name, cursor FROM ${tables('projection_checkpoints')} WHERE name = ANY(${sql.array(names, 'text')})`);
+  const rows = await selectRows(
+    db,
+    checkpointRow,
+    sql.unsafe`
+    SELECT name, cursor FROM ${tables('projection_checkpoints')} WHERE name = ANY(${sql.array(names, 'text')})`,
+  );
   return new Map(rows.map((row) => [row.name, row.cursor]));
 }
 
@@ -31,21 +35,20 @@ export async function readCheckpoints(db: CommonQueryMethods, tables: TableNames
  * the log back, which is most of what a write waits for.
  */
 export async function lockCheckpoints(tx: DatabaseTransactionConnection, tables: TableNames, names: readonly string[]): Promise<Map<string, string | null>> {
-  const rows = await selectRows(tx, checkpointRow, sql.unsafe`
+  const rows = await selectRows(
+    tx,
+    checkpointRow,
+    sql.unsafe`
     SELECT name, cursor FROM ${tables('projection_checkpoints')} AS checkpoint,
       (SELECT set_config('synchronous_commit', 'off', true)) AS settings
     WHERE name = ANY(${sql.array(names, 'text')})
     ORDER BY name
-    FOR UPDATE OF checkpoint`);
+    FOR UPDATE OF checkpoint`,
+  );
   return new Map(rows.map((row) => [row.name, row.cursor]));
 }
 
-export async function advanceCheckpoints(
-  tx: DatabaseTransactionConnection,
-  tables: TableNames,
-  names: readonly string[],
-  to: { cursor: string; position: number },
-): Promise<void> {
+export async function advanceCheckpoints(tx: DatabaseTransactionConnection, tables: TableNames, names: readonly string[], to: { cursor: string; position: number }): Promise<void> {
   await tx.query(sql.unsafe`
     UPDATE ${tables('projection_checkpoints')}
     SET cursor = ${to.cursor}, position = ${to.position}, updated_at = now()

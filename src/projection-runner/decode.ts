@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { isTombstone, type RecordedEvent } from '../event-store/index.ts';
-import { handles, type AnyReadModel } from './read-model.ts';
+import { type AnyReadModel, handles } from './read-model.ts';
 import { schemaMismatch } from './unappliable.ts';
 
 type Decoded = { type: string; data: unknown } | null;

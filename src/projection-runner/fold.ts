@@ -1,15 +1,5 @@
 import type { RecordedEvent } from '../event-store/index.ts';
-import {
-  compareKeys,
-  groupColumn,
-  keyOf,
-  keyString,
-  type AnyReadModel,
-  type FoldRows,
-  type ReadRequest,
-  type Row,
-  type TableSpec,
-} from './read-model.ts';
+import { type AnyReadModel, compareKeys, type FoldRows, groupColumn, keyOf, keyString, type ReadRequest, type Row, type TableSpec } from './read-model.ts';
 import { handlerFailure } from './unappliable.ts';
 
 /**

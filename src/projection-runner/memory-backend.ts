@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { decodeStrict } from './decode.ts';
-import { foldEvents, type FoldItem } from './fold.ts';
+import { type FoldItem, foldEvents } from './fold.ts';
 import { MemoryStore } from './memory-tables.ts';
 import type { AnyReadModel, ReadModel } from './read-model.ts';
 import { parkReason } from './unappliable.ts';

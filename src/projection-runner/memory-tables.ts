@@ -1,5 +1,5 @@
 import type { ChangeSet, RowSource } from './fold.ts';
-import { compareKeys, groupColumn, keyOf, keyString, type AnyReadModel, type Row, type TableSpec } from './read-model.ts';
+import { type AnyReadModel, compareKeys, groupColumn, keyOf, keyString, type Row, type TableSpec } from './read-model.ts';
 
 /** One table in memory: rows by key, and by group for the queries and for `last`. */
 class MemoryTable {

@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
-import { InvalidInputError, sql, type CommonQueryMethods, type DatabasePool, type FragmentSqlToken } from 'slonik';
+import { type CommonQueryMethods, type DatabasePool, type FragmentSqlToken, InvalidInputError, sql } from 'slonik';
 import { z } from 'zod';
-import { compareCursors, prepared, sqlState, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, prepared, type RecordedEvent, sqlState } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
 import { decodeStrict } from './decode.ts';
-import { foldEvents, readsNothing, readsOf, type FoldItem, type RowSource } from './fold.ts';
+import { type FoldItem, foldEvents, type RowSource, readsNothing, readsOf } from './fold.ts';
 import type { AnyReadModel } from './read-model.ts';
 import { selectRow } from './rows.ts';
 import { changeSetStatements, changeStatements, loadRows } from './sql-rows.ts';
-import { liveTables, tableNames, type TableLocation, type TableNames } from './tables.ts';
+import { liveTables, type TableLocation, type TableNames, tableNames } from './tables.ts';
 import { handlerFailure, parkReason, UnappliableEventError } from './unappliable.ts';
 
 /** A projection and where it writes: the live tables, or shadow tables / another schema for a rebuild. */
@@ -209,7 +209,10 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     }
     const expected = this.names.map((name) => this.known.get(name) ?? null);
     const checkpoints = this.checkpointTables('projection_checkpoints');
-    const result = await selectRow(this.pool, guardRow, prepared(sql.unsafe`
+    const result = await selectRow(
+      this.pool,
+      guardRow,
+      prepared(sql.unsafe`
       WITH locked AS MATERIALIZED (
         SELECT name, cursor FROM ${checkpoints}
         WHERE name = ANY(${sql.array(this.names, 'text')})
@@ -228,7 +231,8 @@ export class PostgresProjectionBackend implements ProjectionBackend {
         UPDATE ${checkpoints} SET cursor = ${last.cursor}, position = ${last.position}, updated_at = now()
         WHERE name = ANY(${sql.array(this.names, 'text')}) AND ${guard}
       )
-      SELECT ok FROM guard`));
+      SELECT ok FROM guard`),
+    );
     if (result?.ok !== true) return false;
     for (const name of this.names) this.known.set(name, last.cursor);
     return true;

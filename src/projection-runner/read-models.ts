@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
-import type { DatabasePool } from 'slonik';
-import type { CommonQueryMethods } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { readModelList } from '../../projections/index.ts';
 import type { EventStore } from '../event-store/index.ts';
 import { MemoryProjectionBackend } from './memory-backend.ts';
 import { PostgresProjectionBackend } from './postgres-backend.ts';
 import type { AnyReadModel, ReadModel } from './read-model.ts';
 import { ProjectionRunner } from './runner.ts';
-import { liveTables, tableNames, type TableNames } from './tables.ts';
+import { liveTables, type TableNames, tableNames } from './tables.ts';
 
 /** Every read model the API serves, in the order they are applied (projections/index.ts). */
 export const allProjections: readonly AnyReadModel[] = Object.values(readModelList);
@@ -59,7 +58,11 @@ export async function openProjections(options: OpenProjectionsOptions): Promise<
     await runner.start();
     return { runner, readModels, eraseRows: (selection) => backend.eraseRows(selection) };
   } else {
-    const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })), { logger });
+    const backend = new PostgresProjectionBackend(
+      pool,
+      allProjections.map((projection) => ({ projection })),
+      { logger },
+    );
     readModels = postgresReadModels(pool);
     runner = new ProjectionRunner(store, backend, runnerOptions);
   }

@@ -1,6 +1,6 @@
-import { sql, type CommonQueryMethods, type FragmentSqlToken, type IdentifierSqlToken } from 'slonik';
+import { type CommonQueryMethods, type FragmentSqlToken, type IdentifierSqlToken, sql } from 'slonik';
 import type { ChangeSet, ReadSet, RowSource, TableChanges } from './fold.ts';
-import { groupColumn, keyOf, keyString, type AnyReadModel, type ColumnType, type Row, type TableSpec } from './read-model.ts';
+import { type AnyReadModel, type ColumnType, groupColumn, keyOf, keyString, type Row, type TableSpec } from './read-model.ts';
 import type { TableNames } from './tables.ts';
 
 /**
@@ -60,9 +60,7 @@ type WellFormable = string & { isWellFormed(): boolean; toWellFormed(): string }
 
 /** Rows as one jsonb value; strings with a lone surrogate get U+FFFD in its place, as the driver does. */
 export function rowsJson(rows: readonly Row[]): FragmentSqlToken {
-  const text = JSON.stringify(rows, (_key, value: unknown) =>
-    typeof value === 'string' && !(value as WellFormable).isWellFormed() ? (value as WellFormable).toWellFormed() : value,
-  );
+  const text = JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'string' && !(value as WellFormable).isWellFormed() ? (value as WellFormable).toWellFormed() : value));
   return sql.fragment`${text}::jsonb`;
 }
 
@@ -97,7 +95,10 @@ export async function selectByKeys(db: CommonQueryMethods, spec: TableSpec, tabl
     return [
       ...(await db.any(sql.unsafe`
         SELECT ${selectList(spec, 't')} FROM ${table} AS t
-        WHERE ${sql.identifier(['t', column!])} = ANY(${sql.array(keys.map((key) => key[0] as string), raw(spec.columns[column!]! + '[]'))})`)),
+        WHERE ${sql.identifier(['t', column!])} = ANY(${sql.array(
+          keys.map((key) => key[0] as string),
+          raw(spec.columns[column!]! + '[]'),
+        )})`)),
     ] as Row[];
   }
   const records = keys.map((key) => Object.fromEntries(spec.key.map((column, i) => [column, key[i]])));

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import type { AnyReadModel } from './read-model.ts';
 import { liveTables, type TableLocation } from './tables.ts';
 

@@ -1,4 +1,4 @@
-import { sql, type IdentifierSqlToken } from 'slonik';
+import { type IdentifierSqlToken, sql } from 'slonik';
 
 /**
  * Where a projection's tables live. The live tables are the migrations' (no schema: the search path,

@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { compareCursors, type EventStore } from '../event-store/index.ts';
 import { lockLiveCheckpoints } from './live-checkpoints.ts';
 import { gapBehind } from './log-extent.ts';
 import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
-import { saveProgress, targetsProgress } from './rebuild-progress.ts';
 import { lowestCursor, type ProjectionPlan } from './rebuild-plan.ts';
+import { saveProgress, targetsProgress } from './rebuild-progress.ts';
 import { twinTableName } from './shadow-tables.ts';
 import { diffTables, type TableDiff } from './table-diff.ts';
 

@@ -1,4 +1,4 @@
-import { sql, type QuerySqlToken } from 'slonik';
+import { type QuerySqlToken, sql } from 'slonik';
 
 /** An identifier quoted for SQL text. */
 export function quoteIdent(name: string): string {

@@ -1,5 +1,5 @@
-export { rebuildProjections, type RebuildOptions, type RebuildProgress, type RebuildReport, type ProjectionOutcome } from './rebuild.ts';
 export { abandonRebuild } from './abandon.ts';
-export { projectionsStatus, type ProjectionStatus, type RebuildStatus, type StatusReport } from './status.ts';
 export type { Comparison } from './compare.ts';
+export { type ProjectionOutcome, type RebuildOptions, type RebuildProgress, type RebuildReport, rebuildProjections } from './rebuild.ts';
+export { type ProjectionStatus, projectionsStatus, type RebuildStatus, type StatusReport } from './status.ts';
 export type { TableDiff } from './table-diff.ts';

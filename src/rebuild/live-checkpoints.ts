@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type DatabaseTransactionConnection } from 'slonik';
+import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from 'slonik';
 import { z } from 'zod';
 import { ensureCheckpoints, lockCheckpoints } from '../projection-runner/checkpoints.ts';
 import { selectRows } from '../projection-runner/rows.ts';
@@ -31,7 +31,11 @@ export interface LiveCheckpoint {
 const checkpointRow = z.object({ name: z.string(), cursor: z.string().nullable(), position: z.coerce.number().nullable(), updated_at: z.coerce.date() });
 
 export async function readLiveCheckpoints(db: CommonQueryMethods, names: readonly string[]): Promise<Map<string, LiveCheckpoint>> {
-  const rows = await selectRows(db, checkpointRow, sql.unsafe`
-    SELECT name, cursor, position, updated_at FROM projection_checkpoints WHERE name = ANY(${sql.array(names, 'text')})`);
+  const rows = await selectRows(
+    db,
+    checkpointRow,
+    sql.unsafe`
+    SELECT name, cursor, position, updated_at FROM projection_checkpoints WHERE name = ANY(${sql.array(names, 'text')})`,
+  );
   return new Map(rows.map((row) => [row.name, { name: row.name, cursor: row.cursor, position: row.position, updatedAt: row.updated_at }]));
 }

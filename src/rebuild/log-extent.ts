@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { decodeCursor } from '../event-store/cursor.ts';
 import { selectRows } from '../projection-runner/rows.ts';
@@ -21,11 +21,15 @@ const lagRow = z.object({ events: z.coerce.number(), seconds: z.coerce.number().
 export async function lagBehind(db: CommonQueryMethods, cursor: string | null, cap: number): Promise<{ events: number; capped: boolean; seconds: number }> {
   const point = cursor === null ? { tx: 0n, position: 0n } : decodeCursor(cursor);
   const after = sql.fragment`(tx_id, position) > (${point.tx.toString()}::xid8, ${point.position.toString()}::int8) AND tx_id < snapshot.xmin`;
-  const [row] = await selectRows(db, lagRow, sql.unsafe`
+  const [row] = await selectRows(
+    db,
+    lagRow,
+    sql.unsafe`
     SELECT
       (SELECT count(*) FROM (SELECT 1 FROM events WHERE ${after} LIMIT ${cap}) AS behind) AS events,
       (SELECT extract(epoch FROM now() - recorded_at) FROM events WHERE ${after} ORDER BY tx_id, position LIMIT 1) AS seconds
-    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot`);
+    FROM (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS snapshot`,
+  );
   return { events: row!.events, capped: row!.events >= cap, seconds: Math.max(0, row!.seconds ?? 0) };
 }
 

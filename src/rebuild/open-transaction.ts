@@ -1,4 +1,4 @@
-import { sql, type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection } from 'slonik';
+import { type DatabasePool, type DatabasePoolConnection, type DatabaseTransactionConnection, sql } from 'slonik';
 import { ddl } from './ddl.ts';
 
 /**
@@ -6,7 +6,11 @@ import { ddl } from './ddl.ts';
  * any query on another connection while its callback runs; the swap and the comparison need exactly
  * that (they read the log and commit batches elsewhere while holding the checkpoint locks here).
  */
-export async function withOpenTransaction<T>(pool: DatabasePool, begin: 'BEGIN' | 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY', work: (tx: DatabaseTransactionConnection) => Promise<T>): Promise<T> {
+export async function withOpenTransaction<T>(
+  pool: DatabasePool,
+  begin: 'BEGIN' | 'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY',
+  work: (tx: DatabaseTransactionConnection) => Promise<T>,
+): Promise<T> {
   return pool.connect(async (connection: DatabasePoolConnection) => {
     await connection.query(ddl(begin));
     let result: T;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import { sql, type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection } from 'slonik';
+import { type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection, sql } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import { handles, type AnyReadModel } from '../projection-runner/read-model.ts';
+import { type AnyReadModel, handles } from '../projection-runner/read-model.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */
@@ -272,7 +272,7 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
   };
   const decoder = ((projection: AnyReadModel) => {
     const cache = cacheOf(projection);
-    
+
     return (index: number) => {
       const event = batch[index]!;
       if (!handles(projection, event.type)) return null;
@@ -292,7 +292,7 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
     for (let start = from; start < batch.length; start += chunk) {
       for (const { projection } of targets) {
         const cache = cacheOf(projection);
-        
+
         for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (handles(projection, batch[i]!.type)) decode(projection, cache, i);
       }
       // Let the page being read come in meanwhile (its rows are parsed as they arrive).

@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
 import { selectRows } from '../projection-runner/rows.ts';
@@ -20,12 +20,20 @@ export async function withRebuildLocks<T>(pool: DatabasePool, names: readonly st
     const held: string[] = [];
     try {
       for (const name of sorted) {
-        const [row] = await selectRows(connection, acquired, sql.unsafe`
-          SELECT pg_try_advisory_lock(${rebuildLockClass}::int4, hashtext(${name})) AS acquired`);
+        const [row] = await selectRows(
+          connection,
+          acquired,
+          sql.unsafe`
+          SELECT pg_try_advisory_lock(${rebuildLockClass}::int4, hashtext(${name})) AS acquired`,
+        );
         if (row?.acquired !== true) {
-          throw new LakechatError('LAKECHAT_ERR_REBUILD_IN_PROGRESS', `Another process is already rebuilding "${name.replace(/^[^:]*:/, '')}"; wait for it to finish (npm run projections:status shows it)`, {
-            details: { lock: name },
-          });
+          throw new LakechatError(
+            'LAKECHAT_ERR_REBUILD_IN_PROGRESS',
+            `Another process is already rebuilding "${name.replace(/^[^:]*:/, '')}"; wait for it to finish (npm run projections:status shows it)`,
+            {
+              details: { lock: name },
+            },
+          );
         }
         held.push(name);
       }
@@ -41,11 +49,15 @@ export async function withRebuildLocks<T>(pool: DatabasePool, names: readonly st
 /** Which of `names` some session holds right now. */
 export async function heldRebuildLocks(pool: DatabasePool, names: readonly string[]): Promise<Set<string>> {
   if (names.length === 0) return new Set();
-  const rows = await selectRows(pool, heldRow, sql.unsafe`
+  const rows = await selectRows(
+    pool,
+    heldRow,
+    sql.unsafe`
     SELECT wanted.name FROM unnest(${sql.array(names, 'text')}) AS wanted(name)
     WHERE EXISTS (
       SELECT 1 FROM pg_locks
       WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-        AND classid = ${rebuildLockClass}::int4::oid AND objid = hashtext(wanted.name)::oid AND objsubid = 2)`);
+        AND classid = ${rebuildLockClass}::int4::oid AND objid = hashtext(wanted.name)::oid AND objsubid = 2)`,
+  );
   return new Set(rows.map((row) => row.name));
 }

@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { CommonQueryMethods } from 'slonik';
+import { sql } from 'slonik';
 import { compareCursors } from '../event-store/index.ts';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import type { TableNames } from '../projection-runner/tables.ts';
-import { sql } from 'slonik';
 import type { RebuildApplier } from './appliers/applier.ts';
 import { applierFor, type FoldApplierOptions } from './appliers/index.ts';
 import { quoteIdent } from './ddl.ts';
 import type { ProjectionTarget } from './projector.ts';
-import { twinTableName, type TwinPlace } from './shadow-tables.ts';
+import { type TwinPlace, twinTableName } from './shadow-tables.ts';
 import { describeLiveTable, shapeOf, type TableDefinition } from './table-definition.ts';
 
 /** One projection of a rebuild or an "as of" build: its live tables and where their twins go. */
@@ -27,12 +27,7 @@ export interface ProjectionPlan {
 // Bump when the rebuild's own way of writing changes, so no rebuild resumes across it.
 const rebuildFormat = 2;
 
-export async function planProjection(
-  db: CommonQueryMethods,
-  projection: AnyReadModel,
-  place: (live: TableDefinition) => TwinPlace,
-  options?: FoldApplierOptions,
-): Promise<ProjectionPlan> {
+export async function planProjection(db: CommonQueryMethods, projection: AnyReadModel, place: (live: TableDefinition) => TwinPlace, options?: FoldApplierOptions): Promise<ProjectionPlan> {
   const live: TableDefinition[] = [];
   for (const name of Object.keys(projection.tables)) live.push(await describeLiveTable(db, name));
   const byLogical = new Map(live.map((table) => [table.logicalName, table]));

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from '../projection-runner/rows.ts';
 import type { ProjectionTarget } from './projector.ts';
@@ -37,9 +37,13 @@ const progressRow = z
   );
 
 export async function readProgress(db: CommonQueryMethods, names: readonly string[]): Promise<Map<string, SavedProgress>> {
-  const rows = await selectRows(db, progressRow, sql.unsafe`
+  const rows = await selectRows(
+    db,
+    progressRow,
+    sql.unsafe`
     SELECT name, cursor, position, events, fingerprint, started_at, updated_at
-    FROM projection_rebuilds WHERE name = ANY(${sql.array(names, 'text')})`);
+    FROM projection_rebuilds WHERE name = ANY(${sql.array(names, 'text')})`,
+  );
   return new Map(rows.map((row) => [row.name, row]));
 }
 
@@ -57,8 +61,20 @@ export async function saveProgress(db: CommonQueryMethods, progress: readonly { 
   await db.query(sql.unsafe`
     UPDATE projection_rebuilds AS saved
     SET cursor = moved.cursor, position = moved.position, events = saved.events + moved.added, updated_at = now()
-    FROM unnest(${sql.array(progress.map((p) => p.name), 'text')}, ${sql.array(progress.map((p) => p.cursor), 'text')},
-                ${sql.array(progress.map((p) => p.position), 'int8')}, ${sql.array(progress.map((p) => p.addedEvents), 'int8')})
+    FROM unnest(${sql.array(
+      progress.map((p) => p.name),
+      'text',
+    )}, ${sql.array(
+      progress.map((p) => p.cursor),
+      'text',
+    )},
+                ${sql.array(
+                  progress.map((p) => p.position),
+                  'int8',
+                )}, ${sql.array(
+                  progress.map((p) => p.addedEvents),
+                  'int8',
+                )})
       AS moved(name, cursor, position, added)
     WHERE saved.name = moved.name`);
 }

@@ -3,12 +3,12 @@ import type { DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
-import { compareWithLive, type Comparison } from './compare.ts';
+import { type Comparison, compareWithLive } from './compare.ts';
 import { gapBehind, logExtent } from './log-extent.ts';
 import { projectLog } from './projector.ts';
-import { lowestCursor, planProjection, type ProjectionPlan } from './rebuild-plan.ts';
-import { clearProgress, readProgress, saveProgress, startProgress, targetsProgress } from './rebuild-progress.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';
+import { lowestCursor, type ProjectionPlan, planProjection } from './rebuild-plan.ts';
+import { clearProgress, readProgress, saveProgress, startProgress, targetsProgress } from './rebuild-progress.ts';
 import { completeTwin, createTwin, dropTwin, shadowSuffix, twinTableName } from './shadow-tables.ts';
 import { swapIn } from './swap.ts';
 import { describeTable } from './table-definition.ts';
@@ -84,79 +84,83 @@ export async function rebuildProjections(options: RebuildOptions): Promise<Rebui
   const batchSize = options.batchSize ?? 5_000;
   const transactionBudgetMs = options.transactionBudgetMs === 0 ? undefined : (options.transactionBudgetMs ?? 50);
   const names = options.projections.map((projection) => projection.name);
-  return withRebuildLocks(pool, names.map((name) => `rebuild:${name}`), async () => {
-    const plans: ProjectionPlan[] = [];
-    for (const projection of options.projections) plans.push(await planProjection(pool, projection, shadowPlace));
-    const outcomes = await prepareShadows(pool, plans, options.restart === true, logger);
+  return withRebuildLocks(
+    pool,
+    names.map((name) => `rebuild:${name}`),
+    async () => {
+      const plans: ProjectionPlan[] = [];
+      for (const projection of options.projections) plans.push(await planProjection(pool, projection, shadowPlace));
+      const outcomes = await prepareShadows(pool, plans, options.restart === true, logger);
 
-    let events = 0;
-    /** Applies the log up to the head as it is now, a batch per transaction; returns the events read. */
-    const build = async (phase: RebuildProgress['phase']): Promise<number> => {
-      const extent = await logExtent(pool);
-      const from = Math.min(...plans.map((plan) => plan.target.position ?? (extent.first ?? 1) - 1));
-      const total = extent.last === null ? 0 : Math.max(0, extent.last - from);
-      let done = 0;
-      options.onProgress?.({ phase, events: 0, total });
-      // Up to the head as it is now: under a steady stream of writes a phase still ends (the swap takes the rest).
-      const head = await store.headCursor();
-      const read = await projectLog({
-        store,
-        pool,
-        targets: plans.map((plan) => plan.target),
-        batchSize,
-        transactionBudgetMs,
-        stopAfter: head,
-        signal,
-        logger,
-        record: (tx, targets, read) => saveProgress(tx, targetsProgress(targets, read)),
-        onBatch: (batch) => {
-          done += batch.events;
-          options.onProgress?.({ phase, events: done, total: Math.max(total, done) });
-        },
-      });
-      events += read;
-      return read;
-    };
-    // Catches up in batches until what is left fits in the swap's bounded last catch-up.
-    const catchUp = async (): Promise<void> => {
-      for (let pass = 0; pass < maxCatchUpPasses; pass++) {
-        await build('catch-up');
-        if ((await gapBehind(pool, lowestCursor(plans), swapGap)) <= swapGap) return;
-      }
-    };
+      let events = 0;
+      /** Applies the log up to the head as it is now, a batch per transaction; returns the events read. */
+      const build = async (phase: RebuildProgress['phase']): Promise<number> => {
+        const extent = await logExtent(pool);
+        const from = Math.min(...plans.map((plan) => plan.target.position ?? (extent.first ?? 1) - 1));
+        const total = extent.last === null ? 0 : Math.max(0, extent.last - from);
+        let done = 0;
+        options.onProgress?.({ phase, events: 0, total });
+        // Up to the head as it is now: under a steady stream of writes a phase still ends (the swap takes the rest).
+        const head = await store.headCursor();
+        const read = await projectLog({
+          store,
+          pool,
+          targets: plans.map((plan) => plan.target),
+          batchSize,
+          transactionBudgetMs,
+          stopAfter: head,
+          signal,
+          logger,
+          record: (tx, targets, read) => saveProgress(tx, targetsProgress(targets, read)),
+          onBatch: (batch) => {
+            done += batch.events;
+            options.onProgress?.({ phase, events: done, total: Math.max(total, done) });
+          },
+        });
+        events += read;
+        return read;
+      };
+      // Catches up in batches until what is left fits in the swap's bounded last catch-up.
+      const catchUp = async (): Promise<void> => {
+        for (let pass = 0; pass < maxCatchUpPasses; pass++) {
+          await build('catch-up');
+          if ((await gapBehind(pool, lowestCursor(plans), swapGap)) <= swapGap) return;
+        }
+      };
 
-    const dryRun = options.dryRun === true;
-    try {
+      const dryRun = options.dryRun === true;
       try {
-        await build('build');
-        // Indexes built CONCURRENTLY, on the pool: no transaction id held while they build.
-        for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, plan.place(table));
-        // Building the indexes took a while: catch up again before comparing or swapping.
-        await catchUp();
-      } catch (error) {
-        if (signal?.aborted === true) throw new LakechatError('LAKECHAT_ERR_REBUILD_INTERRUPTED', undefined, { cause: error });
-        throw error;
-      }
+        try {
+          await build('build');
+          // Indexes built CONCURRENTLY, on the pool: no transaction id held while they build.
+          for (const plan of plans) for (const table of plan.live) await completeTwin(pool, table, plan.place(table));
+          // Building the indexes took a while: catch up again before comparing or swapping.
+          await catchUp();
+        } catch (error) {
+          if (signal?.aborted === true) throw new LakechatError('LAKECHAT_ERR_REBUILD_INTERRUPTED', undefined, { cause: error });
+          throw error;
+        }
 
-      const report = (swapped: boolean, comparisons?: Comparison[]): RebuildReport => ({
-        projections: plans.map((plan) => ({ ...outcomes.get(plan.projection.name)!, cursor: plan.target.cursor, position: plan.target.position })),
-        events,
-        swapped,
-        ...(comparisons === undefined ? {} : { comparisons }),
-      });
-      if (dryRun) return report(false, await compareWithLive({ pool, store, plans, batchSize, transactionBudgetMs, maxGap: swapGap, catchUp, logger }));
-      signal?.throwIfAborted();
-      await options.beforeSwap?.();
-      await swapIn({ pool, store, plans, batchSize, maxGap: swapGap, catchUp, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
-      logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
-      return report(true);
-    } finally {
-      // A dry run leaves nothing behind, whatever happened: no shadow tables, no saved progress.
-      if (dryRun) {
-        await dropShadows(pool, plans).catch((error: unknown) => logger?.warn({ err: error }, 'could not drop the shadow tables of the dry run (--abandon drops them)'));
+        const report = (swapped: boolean, comparisons?: Comparison[]): RebuildReport => ({
+          projections: plans.map((plan) => ({ ...outcomes.get(plan.projection.name)!, cursor: plan.target.cursor, position: plan.target.position })),
+          events,
+          swapped,
+          ...(comparisons === undefined ? {} : { comparisons }),
+        });
+        if (dryRun) return report(false, await compareWithLive({ pool, store, plans, batchSize, transactionBudgetMs, maxGap: swapGap, catchUp, logger }));
+        signal?.throwIfAborted();
+        await options.beforeSwap?.();
+        await swapIn({ pool, store, plans, batchSize, maxGap: swapGap, catchUp, lockTimeoutMs: options.swapLockTimeoutMs ?? 2_000, logger });
+        logger?.info({ projections: names, cursor: plans[0]?.target.cursor }, 'rebuilt projections swapped in');
+        return report(true);
+      } finally {
+        // A dry run leaves nothing behind, whatever happened: no shadow tables, no saved progress.
+        if (dryRun) {
+          await dropShadows(pool, plans).catch((error: unknown) => logger?.warn({ err: error }, 'could not drop the shadow tables of the dry run (--abandon drops them)'));
+        }
       }
-    }
-  });
+    },
+  );
 }
 
 /** Events at most in the swap's last catch-up, under its locks (more: it catches up outside first). */
@@ -166,13 +170,24 @@ const maxCatchUpPasses = 10;
 async function dropShadows(pool: DatabasePool, plans: readonly ProjectionPlan[]): Promise<void> {
   await pool.transaction(async (tx) => {
     for (const plan of plans) for (const table of plan.live) await dropTwin(tx, table, plan.place(table));
-    await clearProgress(tx, plans.map((plan) => plan.projection.name));
+    await clearProgress(
+      tx,
+      plans.map((plan) => plan.projection.name),
+    );
   });
 }
 
 /** Resumes each projection's shadow tables where its saved progress says, or makes them anew. */
-async function prepareShadows(pool: DatabasePool, plans: readonly ProjectionPlan[], restart: boolean, logger: Logger | undefined): Promise<Map<string, Omit<ProjectionOutcome, 'cursor' | 'position'>>> {
-  const saved = await readProgress(pool, plans.map((plan) => plan.projection.name));
+async function prepareShadows(
+  pool: DatabasePool,
+  plans: readonly ProjectionPlan[],
+  restart: boolean,
+  logger: Logger | undefined,
+): Promise<Map<string, Omit<ProjectionOutcome, 'cursor' | 'position'>>> {
+  const saved = await readProgress(
+    pool,
+    plans.map((plan) => plan.projection.name),
+  );
   const outcomes = new Map<string, Omit<ProjectionOutcome, 'cursor' | 'position'>>();
   for (const plan of plans) {
     const name = plan.projection.name;

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
 import { selectRows } from '../projection-runner/rows.ts';
@@ -65,17 +65,15 @@ export interface CreateTwinOptions {
 export async function createTwin(db: CommonQueryMethods, live: TableDefinition, place: TwinPlace, options: CreateTwinOptions = {}): Promise<void> {
   const twin = qualified(place.schema, twinTableName(live, place));
   const storage = options.fillfactor === undefined ? '' : ` WITH (fillfactor = ${Math.trunc(options.fillfactor)})`;
-  await db.query(ddl(`CREATE TABLE ${twin} (LIKE ${qualified(live.schema, live.name)}
+  await db.query(
+    ddl(`CREATE TABLE ${twin} (LIKE ${qualified(live.schema, live.name)}
     INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING GENERATED INCLUDING IDENTITY INCLUDING STORAGE
-    INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)${storage}`));
+    INCLUDING COMPRESSION INCLUDING COMMENTS INCLUDING STATISTICS)${storage}`),
+  );
   for (const index of live.indexes) {
     if (!neededWhileBuilding(index)) continue;
     await db.query(
-      ddl(
-        index.constraint !== null
-          ? `ALTER TABLE ${twin} ADD CONSTRAINT ${quoteIdent(twinIndexName(index, place))} ${index.definition}`
-          : twinIndexDefinition(index, live, place, false),
-      ),
+      ddl(index.constraint !== null ? `ALTER TABLE ${twin} ADD CONSTRAINT ${quoteIdent(twinIndexName(index, place))} ${index.definition}` : twinIndexDefinition(index, live, place, false)),
     );
   }
   for (const key of live.foreignKeys) {
@@ -102,9 +100,13 @@ export async function completeTwin(db: CommonQueryMethods, live: TableDefinition
   for (const index of live.indexes) {
     if (neededWhileBuilding(index)) continue;
     const name = twinIndexName(index, place);
-    const [existing] = await selectRows(db, indexState, sql.unsafe`
+    const [existing] = await selectRows(
+      db,
+      indexState,
+      sql.unsafe`
       SELECT x.indisvalid AS valid FROM pg_index AS x JOIN pg_class AS i ON i.oid = x.indexrelid
-      WHERE i.oid = to_regclass(quote_ident(${place.schema}) || '.' || quote_ident(${name}))`);
+      WHERE i.oid = to_regclass(quote_ident(${place.schema}) || '.' || quote_ident(${name}))`,
+    );
     if (existing?.valid === true) continue;
     if (existing !== undefined) await db.query(ddl(`DROP INDEX CONCURRENTLY IF EXISTS ${qualified(place.schema, name)}`));
     await db.query(ddl(twinIndexDefinition(index, live, place, true)));

@@ -1,4 +1,4 @@
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { readLiveCheckpoints } from './live-checkpoints.ts';
@@ -44,7 +44,10 @@ export async function projectionsStatus(pool: DatabasePool, projections: readonl
     if ((error as { cause?: { code?: string } }).cause?.code === '42P01') return new Map<string, never>();
     throw error;
   });
-  const running = await heldRebuildLocks(pool, names.map((name) => `rebuild:${name}`));
+  const running = await heldRebuildLocks(
+    pool,
+    names.map((name) => `rebuild:${name}`),
+  );
   const extent = await logExtent(pool);
   const lags = new Map<string | null, Awaited<ReturnType<typeof lagBehind>>>();
   const statuses: ProjectionStatus[] = [];
@@ -74,11 +77,9 @@ export async function projectionsStatus(pool: DatabasePool, projections: readonl
             },
     });
   }
-  const parked = await pool
-    .oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM projection_parked_events`)
-    .catch((error: unknown) => {
-      if ((error as { cause?: { code?: string } }).cause?.code === '42P01') return 0; // before migration 015
-      throw error;
-    });
+  const parked = await pool.oneFirst(sql.type(z.object({ count: z.number() }))`SELECT count(*)::int AS count FROM projection_parked_events`).catch((error: unknown) => {
+    if ((error as { cause?: { code?: string } }).cause?.code === '42P01') return 0; // before migration 015
+    throw error;
+  });
   return { headPosition: extent.last, projections: statuses, parkedEvents: parked };
 }

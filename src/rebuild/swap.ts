@@ -1,13 +1,13 @@
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import { compareCursors, type EventStore } from '../event-store/index.ts';
-import { clearProgress, readProgress } from './rebuild-progress.ts';
 import { lockLiveCheckpoints, setLiveCheckpoint } from './live-checkpoints.ts';
-import { withOpenTransaction } from './open-transaction.ts';
 import { gapBehind } from './log-extent.ts';
+import { withOpenTransaction } from './open-transaction.ts';
 import { projectLog } from './projector.ts';
 import { lowestCursor, type ProjectionPlan } from './rebuild-plan.ts';
+import { clearProgress, readProgress } from './rebuild-progress.ts';
 import { lockLiveTables, replaceLiveTable } from './shadow-tables.ts';
 
 export interface SwapOptions {
@@ -68,7 +68,10 @@ export async function swapIn(options: SwapOptions): Promise<void> {
     try {
       await withOpenTransaction(pool, 'BEGIN', async (tx) => {
         await tx.query(sql.unsafe`SELECT set_config('lock_timeout', ${`${options.lockTimeoutMs}ms`}, true)`);
-        await lockLiveTables(tx, plans.flatMap((plan) => plan.live));
+        await lockLiveTables(
+          tx,
+          plans.flatMap((plan) => plan.live),
+        );
         const live = await lockLiveCheckpoints(tx, names);
         // Bounded: the transaction holds a transaction id (and the live tables) while it applies these.
         if ((await gapBehind(tx, lowestCursor(plans), options.maxGap)) > options.maxGap) throw new GapTooLarge();
@@ -118,4 +121,3 @@ export async function swapIn(options: SwapOptions): Promise<void> {
     }
   }
 }
-

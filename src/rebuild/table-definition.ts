@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
 import { selectRows } from '../projection-runner/rows.ts';
@@ -51,7 +51,10 @@ const foreignKeyRow = z.object({ name: z.string(), definition: z.string() });
  */
 export async function describeTable(db: CommonQueryMethods, logicalName: string, schema: string | null, name: string): Promise<TableDefinition | null> {
   const regclass = schema === null ? sql.fragment`to_regclass(quote_ident(${name}))` : sql.fragment`to_regclass(quote_ident(${schema}) || '.' || quote_ident(${name}))`;
-  const [table] = await selectRows(db, tableRow, sql.unsafe`
+  const [table] = await selectRows(
+    db,
+    tableRow,
+    sql.unsafe`
     SELECT c.oid, n.nspname AS schema, c.relname AS name, pg_get_userbyid(c.relowner) AS owner, c.reloptions AS options,
       coalesce((SELECT json_agg(json_build_object('grantee', CASE WHEN acl.grantee = 0 THEN NULL ELSE pg_get_userbyid(acl.grantee) END,
                                                   'privilege', acl.privilege_type) ORDER BY acl.grantee, acl.privilege_type)
@@ -64,19 +67,28 @@ export async function describeTable(db: CommonQueryMethods, logicalName: string,
               JOIN pg_attribute AS a ON a.attrelid = x.indrelid AND a.attnum = k.attnum
             WHERE x.indrelid = c.oid AND x.indisprimary ORDER BY k.ord) AS primary_key
     FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
-    WHERE c.oid = ${regclass} AND c.relkind IN ('r', 'p')`);
+    WHERE c.oid = ${regclass} AND c.relkind IN ('r', 'p')`,
+  );
   if (table === undefined) return null;
-  const indexes = await selectRows(db, indexRow, sql.unsafe`
+  const indexes = await selectRows(
+    db,
+    indexRow,
+    sql.unsafe`
     SELECT i.relname AS name, con.conname AS constraint, x.indisunique AS unique,
       coalesce(pg_get_constraintdef(con.oid), pg_get_indexdef(i.oid)) AS definition
     FROM pg_index AS x
     JOIN pg_class AS i ON i.oid = x.indexrelid
     LEFT JOIN pg_constraint AS con ON con.conindid = x.indexrelid AND con.conrelid = x.indrelid AND con.contype IN ('p', 'u', 'x')
     WHERE x.indrelid = ${table.oid}::oid
-    ORDER BY i.relname`);
-  const foreignKeys = await selectRows(db, foreignKeyRow, sql.unsafe`
+    ORDER BY i.relname`,
+  );
+  const foreignKeys = await selectRows(
+    db,
+    foreignKeyRow,
+    sql.unsafe`
     SELECT conname AS name, pg_get_constraintdef(oid) AS definition FROM pg_constraint
-    WHERE conrelid = ${table.oid}::oid AND contype = 'f' ORDER BY conname`);
+    WHERE conrelid = ${table.oid}::oid AND contype = 'f' ORDER BY conname`,
+  );
   return {
     logicalName,
     schema: table.schema,

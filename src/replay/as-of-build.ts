@@ -1,15 +1,15 @@
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import { ddl, qualified, quoteIdent } from '../rebuild/ddl.ts';
 import { projectLog } from '../rebuild/projector.ts';
-import { planProjection, type ProjectionPlan } from '../rebuild/rebuild-plan.ts';
 import { withRebuildLocks } from '../rebuild/rebuild-lock.ts';
+import { type ProjectionPlan, planProjection } from '../rebuild/rebuild-plan.ts';
 import { completeTwin, createTwin, dropTwin } from '../rebuild/shadow-tables.ts';
 import { describeLiveTable } from '../rebuild/table-definition.ts';
-import { describeAsOf, type AsOf } from './as-of.ts';
+import { type AsOf, describeAsOf } from './as-of.ts';
 
 export interface AsOfBuildOptions {
   pool: DatabasePool;

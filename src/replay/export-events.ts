@@ -1,8 +1,8 @@
 import { once } from 'node:events';
 import type { CommonQueryMethods } from 'slonik';
 import type { EventStore, RecordedEvent } from '../event-store/index.ts';
-import { lineFormats, type LineFormat } from './formats.ts';
-import { ndjsonText, readLinePage, type LineRow } from './ndjson-pages.ts';
+import { type LineFormat, lineFormats } from './formats.ts';
+import { type LineRow, ndjsonText, readLinePage } from './ndjson-pages.ts';
 import type { ReplayFilter } from './replay-filter.ts';
 
 /** Where the text goes: a file, stdout, an HTTP response (Node's Writable). */

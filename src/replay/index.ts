@@ -1,8 +1,8 @@
-export { exportEvents, type ExportOptions, type ExportResult, type TextSink } from './export-events.ts';
-export { lineFormats, replayFormats, type LineFormat, type ReplayFormat } from './formats.ts';
-export { toEventLine, eventLineColumns, type EventLine } from './event-line.ts';
-export { replayFilterSchema, toReplayFilter, type ReplayFilter, type ReplayFilterInput } from './replay-filter.ts';
-export { resolveAsOf, describeAsOf, type AsOf } from './as-of.ts';
-export { streamAsOf, type StreamAsOf } from './stream-as-of.ts';
-export { buildAsOf, type AsOfBuildOptions, type AsOfBuildReport } from './as-of-build.ts';
+export { type AsOf, describeAsOf, resolveAsOf } from './as-of.ts';
+export { type AsOfBuildOptions, type AsOfBuildReport, buildAsOf } from './as-of-build.ts';
+export { type EventLine, eventLineColumns, toEventLine } from './event-line.ts';
 export { registerEventRoutes } from './events-route.ts';
+export { type ExportOptions, type ExportResult, exportEvents, type TextSink } from './export-events.ts';
+export { type LineFormat, lineFormats, type ReplayFormat, replayFormats } from './formats.ts';
+export { type ReplayFilter, type ReplayFilterInput, replayFilterSchema, toReplayFilter } from './replay-filter.ts';
+export { type StreamAsOf, streamAsOf } from './stream-as-of.ts';

@@ -1,7 +1,7 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { decodeCursor, nameCursor, pickFilter, readAllStatement, type EventFilter, type EventStore } from '../event-store/index.ts';
+import { decodeCursor, type EventFilter, type EventStore, nameCursor, pickFilter, readAllStatement } from '../event-store/index.ts';
 import { lineFormats } from './formats.ts';
 
 /**
@@ -88,7 +88,6 @@ function inOrder(rows: readonly LineRow[]): boolean {
   for (let i = 1; i < rows.length; i++) if (byCursor(rows[i - 1]!, rows[i]!) > 0) return false;
   return true;
 }
-
 
 /** A jsonb value as the pool's driver gives it: parsed by default, text if a type parser says so. */
 function json(value: unknown): string {

@@ -1,10 +1,10 @@
-import { chatsReadModel, type ChatRow } from '../../projections/chats.ts';
-import { messagesReadModel, type MessageRow } from '../../projections/messages.ts';
-import { profileHistoryReadModel, type ProfileHistoryEntry } from '../../projections/profile-history.ts';
-import { profilesReadModel, type ProfileRow } from '../../projections/profiles.ts';
+import { type ChatRow, chatsReadModel } from '../../projections/chats.ts';
+import { type MessageRow, messagesReadModel } from '../../projections/messages.ts';
+import { type ProfileHistoryEntry, profileHistoryReadModel } from '../../projections/profile-history.ts';
+import { type ProfileRow, profilesReadModel } from '../../projections/profiles.ts';
 import { parseChatEvent } from '../chats/events.ts';
 import { evolveChat } from '../chats/evolve.ts';
-import { initialChatState, type ChatState } from '../chats/state.ts';
+import { type ChatState, initialChatState } from '../chats/state.ts';
 import { chatStreamPrefix } from '../chats/stream-id.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore, RecordedEvent } from '../event-store/index.ts';
@@ -16,7 +16,7 @@ import { decodeFor } from '../projection-runner/decode.ts';
 import { foldEvents } from '../projection-runner/fold.ts';
 import { MemoryStore } from '../projection-runner/memory-tables.ts';
 import type { AnyReadModel } from '../projection-runner/read-model.ts';
-import { describeAsOf, includes, type AsOf } from './as-of.ts';
+import { type AsOf, describeAsOf, includes } from './as-of.ts';
 
 /** One stream as it was: its state (what commands decide on) and what the API showed of it then. */
 export type StreamAsOf =

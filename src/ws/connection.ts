@@ -1,19 +1,19 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { ChatService } from '../chats/chat-service.ts';
+import type { CommandContext } from '../commands/index.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore, RecordedEvent } from '../event-store/index.ts';
 import type { Identity } from '../http/identity.ts';
 import type { Logger } from '../logger.ts';
-import type { CommandContext } from '../commands/index.ts';
-import { parseClientFrame, type PostFrame, type SignalFrame, type SubscribeFrame, type UnsubscribeFrame } from './client-frames.ts';
-import { closeReasons, type CloseReason } from './close-codes.ts';
-import { Outbox } from './outbox.ts';
+import { TokenBucket } from '../token-bucket.ts';
+import { type PostFrame, parseClientFrame, type SignalFrame, type SubscribeFrame, type UnsubscribeFrame } from './client-frames.ts';
+import { type CloseReason, closeReasons } from './close-codes.ts';
 import type { WsLimits } from './limits.ts';
+import { Outbox } from './outbox.ts';
 import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, storeChangedFrame, unsubscribedFrame } from './server-frames.ts';
 import { encodeSignal, type SignalEnvelope } from './signal-relay.ts';
 import { Subscription } from './subscription.ts';
-import { TokenBucket } from '../token-bucket.ts';
 import type { UserShare } from './user-share.ts';
 
 /** Frames this instance's connections sent, and signals dropped for clients that were behind, since start. */

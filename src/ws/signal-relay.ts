@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { chatIdSchema } from '../chats/events.ts';
 import { chatStreamId } from '../chats/stream-id.ts';
 import { LakechatError } from '../errors.ts';
-import { PostgresEventStore, type EventStore } from '../event-store/index.ts';
+import { type EventStore, PostgresEventStore } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 
 /** A signal on its way between instances: ephemeral, never stored. */
@@ -36,7 +36,7 @@ const wireSchema = z
     d: z.record(z.string(), z.unknown()),
   })
   .strict()
-  .refine((w) => w.s === chatStreamId(w.o, w.c), { message: 'the stream id is not the chat\'s' });
+  .refine((w) => w.s === chatStreamId(w.o, w.c), { message: "the stream id is not the chat's" });
 
 /** The envelope as relayed (short keys: the payload cap counts every byte). Throws above the cap. */
 export function encodeSignal(envelope: SignalEnvelope): string {

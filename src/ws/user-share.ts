@@ -1,6 +1,6 @@
 import { Budget } from '../budget.ts';
-import type { WsLimits } from './limits.ts';
 import { TokenBucket } from '../token-bucket.ts';
+import type { WsLimits } from './limits.ts';
 
 /**
  * What all of one user's connections on this instance share, so that opening more connections buys

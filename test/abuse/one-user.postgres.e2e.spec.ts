@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
-import { startEmbeddedPostgres, type LocalPostgres } from '../support/embedded-postgres.ts';
+import { type LocalPostgres, startEmbeddedPostgres } from '../support/embedded-postgres.ts';
 import { appendMessages, Client, eventually, startChat, startInstance } from '../ws/ws-support.ts';
-import { healthProbe, rssSampler, startServerProcess, type ServerUnderAttack } from './server-process.ts';
+import { healthProbe, rssSampler, type ServerUnderAttack, startServerProcess } from './server-process.ts';
 
 /**
  * Issue 12, items 1 and 2: one ordinary user, against the real server in a process of its own on
@@ -111,7 +111,12 @@ describe('one user against the instance', () => {
     const reader = client(target.wsUrl, attacker);
     const caughtUp = await reader.subscribe({ id: 'all', scope: 'chat', chatId: 'big', after: null });
     expect(caughtUp.type).toBe('caught_up');
-    expect(reader.events('all').filter((frame) => frame.eventType === 'MessagePosted').map((frame) => frame.data.position)).toEqual(Array.from({ length: messages }, (_, i) => i + 1));
+    expect(
+      reader
+        .events('all')
+        .filter((frame) => frame.eventType === 'MessagePosted')
+        .map((frame) => frame.data.position),
+    ).toEqual(Array.from({ length: messages }, (_, i) => i + 1));
     const recoveredS = (performance.now() - sent) / 1000;
     await health.stop();
     expect(health.slowestMs()).toBeLessThan(2_000);
@@ -205,7 +210,6 @@ async function slowReader(url: string, user: string) {
     errors,
     positions: (subscription: string) => bySubscription.get(subscription) ?? [],
     received: () => [...bySubscription.values()].reduce((sum, list) => sum + list.length, 0),
-    complete: (subscriptions: number) =>
-      bySubscription.size === subscriptions && [...bySubscription.values()].every((list) => list.length >= messages),
+    complete: (subscriptions: number) => bySubscription.size === subscriptions && [...bySubscription.values()].every((list) => list.length >= messages),
   };
 }

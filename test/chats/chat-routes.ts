@@ -113,7 +113,11 @@ export function describeChatRoutes(name: string, open: () => Promise<AppUnderTes
         const chat = await createChat(alice);
         for (const content of ['a', 'b', 'c']) expect((await post(alice, chat.id, { content })).statusCode).toBe(201);
         const page = messagePageView.parse((await t.as(alice, 'GET', `/api/chats/${chat.id}/messages`)).json());
-        expect(page.messages.map((m) => [m.position, m.content])).toEqual([[1, 'a'], [2, 'b'], [3, 'c']]);
+        expect(page.messages.map((m) => [m.position, m.content])).toEqual([
+          [1, 'a'],
+          [2, 'b'],
+          [3, 'c'],
+        ]);
       });
 
       it('returns the original message, never a second one, when a clientMessageId is posted again', async () => {
@@ -158,7 +162,12 @@ export function describeChatRoutes(name: string, open: () => Promise<AppUnderTes
         const chat = await createChat(alice);
         const response = await post(alice, chat.id, { role: 'narrator', content: '' });
         expect(response.statusCode).toBe(400);
-        expect(response.json().error.details.issues.map((issue: { path: string }) => issue.path).sort()).toEqual(['body.content', 'body.role']);
+        expect(
+          response
+            .json()
+            .error.details.issues.map((issue: { path: string }) => issue.path)
+            .sort(),
+        ).toEqual(['body.content', 'body.role']);
       });
 
       it('refuses the NUL character, which PostgreSQL cannot store, anywhere in a message', async () => {

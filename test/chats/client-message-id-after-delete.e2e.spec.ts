@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { usePostgresInstances } from '../ws/postgres-fixture.ts';
-import { startInstance, type Instance } from '../ws/ws-support.ts';
+import { type Instance, startInstance } from '../ws/ws-support.ts';
 
 const postgres = usePostgresInstances();
 const started: Instance[] = [];

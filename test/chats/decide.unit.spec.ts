@@ -50,7 +50,9 @@ describe('deciding chat commands', () => {
 
   describe('RenameChat', () => {
     it('renames a chat', () => {
-      given(started).when({ type: 'RenameChat', title: 'Retirement' }).then([{ type: 'ChatRenamed', data: { chatId: 'c1', title: 'Retirement' } }]);
+      given(started)
+        .when({ type: 'RenameChat', title: 'Retirement' })
+        .then([{ type: 'ChatRenamed', data: { chatId: 'c1', title: 'Retirement' } }]);
     });
 
     it('changes nothing when the title is already the one asked for', () => {
@@ -93,9 +95,9 @@ describe('deciding chat commands', () => {
     });
 
     it('refuses content larger than the limit, counted in UTF-8 bytes', () => {
-      given(started).when({ type: 'PostMessage', messageId, role: 'user', content: 'x'.repeat(16) }).then([
-        { type: 'MessagePosted', data: { chatId: 'c1', messageId, position: 1, role: 'user', content: 'x'.repeat(16) } },
-      ]);
+      given(started)
+        .when({ type: 'PostMessage', messageId, role: 'user', content: 'x'.repeat(16) })
+        .then([{ type: 'MessagePosted', data: { chatId: 'c1', messageId, position: 1, role: 'user', content: 'x'.repeat(16) } }]);
       // Six characters, eighteen bytes.
       given(started).when({ type: 'PostMessage', messageId, role: 'user', content: '€€€€€€' }).thenFailsWith('LAKECHAT_ERR_CHAT_MESSAGE_TOO_LARGE');
     });

@@ -19,7 +19,10 @@ afterEach(async () => {
 async function serviceWith(onList: (call: number, service: ChatService) => Promise<void>): Promise<ChatService> {
   const store = new MemoryEventStore();
   const real = await openProjections({ store, pool: null });
-  closers.push(() => store.close(), () => real.runner.stop());
+  closers.push(
+    () => store.close(),
+    () => real.runner.stop(),
+  );
   let calls = 0;
   let service: ChatService;
   // The real read model, with a moment inserted after each page read: what a busy user does meanwhile.
@@ -36,7 +39,7 @@ async function serviceWith(onList: (call: number, service: ChatService) => Promi
   return service;
 }
 
-describe('deleting all of a user\'s chats', () => {
+describe("deleting all of a user's chats", () => {
   it('deletes a chat that got a message between two page reads (it moved behind the paging key)', async () => {
     let moved = false;
     const service = await serviceWith(async (call, chats) => {

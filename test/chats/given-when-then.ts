@@ -5,11 +5,7 @@ import { isLakechatError } from '../../src/errors.ts';
  * Given / When / Then for a pure decider: the history is folded with `evolve`, the command decided
  * on the result, and the outcome compared with the events or the error code expected.
  */
-export function decider<State, Event, Command>(spec: {
-  initial: State;
-  evolve(state: State, event: Event): State;
-  decide(state: State, command: Command): Event[];
-}) {
+export function decider<State, Event, Command>(spec: { initial: State; evolve(state: State, event: Event): State; decide(state: State, command: Command): Event[] }) {
   return (...history: Event[]) => ({
     when: (command: Command) => {
       const state = history.reduce(spec.evolve, spec.initial);

@@ -6,9 +6,13 @@ describeTwoInstances('in memory', async () => {
   const store = new MemoryEventStore({ pollIntervalMs: 20 });
   const a = await memoryApp({ store });
   const b = await memoryApp({ store });
-  return [a, b, async () => {
-    await a.app.close();
-    await b.app.close();
-    await store.close();
-  }];
+  return [
+    a,
+    b,
+    async () => {
+      await a.app.close();
+      await b.app.close();
+      await store.close();
+    },
+  ];
 });

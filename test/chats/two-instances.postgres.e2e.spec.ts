@@ -6,9 +6,13 @@ describeTwoInstances('PostgreSQL', async () => {
   const bed = await createPostgresTestBed(16);
   const a = await postgresApp({ bed });
   const b = await postgresApp({ bed });
-  return [a, b, async () => {
-    await a.close();
-    await b.close();
-    await bed.close();
-  }];
+  return [
+    a,
+    b,
+    async () => {
+      await a.close();
+      await b.close();
+      await bed.close();
+    },
+  ];
 });

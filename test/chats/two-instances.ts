@@ -24,9 +24,7 @@ export function describeTwoInstances(name: string, open: () => Promise<[AppUnder
         const via = i % 2 === 0 ? a : b;
         expect((await via.as(user, 'POST', '/api/chats/c/messages', { body: { content: `seq ${i}` } })).statusCode).toBe(201);
       }
-      const racing = await Promise.all(
-        Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).as(user, 'POST', '/api/chats/c/messages', { body: { content: `race ${i}` } })),
-      );
+      const racing = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).as(user, 'POST', '/api/chats/c/messages', { body: { content: `race ${i}` } })));
       expect(racing.map((response) => response.statusCode)).toEqual(Array(10).fill(201));
       const positions = racing.map((response) => response.json().position).sort((x: number, y: number) => x - y);
       expect(positions).toEqual([7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);

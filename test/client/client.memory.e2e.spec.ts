@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { LakechatClient, LakechatClientError, type LakechatEvent } from '../../client/src/index.ts';
-import { eventually, startInstance, type Instance } from '../ws/ws-support.ts';
+import { eventually, type Instance, startInstance } from '../ws/ws-support.ts';
 
 const user = 'alice@example.com';
 let instance: Instance | undefined;
@@ -71,7 +71,7 @@ describe('the client against a real server (memory store)', () => {
     expect(events[0]).toMatchObject({ eventType: 'ChatStarted', data: { chatId: 'c', title: 'One' } });
   });
 
-  it('stops without reconnecting on a 44xx close, reporting the server\'s sentence once', async () => {
+  it("stops without reconnecting on a 44xx close, reporting the server's sentence once", async () => {
     const server = await start();
     const lakechat = client(server, { user: '' });
     const errors: LakechatClientError[] = [];

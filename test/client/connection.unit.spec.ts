@@ -139,7 +139,11 @@ describe('the client connection', () => {
   });
 
   it('stops on 4400-4499 and on 1008, reporting one error and never reconnecting', async () => {
-    for (const [code, reason] of [[4401, 'LAKECHAT_ERR_AUTH_MISSING_IDENTITY'], [4429, 'LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS'], [1008, 'LAKECHAT_ERR_WS_TOO_MANY_BAD_FRAMES']] as const) {
+    for (const [code, reason] of [
+      [4401, 'LAKECHAT_ERR_AUTH_MISSING_IDENTITY'],
+      [4429, 'LAKECHAT_ERR_WS_TOO_MANY_CONNECTIONS'],
+      [1008, 'LAKECHAT_ERR_WS_TOO_MANY_BAD_FRAMES'],
+    ] as const) {
       ScriptedSocket.made = [];
       makeClient();
       const errors: unknown[] = [];

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareCursors, CursorGate } from '../../client/src/cursor-gate.ts';
-import { compareCursors as serverCompareCursors, encodeCursor } from '../../src/event-store/cursor.ts';
+import { CursorGate, compareCursors } from '../../client/src/cursor-gate.ts';
+import { encodeCursor, compareCursors as serverCompareCursors } from '../../src/event-store/cursor.ts';
 
 describe('the cursor gate (dedupe of delivered events)', () => {
   it('lets each event through once', () => {
@@ -37,9 +37,7 @@ describe('the cursor gate (dedupe of delivered events)', () => {
   });
 
   it('compares suffixed cursors exactly as the store orders them, when they name the same store', () => {
-    const cursor = fc
-      .record({ tx: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), position: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), store: fc.constant('m1') })
-      .map(encodeCursor);
+    const cursor = fc.record({ tx: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), position: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), store: fc.constant('m1') }).map(encodeCursor);
     fc.assert(fc.property(cursor, cursor, (a, b) => compareCursors(a, b) === serverCompareCursors(a, b)));
     expect(compareCursors('5-5.m1', '5-5.m2')).toBeNull();
     expect(compareCursors('5-5.m1', '5-5')).toBeNull();
@@ -56,7 +54,9 @@ describe('the cursor gate (dedupe of delivered events)', () => {
   });
 
   it('compares named cursors of one store exactly as the store orders them', () => {
-    const cursor = fc.record({ tx: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), position: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), store: fc.constant('p1mmin8082wie3d2ace1') }).map(encodeCursor);
+    const cursor = fc
+      .record({ tx: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), position: fc.bigInt({ min: 0n, max: 2n ** 63n - 1n }), store: fc.constant('p1mmin8082wie3d2ace1') })
+      .map(encodeCursor);
     fc.assert(fc.property(cursor, cursor, (a, b) => compareCursors(a, b) === serverCompareCursors(a, b)));
   });
 

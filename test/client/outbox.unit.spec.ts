@@ -8,7 +8,12 @@ const ack = (id: string, position = 1) => ({ type: 'ack' as const, id, messageId
 /** A storage like localStorage, in memory. */
 function memoryStorage() {
   const values = new Map<string, string>();
-  return { getItem: (key: string) => values.get(key) ?? null, setItem: (key: string, value: string) => void values.set(key, value), removeItem: (key: string) => void values.delete(key), values };
+  return {
+    getItem: (key: string) => values.get(key) ?? null,
+    setItem: (key: string, value: string) => void values.set(key, value),
+    removeItem: (key: string) => void values.delete(key),
+    values,
+  };
 }
 
 function outbox(options: Partial<ConstructorParameters<typeof Outbox>[0]> = {}) {

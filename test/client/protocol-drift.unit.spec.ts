@@ -8,17 +8,17 @@ import type { z } from 'zod';
 import type * as client from '../../client/src/protocol.ts';
 import { closeCodeStops, parseServerFrame, retryableCodes } from '../../client/src/protocol.ts';
 import type { ChatDeleted, ChatRenamed, ChatStarted, MessagePosted } from '../../src/chats/events.ts';
-import { errorCatalogue, LakechatError, type ErrorCode } from '../../src/errors.ts';
+import { type ErrorCode, errorCatalogue, LakechatError } from '../../src/errors.ts';
 import type { RecordedEvent } from '../../src/event-store/index.ts';
 import type { ProfileDeleted, ProfileUpdated } from '../../src/profiles/events.ts';
 import type { ProfileFields } from '../../src/profiles/fields.ts';
 import type { PingFrame, PostFrame, SignalFrame, SubscribeFrame, UnsubscribeFrame } from '../../src/ws/client-frames.ts';
 import { parseClientFrame, type pingFrame, type postFrame, type signalFrame, type subscribeFrame, type unsubscribeFrame } from '../../src/ws/client-frames.ts';
 import { closeCodes } from '../../src/ws/close-codes.ts';
-import { ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, signalFrameFor, unsubscribedFrame, type Ack, type RelayedSignal } from '../../src/ws/server-frames.ts';
+import { type Ack, ackFrame, caughtUpFrame, errorFrame, eventFrame, pongFrame, type RelayedSignal, signalFrameFor, unsubscribedFrame } from '../../src/ws/server-frames.ts';
 
 describe('the client and the server speak the same protocol', () => {
-  it('types the events as the server\'s schemas do', () => {
+  it("types the events as the server's schemas do", () => {
     expectTypeOf<client.ChatStartedData>().toEqualTypeOf<z.infer<typeof ChatStarted>>();
     expectTypeOf<client.ChatRenamedData>().toEqualTypeOf<z.infer<typeof ChatRenamed>>();
     expectTypeOf<client.MessagePostedData>().toEqualTypeOf<z.infer<typeof MessagePosted>>();
@@ -28,7 +28,7 @@ describe('the client and the server speak the same protocol', () => {
     expectTypeOf<client.ProfileFields>().toEqualTypeOf<ProfileFields>();
   });
 
-  it('types the client\'s frames as the server parses them', () => {
+  it("types the client's frames as the server parses them", () => {
     // What the client sends, the server's schema accepts; what the server reads, the client can say.
     expectTypeOf<client.SubscribeFrame>().toEqualTypeOf<z.input<typeof subscribeFrame>>();
     expectTypeOf<client.UnsubscribeFrame>().toEqualTypeOf<z.input<typeof unsubscribeFrame>>();
@@ -42,7 +42,7 @@ describe('the client and the server speak the same protocol', () => {
     expectTypeOf<client.PingFrame>().toEqualTypeOf<PingFrame>();
   });
 
-  it('types the server\'s frames as the server builds them', () => {
+  it("types the server's frames as the server builds them", () => {
     expectTypeOf<Omit<client.AckFrame, 'type'>>().toEqualTypeOf<Ack>();
     expectTypeOf<Pick<client.SignalEventFrame, 'chatId' | 'kind' | 'data'>>().toEqualTypeOf<RelayedSignal>();
     expectTypeOf<client.EventType>().toEqualTypeOf<'ChatStarted' | 'ChatRenamed' | 'MessagePosted' | 'ChatDeleted' | 'ProfileUpdated' | 'ProfileDeleted'>();
@@ -78,7 +78,17 @@ describe('the client and the server speak the same protocol', () => {
       recordedAt: new Date('2026-03-02T10:00:01.000Z'),
     } as unknown as RecordedEvent;
     const event = parseServerFrame(eventFrame('s1', recorded));
-    expect(event).toEqual({ type: 'event', subscription: 's1', position: 2, cursor: '743-2', streamId: 'chat-x', version: 2, eventType: 'MessagePosted', data: recorded.data, recordedAt: '2026-03-02T10:00:01.000Z' });
+    expect(event).toEqual({
+      type: 'event',
+      subscription: 's1',
+      position: 2,
+      cursor: '743-2',
+      streamId: 'chat-x',
+      version: 2,
+      eventType: 'MessagePosted',
+      data: recorded.data,
+      recordedAt: '2026-03-02T10:00:01.000Z',
+    });
     expect(parseServerFrame(caughtUpFrame('s1', '745-2'))).toEqual({ type: 'caught_up', subscription: 's1', cursor: '745-2' });
     expect(parseServerFrame(unsubscribedFrame('s1'))).toEqual({ type: 'unsubscribed', subscription: 's1' });
     const ack: Ack = { id: 'c1', messageId: 'm', position: 2, cursor: '760-4', version: 3, duplicate: false };
@@ -104,7 +114,9 @@ describe('the client and the server speak the same protocol', () => {
   });
 
   it('stops on exactly the server\'s "do not reconnect" close codes', () => {
-    for (const code of [closeCodes.noIdentity, closeCodes.forbiddenOrigin, closeCodes.tooManyConnections, closeCodes.policyViolation, closeCodes.messageTooBig]) expect(closeCodeStops(code), String(code)).toBe(true);
-    for (const code of [closeCodes.serverRestarting, closeCodes.slowConsumer, closeCodes.heartbeatMissed, 4000, 4099, 1006, 1001, 1011]) expect(closeCodeStops(code), String(code)).toBe(false);
+    for (const code of [closeCodes.noIdentity, closeCodes.forbiddenOrigin, closeCodes.tooManyConnections, closeCodes.policyViolation, closeCodes.messageTooBig])
+      expect(closeCodeStops(code), String(code)).toBe(true);
+    for (const code of [closeCodes.serverRestarting, closeCodes.slowConsumer, closeCodes.heartbeatMissed, 4000, 4099, 1006, 1001, 1011])
+      expect(closeCodeStops(code), String(code)).toBe(false);
   });
 });

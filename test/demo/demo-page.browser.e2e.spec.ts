@@ -1,9 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LakechatClient } from '../../client/src/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
@@ -217,7 +217,7 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
     await page.close();
   }, 120_000);
 
-  it('starts over when the server moved to another store and refuses the tab\'s cursor, instead of showing stale chats as live', async (test) => {
+  it("starts over when the server moved to another store and refuses the tab's cursor, instead of showing stale chats as live", async (test) => {
     const port = await freePort();
     const memory = await startServer(port, null);
     const page = await browser().newPage();

@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Erasures } from '../../src/erasure/index.ts';
-import { postgresApp, type AppUnderTest } from '../http/app-under-test.ts';
 import type { PostgresTestBed } from '../event-store/postgres-support.ts';
-import { allEvents, databaseText } from './helpers.ts';
+import { type AppUnderTest, postgresApp } from '../http/app-under-test.ts';
 import { seedUser, userA, userB } from './erase-user.ts';
+import { allEvents, databaseText } from './helpers.ts';
 
 describe('erasing a user: interruptions and races (PostgreSQL)', () => {
   let t: AppUnderTest & { bed: PostgresTestBed };
@@ -56,7 +56,7 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
       t.app.lakechat.erasures.afterBatch = async () => {
         if (raced) return;
         raced = true;
-        const here = await t.as(userA, 'POST', '/api/chats/second/messages', { body: { role: 'user', content: "racing" } });
+        const here = await t.as(userA, 'POST', '/api/chats/second/messages', { body: { role: 'user', content: 'racing' } });
         refused.push(here.statusCode);
         codes.push(here.json().error?.code);
         // Another instance knows nothing of the erasure: its write lands, and a later pass erases it.

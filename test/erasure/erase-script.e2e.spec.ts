@@ -12,7 +12,10 @@ let bed: PostgresTestBed;
 beforeAll(async () => {
   bed = await createPostgresTestBed(4);
   const store = bed.openStore();
-  for (const [owner, count] of [[victim, 3_000], [keeper, 20]] as const) {
+  for (const [owner, count] of [
+    [victim, 3_000],
+    [keeper, 20],
+  ] as const) {
     const streamId = `chat-${randomUUID()}`;
     for (let version = 0; version < count; version += 100) {
       const events = Array.from({ length: Math.min(100, count - version) }, (_, i) => ({

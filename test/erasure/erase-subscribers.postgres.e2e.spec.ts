@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { usePostgresInstances } from '../ws/postgres-fixture.ts';
 import type { Frame, Instance } from '../ws/ws-support.ts';
-import { allEvents } from './helpers.ts';
 import { userA, userB } from './erase-user.ts';
+import { allEvents } from './helpers.ts';
 
 const { instance, client } = usePostgresInstances();
 const analyst = 'analyst@example.com';

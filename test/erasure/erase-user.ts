@@ -6,7 +6,7 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { isTombstone, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import { type EventStore, isTombstone, type RecordedEvent } from '../../src/event-store/index.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { exportEvents, lineFormats } from '../../src/replay/index.ts';
 import type { AppUnderTest } from '../http/app-under-test.ts';
@@ -14,7 +14,18 @@ import type { AppUnderTest } from '../http/app-under-test.ts';
 export const userA = 'erase-me.alice@example.com';
 export const userB = 'keep-me.bob@example.com';
 /** Every one of these is A's and must be gone. */
-export const secretsOfA = ['erase-me', 'Alice secret budget title', 'Alice renamed title', 'alice words one', 'alice words two', 'Alice Trace Summary', 'Alice Employer', 'alice-client-1', '1979-03-04', 'Alice goal'];
+export const secretsOfA = [
+  'erase-me',
+  'Alice secret budget title',
+  'Alice renamed title',
+  'alice words one',
+  'alice words two',
+  'Alice Trace Summary',
+  'Alice Employer',
+  'alice-client-1',
+  '1979-03-04',
+  'Alice goal',
+];
 
 export async function seedUser(t: AppUnderTest, user: string, tag: string): Promise<void> {
   const ok = (response: { statusCode: number; body: string }): void => {
@@ -169,7 +180,7 @@ export function describeUserErasure(name: string, open: () => Promise<ErasureBed
       expect((await t.as(userA, 'GET', '/api/chats/budget/messages')).json().messages).toHaveLength(1);
     });
 
-    it('DELETE /api/chats/:id erases the chat\'s title, messages and trace summaries from the log, and keeps the fact it was deleted', async () => {
+    it("DELETE /api/chats/:id erases the chat's title, messages and trace summaries from the log, and keeps the fact it was deleted", async () => {
       await seedUser(t, userA, 'Alice');
       expect((await t.as(userA, 'DELETE', '/api/chats/budget')).statusCode).toBe(204);
       const chat = (await allEvents(t.store)).filter((event) => event.streamId === chatStreamId(userA, 'budget'));

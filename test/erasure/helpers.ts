@@ -1,2 +1,2 @@
-export { allEvents } from './erase-user.ts';
 export { databaseText } from './database-text.ts';
+export { allEvents } from './erase-user.ts';

@@ -5,7 +5,17 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isLakechatError } from '../../src/errors.ts';
-import { compareCursors, decodeCursor, encodeCursor, isTombstone, MemoryEventStore, WrongExpectedVersionError, type EventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import {
+  compareCursors,
+  decodeCursor,
+  type EventStore,
+  encodeCursor,
+  isTombstone,
+  MemoryEventStore,
+  type NewEvent,
+  type RecordedEvent,
+  WrongExpectedVersionError,
+} from '../../src/event-store/index.ts';
 
 export interface StoreUnderTest {
   store: EventStore;
@@ -20,10 +30,7 @@ async function collect(iterator: AsyncIterator<RecordedEvent>, count: number, ti
   while (seen.length < count) {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw new Error(`timed out with ${seen.length} of ${count} events`);
-    const next = await Promise.race([
-      iterator.next(),
-      new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), remaining).unref()),
-    ]);
+    const next = await Promise.race([iterator.next(), new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), remaining).unref())]);
     if (next === 'timeout') throw new Error(`timed out with ${seen.length} of ${count} events`);
     if (next.done === true) break;
     seen.push(next.value);
@@ -119,9 +126,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
 
       it('lets exactly one of many concurrent appends at the same expected version win', async () => {
         await store.append('race', [event('Start')]);
-        const outcomes = await Promise.allSettled(
-          Array.from({ length: 12 }, (_, i) => store.append('race', [event('Move', { i })], { expectedVersion: 1 })),
-        );
+        const outcomes = await Promise.allSettled(Array.from({ length: 12 }, (_, i) => store.append('race', [event('Move', { i })], { expectedVersion: 1 })));
         expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
         for (const outcome of outcomes) {
           if (outcome.status === 'rejected') expect(outcome.reason).toBeInstanceOf(WrongExpectedVersionError);
@@ -241,7 +246,10 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
 
     describe('readStream', () => {
       beforeEach(async () => {
-        await store.append('s', Array.from({ length: 10 }, (_, i) => event('E', { i: i + 1 })));
+        await store.append(
+          's',
+          Array.from({ length: 10 }, (_, i) => event('E', { i: i + 1 })),
+        );
         await store.append('other', [event('X')]);
       });
 
@@ -380,7 +388,7 @@ export function describeEventStoreContract(name: string, open: () => Promise<Sto
           expect(page.events.length).toBeLessThan(100);
           expect(page.cursor).toBe(page.events[page.events.length - 1]!.cursor);
         }
-        expect(seen.map((e) => e.type === 'Huge' ? 'huge' : e.data.i)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'huge', 10]);
+        expect(seen.map((e) => (e.type === 'Huge' ? 'huge' : e.data.i))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 'huge', 10]);
         expect((await store.readAll({ after: cursor, maxBytes: 3_500 })).events).toEqual([]);
       });
 

@@ -6,19 +6,19 @@
  * once, in order, in the read models, on a live subscription and in a replay.
  */
 import pg from 'pg';
+import { createPool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import { isLakechatError } from '../../src/errors.ts';
+import { decodeCursor, encodeCursor, type RecordedEvent, readStoreIdentity } from '../../src/event-store/index.ts';
 import { detectCopiedLog } from '../../src/event-store/postgres/copied-log.ts';
-import { decodeCursor, encodeCursor, readStoreIdentity, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runDoctor } from '../../src/lakebase/doctor.ts';
 import { createLogger } from '../../src/logger.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { openStorage } from '../../src/storage.ts';
-import { startEmbeddedPostgres, type LocalPostgres } from '../support/embedded-postgres.ts';
 import { runScriptFile } from '../replay/run-script.ts';
+import { type LocalPostgres, startEmbeddedPostgres } from '../support/embedded-postgres.ts';
 import { Client, eventsPage, startInstance } from '../ws/ws-support.ts';
-import { createPool } from 'slonik';
 
 const user = 'copied@example.com';
 /** Every table lakechat keeps, in an order that can be loaded one after another. */
@@ -143,7 +143,10 @@ describe('Hidden: a copied database hides every new event', () => {
       }
       const printed = await runScriptFile('replay', ['--format', 'ndjson'], { LAKEBASE_PG_URL: target.url });
       expect(printed.code).toBe(0);
-      const lines = printed.stdout.trim().split('\n').map((line) => JSON.parse(line) as { cursor: string });
+      const lines = printed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { cursor: string });
       expect(lines.length).toBeGreaterThanOrEqual(original.length);
       expect(new Set(lines.map((line) => line.cursor.split('.')[1]))).toEqual(new Set([copyName]));
 

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPool } from 'slonik';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bareCursor, bumpStoreEpoch, decodeCursor, encodeCursor, MemoryEventStore, readStoreIdentity } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { Client, eventsPage, startChat, startInstance, type Instance } from '../ws/ws-support.ts';
+import { Client, eventsPage, type Instance, startChat, startInstance } from '../ws/ws-support.ts';
 
 const analyst = 'ana@example.com';
 let database: TestDatabase;
@@ -189,4 +189,3 @@ async function readStoreIdentityAt(url: string): Promise<string> {
     await pool.end();
   }
 }
-

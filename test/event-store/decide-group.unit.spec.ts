@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { WrongExpectedVersionError } from '../../src/event-store/index.ts';
-import { decideGroup, optimisticGroup } from '../../src/event-store/postgres/decide-group.ts';
 import type { StoredIdentity } from '../../src/event-store/postgres/append-sql.ts';
-import { prepareAppend } from '../../src/event-store/validate-append.ts';
+import { decideGroup, optimisticGroup } from '../../src/event-store/postgres/decide-group.ts';
 import type { ExpectedVersion } from '../../src/event-store/types.ts';
+import { prepareAppend } from '../../src/event-store/validate-append.ts';
 
 let ids = 0;
 const newId = () => `00000000-0000-4000-8000-${String(++ids).padStart(12, '0')}`;
@@ -33,9 +33,7 @@ describe('deciding a group of appends', () => {
   it('answers a retried append with its stored result, whatever the expected version says', () => {
     // Given an append already stored at positions 7 and 8
     const eventIds = [newId(), newId()];
-    const stored = new Map<string, StoredIdentity>(
-      eventIds.map((eventId, i) => [eventId, { eventId, streamId: 's', version: i + 1, position: 7 + i, cursor: `9-${7 + i}`, type: 'E' }]),
-    );
+    const stored = new Map<string, StoredIdentity>(eventIds.map((eventId, i) => [eventId, { eventId, streamId: 's', version: i + 1, position: 7 + i, cursor: `9-${7 + i}`, type: 'E' }]));
     // When the same append arrives again with its original expected version
     const [decision] = decideGroup([append('s', 2, 'no_stream', eventIds)], { stored, versions: new Map([['s', 5]]) });
     // Then it is done, with the original positions

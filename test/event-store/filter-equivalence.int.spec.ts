@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { MemoryEventStore, type EventFilter, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import { type EventFilter, type EventStore, MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { createPostgresTestBed, type PostgresTestBed } from './postgres-support.ts';
 
 const types = ['ChatStarted', 'MessagePosted', 'ProfileUpdated', 'Noted'];

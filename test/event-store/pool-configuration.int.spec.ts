@@ -1,6 +1,6 @@
 import { createPool, sql } from 'slonik';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';

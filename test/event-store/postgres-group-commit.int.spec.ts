@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createPool, sql, type DatabasePool } from 'slonik';
-import { z } from 'zod';
+import { createPool, type DatabasePool, sql } from 'slonik';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { decodeCursor } from '../../src/event-store/cursor.ts';
 import { compareCursors, eventStorePoolConfiguration, WrongExpectedVersionError } from '../../src/event-store/index.ts';
-import { createPostgresTestBed, withClient, type PostgresTestBed } from './postgres-support.ts';
+import { createPostgresTestBed, type PostgresTestBed, withClient } from './postgres-support.ts';
 
 let bed: PostgresTestBed;
 let otherPool: DatabasePool;
@@ -51,7 +51,14 @@ describe('group commit', () => {
     const outcomes = await Promise.allSettled([
       store.append('s1', [{ type: 'A', data: {} }], { expectedVersion: 1 }),
       store.append('s1', [{ type: 'Stale', data: {} }], { expectedVersion: 1 }),
-      store.append('s2', [{ type: 'B', data: {} }, { type: 'C', data: {} }], { expectedVersion: 'no_stream' }),
+      store.append(
+        's2',
+        [
+          { type: 'B', data: {} },
+          { type: 'C', data: {} },
+        ],
+        { expectedVersion: 'no_stream' },
+      ),
       store.append('s1', [{ type: 'D', data: {} }], { expectedVersion: 2 }),
     ]);
     expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
@@ -99,16 +106,17 @@ describe('group commit', () => {
     const a = bed.openStore();
     const b = bed.openStore({ pool: otherPool, appendFlushers: 2 });
     const streams = ['hot-1', 'hot-2', 'hot-3'];
-    const results = await Promise.all(
-      Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? a : b).append(streams[i % 3]!, [{ type: 'Tick', data: { i } }])),
-    );
+    const results = await Promise.all(Array.from({ length: 120 }, (_, i) => (i % 2 === 0 ? a : b).append(streams[i % 3]!, [{ type: 'Tick', data: { i } }])));
     expect(results.every((r) => !r.duplicate)).toBe(true);
     for (const streamId of streams) {
       const { events } = await a.readStream(streamId);
       expect(events.map((e) => e.version)).toEqual(Array.from({ length: 40 }, (_, k) => k + 1));
     }
     // B's commits reach A's readers once every older transaction on the server has ended.
-    const all = await eventually(() => a.readAll({ limit: 1_000 }), (page) => page.events.length >= 120);
+    const all = await eventually(
+      () => a.readAll({ limit: 1_000 }),
+      (page) => page.events.length >= 120,
+    );
     expect(new Set(all.events.map((e) => e.data.i)).size).toBe(120);
   });
 
@@ -127,7 +135,10 @@ describe('long-open transactions', () => {
     // what this test needs rather than assume an idle cluster.
     const store = bed.openStore({ readYourWritesMs: 0 });
     await store.append('before', [{ type: 'Seen', data: {} }]);
-    const first = await eventually(() => store.readAll(), (page) => page.events.length === 1);
+    const first = await eventually(
+      () => store.readAll(),
+      (page) => page.events.length === 1,
+    );
     await withClient(bed.database.url, async (other) => {
       await other.query('BEGIN');
       await other.query('SELECT pg_current_xact_id()');
@@ -142,10 +153,16 @@ describe('long-open transactions', () => {
       expect(lag.oldestTransactionMs).toBeGreaterThanOrEqual(0);
       await other.query('COMMIT');
     });
-    const after = await eventually(() => store.readAll({ after: first.cursor }), (page) => page.events.length > 0);
+    const after = await eventually(
+      () => store.readAll({ after: first.cursor }),
+      (page) => page.events.length > 0,
+    );
     expect(after.events.map((e) => e.type)).toEqual(['HeldBack']);
     expect((await store.readAll({ after: after.cursor })).events).toEqual([]);
-    await eventually(() => store.visibilityLag(), (lag) => lag.heldBackEvents === 0);
+    await eventually(
+      () => store.visibilityLag(),
+      (lag) => lag.heldBackEvents === 0,
+    );
   });
 
   it('lets a reader on the appending instance see its own commit once the older transaction ends', async () => {

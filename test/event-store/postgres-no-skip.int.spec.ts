@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createPool, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compareCursors, eventStorePoolConfiguration, PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, eventStorePoolConfiguration, type PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { createPostgresTestBed, type PostgresTestBed } from './postgres-support.ts';
 
 let bed: PostgresTestBed;
@@ -30,10 +30,12 @@ async function slowWriter(url: string, writer: number, transactions: number, ids
       await client.query('SELECT pg_current_xact_id()');
       await sleep(Math.random() * 8);
       const eventId = randomUUID();
-      await client.query(
-        `INSERT INTO events (stream_id, stream_version, event_id, event_type, data) VALUES ($1, $2, $3, 'Slow', $4)`,
-        [`slow-${writer}`, n + 1, eventId, JSON.stringify({ writer, n })],
-      );
+      await client.query(`INSERT INTO events (stream_id, stream_version, event_id, event_type, data) VALUES ($1, $2, $3, 'Slow', $4)`, [
+        `slow-${writer}`,
+        n + 1,
+        eventId,
+        JSON.stringify({ writer, n }),
+      ]);
       await sleep(Math.random() * 4);
       await client.query('COMMIT');
       ids.push(eventId);

@@ -1,7 +1,7 @@
 import { createPool, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventStorePoolConfiguration, type PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { createPostgresTestBed, withClient, type PostgresTestBed } from './postgres-support.ts';
+import { createPostgresTestBed, type PostgresTestBed, withClient } from './postgres-support.ts';
 
 let bed: PostgresTestBed;
 let otherPool: DatabasePool;
@@ -27,10 +27,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
 
 async function listenerPid(url: string, store: PostgresEventStore): Promise<number | undefined> {
   return withClient(url, async (client) => {
-    const { rows } = await client.query<{ pid: number }>(
-      `SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`,
-      [`lakechat-listen-${store.instanceId}`],
-    );
+    const { rows } = await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [`lakechat-listen-${store.instanceId}`]);
     return rows[0]?.pid;
   });
 }

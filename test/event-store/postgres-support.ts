@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { createPool, sql, type DatabasePool } from 'slonik';
+import { createPool, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { eventStorePoolConfiguration, PostgresEventStore, type PostgresEventStoreOptions } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';

@@ -45,10 +45,7 @@ async function identityAt(url: string): Promise<string> {
 beforeAll(async () => {
   [first, second] = await Promise.all([createTestDatabase('lakechat_identity'), createTestDatabase('lakechat_identity')]);
   await Promise.all([runMigrations({ connectionString: first.url }), runMigrations({ connectionString: second.url })]);
-  await asAdmin(first.url, [
-    `CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB NOCREATEROLE`,
-    `GRANT SELECT ON store_epoch TO ${role}`,
-  ]);
+  await asAdmin(first.url, [`CREATE ROLE ${role} LOGIN PASSWORD '${password}' NOSUPERUSER NOCREATEDB NOCREATEROLE`, `GRANT SELECT ON store_epoch TO ${role}`]);
 });
 afterAll(async () => {
   await first?.drop();

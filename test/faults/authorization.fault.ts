@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { Client, startInstance, type Instance } from '../ws/ws-support.ts';
+import { Client, type Instance, startInstance } from '../ws/ws-support.ts';
 
 const alice = 'alice@example.com';
 const mallory = 'mallory@example.com';

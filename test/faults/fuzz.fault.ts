@@ -1,9 +1,9 @@
 import fc from 'fast-check';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { startInstance, type Instance } from '../ws/ws-support.ts';
+import { type Instance, startInstance } from '../ws/ws-support.ts';
 
 // Bounded: a fixed number of runs per property, a fixed seed printed on failure, 127.0.0.1 only.
 const runs = 150;
@@ -102,7 +102,10 @@ describe('fuzzing the HTTP API', () => {
       ),
       { numRuns: runs },
     );
-    const chatId = await fc.sample(nasty.filter((s) => s.length < 500), 20);
+    const chatId = await fc.sample(
+      nasty.filter((s) => s.length < 500),
+      20,
+    );
     for (const id of chatId) expect(await raw('GET', `/api/chats/${percentEncoded(id)}`)).toBeLessThan(500);
   });
 });
@@ -167,16 +170,19 @@ describe('fuzzing the WebSocket protocol', () => {
       nasty.filter((s) => s.length < 60_000),
       deep.filter((s) => s.length < 60_000),
       fc
-        .record({
-          type: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'post', 'signal', 'ping'), value),
-          id: value,
-          scope: fc.oneof(fc.constantFrom('chat', 'user', 'all'), value),
-          chatId: fc.oneof(fc.constant('target'), value),
-          after: fc.oneof(fc.constant(null), value),
-          content: value,
-          kind: fc.oneof(fc.constantFrom('typing', 'delta'), value),
-          data: value,
-        }, { requiredKeys: ['type'] })
+        .record(
+          {
+            type: fc.oneof(fc.constantFrom('subscribe', 'unsubscribe', 'post', 'signal', 'ping'), value),
+            id: value,
+            scope: fc.oneof(fc.constantFrom('chat', 'user', 'all'), value),
+            chatId: fc.oneof(fc.constant('target'), value),
+            after: fc.oneof(fc.constant(null), value),
+            content: value,
+            kind: fc.oneof(fc.constantFrom('typing', 'delta'), value),
+            data: value,
+          },
+          { requiredKeys: ['type'] },
+        )
         .map((object) => JSON.stringify(object))
         .filter((text) => text.length < 60_000),
     );

@@ -1,8 +1,8 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
 import { createEmbeddedPostgres, type EmbeddedPostgres } from '../support/embedded-postgres.ts';
 import { freePort } from '../support/global-setup.ts';

@@ -1,10 +1,10 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { eventually, startChat, startInstance, type Instance } from '../ws/ws-support.ts';
+import { eventually, type Instance, startChat, startInstance } from '../ws/ws-support.ts';
 
 // The issue's soak: 2,000 connections (100 users with 20 each) posting and subscribing for 60 s.
 // Bounded: 10 posts per connection, one every 6 s (about 330 posts/s, each delivered to the 20
@@ -116,7 +116,9 @@ describe('a bounded soak', () => {
     expect(instance.app.lakechatWs.stats()).toMatchObject({ connections: 0, subscriptions: 0 });
     clients.length = 0;
     const after = heapAfterGc();
-    console.info(`soak: ${users * connectionsPerUser} connections, ${users * connectionsPerUser * postsPerConnection} posts over ${(postsPerConnection * soakRound.postIntervalMs) / 1000} s; heap after GC ${(before / 1e6).toFixed(1)} MB before, ${(after / 1e6).toFixed(1)} MB after`);
+    console.info(
+      `soak: ${users * connectionsPerUser} connections, ${users * connectionsPerUser * postsPerConnection} posts over ${(postsPerConnection * soakRound.postIntervalMs) / 1000} s; heap after GC ${(before / 1e6).toFixed(1)} MB before, ${(after / 1e6).toFixed(1)} MB after`,
+    );
     // Flat: what the soak leaves behind is small next to what it moved (a leak per connection or per event would not be).
     expect(after - before).toBeLessThan(16 * 1024 * 1024);
   }, 360_000);

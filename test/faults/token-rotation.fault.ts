@@ -4,7 +4,7 @@ import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/logger.ts';
 import { openStorage, type Storage } from '../../src/storage.ts';
-import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from '../lakebase/support/lakebase-setup.ts';
+import { createLakebaseWorld, instanceName, type LakebaseWorld, pat } from '../lakebase/support/lakebase-setup.ts';
 import { ManualClock } from '../lakebase/support/manual-clock.ts';
 
 const minute = 60_000;

@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { memoryApp, postgresApp, type AppUnderTest } from './app-under-test.ts';
+import { type AppUnderTest, memoryApp, postgresApp } from './app-under-test.ts';
 
 const oddText = fc.oneof(
   { arbitrary: fc.string({ minLength: 1, maxLength: 12 }), weight: 4 },
@@ -34,9 +34,9 @@ const messageBody = fc.record(
   },
   { requiredKeys: ['content'] },
 );
-const isoDay = fc.tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 })).map(
-  ([year, month, day]) => `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`,
-);
+const isoDay = fc
+  .tuple(fc.integer({ min: 0, max: 9999 }), fc.integer({ min: 0, max: 13 }), fc.integer({ min: 0, max: 32 }))
+  .map(([year, month, day]) => `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`);
 const number = fc.oneof(fc.double(), fc.integer(), fc.constantFrom(0, -0, 1e13, 1e-320, 100, 120, 2 ** 31, Number.MAX_SAFE_INTEGER));
 // Each field is left out most of the time, so most bodies are valid and some poison stands alone.
 const maybe = <T>(arbitrary: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary, weight: 1 });

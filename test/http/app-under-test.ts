@@ -1,7 +1,7 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { type EventStore, MemoryEventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
@@ -26,10 +26,7 @@ export interface AppOptions {
 export async function memoryApp(options: AppOptions = {}): Promise<AppUnderTest> {
   const config = loadConfig({ LOG_LEVEL: 'silent', ...options.env });
   const lines = options.logLines;
-  const logger =
-    lines === undefined
-      ? createLogger({ level: 'silent' })
-      : createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
+  const logger = lines === undefined ? createLogger({ level: 'silent' }) : createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } });
   const store = options.store ?? new MemoryEventStore({ pollIntervalMs: 50 });
   const storage: Storage = {
     eventStore: store,

@@ -7,7 +7,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { errorCatalogue } from '../../src/errors.ts';
-import { memoryApp, type AppUnderTest } from './app-under-test.ts';
+import { type AppUnderTest, memoryApp } from './app-under-test.ts';
 
 interface RawResponse {
   status: number;

@@ -21,7 +21,7 @@ describe('health and readiness on PostgreSQL', () => {
     expect(health.json().readers).toMatchObject({ heldBackEvents: expect.any(Number) });
   });
 
-  it('reports how many events an open transaction holds back from the log\'s readers', async () => {
+  it("reports how many events an open transaction holds back from the log's readers", async () => {
     t = await postgresApp();
     await withClient(t.bed.database.url, async (open) => {
       await open.query('BEGIN');

@@ -1,7 +1,7 @@
 import { createPool, sql } from 'slonik';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.ts';
-import { memoryApp, type AppUnderTest } from './app-under-test.ts';
+import { type AppUnderTest, memoryApp } from './app-under-test.ts';
 
 describe('the HTTP plumbing', () => {
   let t: AppUnderTest | undefined;

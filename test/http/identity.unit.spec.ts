@@ -34,7 +34,10 @@ describe('resolving the identity', () => {
 
   it('refuses identities with spaces, control characters or over 254 characters', () => {
     for (const value of ['a b@x', 'a\tb@x', `${'a'.repeat(250)}@x.com`]) {
-      expect(codeOf(() => resolveIdentity({ 'x-forwarded-email': value }, options)), value).toBe('LAKECHAT_ERR_AUTH_INVALID_IDENTITY');
+      expect(
+        codeOf(() => resolveIdentity({ 'x-forwarded-email': value }, options)),
+        value,
+      ).toBe('LAKECHAT_ERR_AUTH_INVALID_IDENTITY');
     }
   });
 });
@@ -48,7 +51,11 @@ describe('reading If-Match', () => {
   });
 
   it('refuses weak tags, lists and anything else', () => {
-    for (const value of ['W/"7"', '"1", "2"', '7', '"x"', '"-1"']) expect(codeOf(() => parseIfMatch(value)), value).toBe('LAKECHAT_ERR_HTTP_INVALID_IF_MATCH');
+    for (const value of ['W/"7"', '"1", "2"', '7', '"x"', '"-1"'])
+      expect(
+        codeOf(() => parseIfMatch(value)),
+        value,
+      ).toBe('LAKECHAT_ERR_HTTP_INVALID_IF_MATCH');
   });
 });
 

@@ -4,7 +4,7 @@
  * 64 levels (or 20,000: no stack overflow), and a date of birth in the future or before 1900.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { memoryApp, type AppUnderTest } from './app-under-test.ts';
+import { type AppUnderTest, memoryApp } from './app-under-test.ts';
 
 function nested(depth: number, leaf: unknown): Record<string, unknown> {
   let value: unknown = leaf;

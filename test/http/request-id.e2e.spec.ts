@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { Client, startInstance, type Instance } from '../ws/ws-support.ts';
-import { memoryApp, type AppUnderTest } from './app-under-test.ts';
+import { Client, type Instance, startInstance } from '../ws/ws-support.ts';
+import { type AppUnderTest, memoryApp } from './app-under-test.ts';
 
 let t: AppUnderTest | undefined;
 let instance: Instance | undefined;

@@ -17,8 +17,12 @@ describe('choosing the connection mode', () => {
   });
 
   it('logs in with PGHOST and a database credential when an instance or endpoint is also set', () => {
-    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: 'h', PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: 'finance', LAKEBASE_ENDPOINT: undefined }).password).toBe('database-credential');
-    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: 'h', PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: undefined, LAKEBASE_ENDPOINT: 'projects/p/branches/b/endpoints/e' }).password).toBe('endpoint-credential');
+    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: 'h', PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: 'finance', LAKEBASE_ENDPOINT: undefined }).password).toBe(
+      'database-credential',
+    );
+    expect(
+      detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: 'h', PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: undefined, LAKEBASE_ENDPOINT: 'projects/p/branches/b/endpoints/e' }).password,
+    ).toBe('endpoint-credential');
   });
 
   it("logs in with PGHOST and the workspace's own token when nothing else says how (Databricks Apps)", () => {
@@ -27,8 +31,13 @@ describe('choosing the connection mode', () => {
   });
 
   it('looks the instance up, or the endpoint, when no host is given', () => {
-    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: undefined, PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: 'finance', LAKEBASE_ENDPOINT: undefined })).toMatchObject({ mode: 'instance', password: 'database-credential' });
-    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: undefined, PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: undefined, LAKEBASE_ENDPOINT: 'projects/p/branches/b/endpoints/e' })).toMatchObject({ mode: 'endpoint', password: 'endpoint-credential' });
+    expect(detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: undefined, PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: 'finance', LAKEBASE_ENDPOINT: undefined })).toMatchObject({
+      mode: 'instance',
+      password: 'database-credential',
+    });
+    expect(
+      detectMode({ LAKEBASE_PG_URL: undefined, PGHOST: undefined, PGPASSWORD: undefined, LAKEBASE_INSTANCE_NAME: undefined, LAKEBASE_ENDPOINT: 'projects/p/branches/b/endpoints/e' }),
+    ).toMatchObject({ mode: 'endpoint', password: 'endpoint-credential' });
   });
 
   it('falls to memory when no mode is configured, saying which variables it looked for', () => {

@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
 import { isLakechatError } from '../../src/errors.ts';
-import { createLakebasePool, resolveConnection, type ConnectionStatus } from '../../src/lakebase/index.ts';
+import { type ConnectionStatus, createLakebasePool, resolveConnection } from '../../src/lakebase/index.ts';
+import { client, createLakebaseWorld, endpointName, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
 import { captureLog } from './support/log-capture.ts';
-import { client, createLakebaseWorld, endpointName, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 
 const session = z.object({ user: z.string(), database: z.string(), ssl: z.boolean() });
 const log = captureLog();
@@ -14,9 +14,7 @@ async function connect(env: Record<string, string>): Promise<{ status: Connectio
   const resolved = await resolveConnection(loadConfig(env));
   const lakebase = await createLakebasePool(resolved, { logger: log.logger });
   try {
-    const row = await lakebase.pool.one(
-      sql.type(session)`SELECT current_user AS user, current_database() AS database, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`,
-    );
+    const row = await lakebase.pool.one(sql.type(session)`SELECT current_user AS user, current_database() AS database, ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()`);
     return { status: lakebase.status(), row };
   } finally {
     await lakebase.close();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
+import { createLakebaseWorld, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
 
 const tsx = import.meta.resolve('tsx');
 let world: LakebaseWorld;
@@ -17,11 +17,8 @@ let cwd: string;
 function script(name: 'doctor' | 'migrate', env: Record<string, string>): Promise<{ code: number; output: string }> {
   const file = fileURLToPath(new URL(`../../scripts/${name}.ts`, import.meta.url));
   return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', tsx, file],
-      { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
+    execFile(process.execPath, ['--import', tsx, file], { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env }, timeout: 60_000 }, (error, stdout, stderr) =>
+      resolve({ code: error === null ? 0 : Number(error.code ?? 1), output: stdout + stderr }),
     );
   });
 }

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runDoctor, type DoctorReport } from '../../src/lakebase/doctor.ts';
+import { type DoctorReport, runDoctor } from '../../src/lakebase/doctor.ts';
 import { freePort } from '../support/global-setup.ts';
-import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
+import { createLakebaseWorld, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
 
 let world: LakebaseWorld;
 let restricted: LakebaseWorld;

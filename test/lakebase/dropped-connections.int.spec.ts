@@ -3,9 +3,9 @@ import { BackendTerminatedError, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
-import { createLakebasePool, resolveConnection, type LakebasePool } from '../../src/lakebase/index.ts';
-import { captureLog } from './support/log-capture.ts';
+import { createLakebasePool, type LakebasePool, resolveConnection } from '../../src/lakebase/index.ts';
 import { createLakebaseWorld, type LakebaseWorld } from './support/lakebase-setup.ts';
+import { captureLog } from './support/log-capture.ts';
 
 const password = 'dropped-connections-password';
 const retryMs = 500;
@@ -76,18 +76,14 @@ describe('connections the server drops', () => {
 
   it('does not retry a transaction whose work had started: it may have happened', async () => {
     await resetCalls();
-    await expect(lakebase.pool.transaction((transaction) => transaction.query(sql.unsafe`SELECT die_once()`))).rejects.toBeInstanceOf(
-      BackendTerminatedError,
-    );
+    await expect(lakebase.pool.transaction((transaction) => transaction.query(sql.unsafe`SELECT die_once()`))).rejects.toBeInstanceOf(BackendTerminatedError);
     expect(await lakebase.pool.oneFirst(calls)).toBe(1);
   });
 
   it('replaces connections the server closed while they were idle, with no query failing', async () => {
     await Promise.all(Array.from({ length: 4 }, () => lakebase.pool.query(sql.unsafe`SELECT pg_sleep(0.01)`)));
     expect(await world.role.terminateConnections()).toBeGreaterThan(0);
-    const results = await Promise.all(
-      Array.from({ length: 12 }, (_, i) => lakebase.pool.oneFirst(sql.type(z.object({ i: z.number() }))`SELECT ${i}::int AS i`)),
-    );
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => lakebase.pool.oneFirst(sql.type(z.object({ i: z.number() }))`SELECT ${i}::int AS i`)));
     expect(results).toEqual(Array.from({ length: 12 }, (_, i) => i));
   });
 });

@@ -104,7 +104,13 @@ describe('.env.local', () => {
     const file = path.join(directory, '.env.local');
     writeFileSync(
       file,
-      ['# Option A: Instance name (recommended)', 'LAKEBASE_INSTANCE_NAME=personal-finance-db', 'DATABRICKS_HOST=https://example.cloud.databricks.com', `DATABRICKS_TOKEN="${secret}"`, 'LOG_LEVEL=debug'].join('\n'),
+      [
+        '# Option A: Instance name (recommended)',
+        'LAKEBASE_INSTANCE_NAME=personal-finance-db',
+        'DATABRICKS_HOST=https://example.cloud.databricks.com',
+        `DATABRICKS_TOKEN="${secret}"`,
+        'LOG_LEVEL=debug',
+      ].join('\n'),
     );
     const config = loadConfig({ LOG_LEVEL: 'warn' }, { envFile: file });
     expect(config.env.LAKEBASE_INSTANCE_NAME).toBe('personal-finance-db');

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/global-setup.ts';
-import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
-import { health, startServer, type ServerProcess } from './support/server-process.ts';
+import { createLakebaseWorld, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
+import { health, type ServerProcess, startServer } from './support/server-process.ts';
 
 let world: LakebaseWorld;
 const servers: ServerProcess[] = [];

@@ -1,9 +1,9 @@
 import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
-import { createLakebasePool, resolveConnection, type LakebasePool } from '../../src/lakebase/index.ts';
-import { captureLog, type CapturedLog } from './support/log-capture.ts';
+import { createLakebasePool, type LakebasePool, resolveConnection } from '../../src/lakebase/index.ts';
 import { createLakebaseWorld, type LakebaseWorld } from './support/lakebase-setup.ts';
+import { type CapturedLog, captureLog } from './support/log-capture.ts';
 
 const password = 'slow-query-password';
 let world: LakebaseWorld;

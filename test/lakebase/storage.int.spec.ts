@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import { openStorage } from '../../src/storage.ts';
+import { client, createLakebaseWorld, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
 import { captureLog } from './support/log-capture.ts';
-import { client, createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 
 let world: LakebaseWorld;
 let oauthWorld: LakebaseWorld;

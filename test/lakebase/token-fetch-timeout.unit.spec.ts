@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import { isLakechatError } from '../../src/errors.ts';
-import { TokenProvider, type IssuedToken, type TokenSource } from '../../src/lakebase/index.ts';
+import { type IssuedToken, TokenProvider, type TokenSource } from '../../src/lakebase/index.ts';
 import { captureLog } from './support/log-capture.ts';
 import { ManualClock } from './support/manual-clock.ts';
 

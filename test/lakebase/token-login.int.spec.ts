@@ -3,10 +3,10 @@ import { sql } from 'slonik';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { loadConfig } from '../../src/config.ts';
-import { createLakebasePool, resolveConnection, type LakebasePool } from '../../src/lakebase/index.ts';
+import { createLakebasePool, type LakebasePool, resolveConnection } from '../../src/lakebase/index.ts';
 import { migrateLakebase } from '../../src/migrate.ts';
+import { createLakebaseWorld, instanceName, type LakebaseWorld, pat } from './support/lakebase-setup.ts';
 import { captureLog } from './support/log-capture.ts';
-import { createLakebaseWorld, instanceName, pat, type LakebaseWorld } from './support/lakebase-setup.ts';
 import { ManualClock } from './support/manual-clock.ts';
 
 const minute = 60_000;

@@ -2,11 +2,11 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { isLakechatError } from '../../src/errors.ts';
-import { TokenProvider } from '../../src/lakebase/index.ts';
 import { databaseCredentialSource } from '../../src/lakebase/database-credential.ts';
+import { TokenProvider } from '../../src/lakebase/index.ts';
 import { createWorkspaceClient } from '../../src/lakebase/workspace-client.ts';
 import { workspaceTokenSource } from '../../src/lakebase/workspace-token.ts';
-import { startFakeWorkspace, type FakeWorkspace, type FakeWorkspaceOptions } from '../support/fake-workspace.ts';
+import { type FakeWorkspace, type FakeWorkspaceOptions, startFakeWorkspace } from '../support/fake-workspace.ts';
 import { captureLog } from './support/log-capture.ts';
 import { ManualClock } from './support/manual-clock.ts';
 

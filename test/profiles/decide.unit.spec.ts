@@ -25,7 +25,9 @@ describe('deciding profile commands', () => {
     });
 
     it('creates the profile even when nothing differs from the defaults', () => {
-      given().when({ type: 'ChangeProfile', userEmail, changes: { numberOfDependents: 0 } }).then([updated({})]);
+      given()
+        .when({ type: 'ChangeProfile', userEmail, changes: { numberOfDependents: 0 } })
+        .then([updated({})]);
     });
 
     it('carries only the fields that changed', () => {
@@ -41,7 +43,9 @@ describe('deciding profile commands', () => {
     });
 
     it('clears a field set to null', () => {
-      given(updated({ employerName: 'Acme' })).when({ type: 'ChangeProfile', userEmail, changes: { employerName: null } }).then([updated({ employerName: null })]);
+      given(updated({ employerName: 'Acme' }))
+        .when({ type: 'ChangeProfile', userEmail, changes: { employerName: null } })
+        .then([updated({ employerName: null })]);
     });
 
     it('creates the profile again, from empty fields, after it was deleted', () => {
@@ -59,17 +63,23 @@ describe('deciding profile commands', () => {
     });
 
     it('changes nothing when the profile already is exactly that', () => {
-      given(updated({ annualIncome: 1 })).when({ type: 'ReplaceProfile', userEmail, fields: { annualIncome: 1 } }).then([]);
+      given(updated({ annualIncome: 1 }))
+        .when({ type: 'ReplaceProfile', userEmail, fields: { annualIncome: 1 } })
+        .then([]);
     });
 
     it('creates a profile that does not exist', () => {
-      given().when({ type: 'ReplaceProfile', userEmail, fields: { dateOfBirth: '1990-05-17' } }).then([updated({ dateOfBirth: '1990-05-17' })]);
+      given()
+        .when({ type: 'ReplaceProfile', userEmail, fields: { dateOfBirth: '1990-05-17' } })
+        .then([updated({ dateOfBirth: '1990-05-17' })]);
     });
   });
 
   describe('DeleteProfile', () => {
     it('deletes the profile', () => {
-      given(updated({ notes: 'x' })).when({ type: 'DeleteProfile', userEmail }).then([deleted]);
+      given(updated({ notes: 'x' }))
+        .when({ type: 'DeleteProfile', userEmail })
+        .then([deleted]);
     });
 
     it('does not find a profile that was never created', () => {

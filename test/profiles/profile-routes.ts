@@ -84,7 +84,11 @@ export function describeProfileRoutes(name: string, open: () => Promise<AppUnder
     it('honours If-Match on PUT, PATCH and DELETE, failing a stale one with 412', async () => {
       await t.as(alice, 'PATCH', '/api/profile', { body: { notes: 'v1' } });
       await t.as(alice, 'PATCH', '/api/profile', { body: { notes: 'v2' }, headers: { 'if-match': '"1"' } });
-      for (const [method, body] of [['PATCH', { notes: 'x' }], ['PUT', {}], ['DELETE', undefined]] as const) {
+      for (const [method, body] of [
+        ['PATCH', { notes: 'x' }],
+        ['PUT', {}],
+        ['DELETE', undefined],
+      ] as const) {
         const stale = await t.as(alice, method, '/api/profile', { body, headers: { 'if-match': '"1"' } });
         expect(stale.statusCode, method).toBe(412);
         expect(stale.json().error.details.currentVersion).toBe(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MemoryEventStore, WrongExpectedVersionError, type EventStore } from '../../src/event-store/index.ts';
 import { CommandHandler, StreamStates } from '../../src/commands/index.ts';
+import { type EventStore, MemoryEventStore, WrongExpectedVersionError } from '../../src/event-store/index.ts';
 
 interface Tally {
   version: number;

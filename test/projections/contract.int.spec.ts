@@ -18,11 +18,11 @@ import { foldEvents } from '../../src/projection-runner/fold.ts';
 import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
 import { MemoryStore } from '../../src/projection-runner/memory-tables.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import { compareKeys, handledTypes, keyOf, type AnyReadModel, type Row } from '../../src/projection-runner/read-model.ts';
+import { type AnyReadModel, compareKeys, handledTypes, keyOf, type Row } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { selectAll } from '../../src/projection-runner/sql-rows.ts';
+import { type TableLocation, tableNames } from '../../src/projection-runner/tables.ts';
 import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
-import { tableNames, type TableLocation } from '../../src/projection-runner/tables.ts';
 import { applierFor, foldApplier } from '../../src/rebuild/appliers/index.ts';
 import { projectLog } from '../../src/rebuild/projector.ts';
 import { createLogBed, type LogBed } from '../replay/log-bed.ts';
@@ -142,7 +142,7 @@ beforeAll(async () => {
   for (const [name, run] of ways) {
     const began = performance.now();
     results.set(name, await run());
-    if (process.env.CONTRACT_TIMES) console.log(name, Math.round(performance.now() - began), "ms");
+    if (process.env.CONTRACT_TIMES) console.log(name, Math.round(performance.now() - began), 'ms');
   }
 }, 900_000);
 

@@ -44,7 +44,12 @@ export async function writeRandomHistory(writer: DomainWriter, seed: number, ste
     } else if (roll < 0.6) {
       const chat = pick(live);
       const long = next() < 0.2;
-      await writer.post(owner, chat.chatId, long ? 'x'.repeat(199) + '🎉 and more' : `message ${step}`, next() < 0.3 ? { traceId: `t${step}`, traceSummary: { step, nested: { list: [1, 'two', null] } } } : {});
+      await writer.post(
+        owner,
+        chat.chatId,
+        long ? 'x'.repeat(199) + '🎉 and more' : `message ${step}`,
+        next() < 0.3 ? { traceId: `t${step}`, traceSummary: { step, nested: { list: [1, 'two', null] } } } : {},
+      );
     } else if (roll < 0.68) {
       await writer.rename(owner, pick(live).chatId, `Renamed ${step}`);
     } else if (roll < 0.74) {

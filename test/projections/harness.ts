@@ -1,15 +1,15 @@
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
-import { MemoryEventStore, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
+import { type EventStore, MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { decodeFor } from '../../src/projection-runner/decode.ts';
 import { foldEvents } from '../../src/projection-runner/fold.ts';
+import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
 import { MemoryStore } from '../../src/projection-runner/memory-tables.ts';
 import { applyTo, PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
 import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
-import { allProjections, postgresReadModels as postgresQueries, readModelsBy, type ReadModels } from '../../src/projection-runner/read-models.ts';
+import { allProjections, postgresReadModels as postgresQueries, type ReadModels, readModelsBy } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
+import { liveTables, type TableNames, tableNames } from '../../src/projection-runner/tables.ts';
 import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
-import { liveTables, tableNames, type TableNames } from '../../src/projection-runner/tables.ts';
 import { createPostgresTestBed } from '../event-store/postgres-support.ts';
 
 /** Read models under test: the runner that feeds them from a store, and their queries. */
@@ -91,7 +91,10 @@ export async function postgresReadModels(): Promise<ReadModelsUnderTest & { data
   const database = await postgresDatabase();
   const { pool } = database;
   const store = database.openStore();
-  const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })));
+  const backend = new PostgresProjectionBackend(
+    pool,
+    allProjections.map((projection) => ({ projection })),
+  );
   // Other test files share the server, and their transactions can hold the log's readers back.
   const runner = new ProjectionRunner(store, backend, { waitTimeoutMs: 30_000 });
   await runner.start();

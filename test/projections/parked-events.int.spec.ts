@@ -4,11 +4,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql } from 'slonik';
-import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/index.ts';
 import { MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { allProjections, MemoryProjectionBackend, ProjectionRunner, type AnyReadModel, type FoldRows } from '../../src/projection-runner/index.ts';
+import { type AnyReadModel, allProjections, type FoldRows, MemoryProjectionBackend, ProjectionRunner } from '../../src/projection-runner/index.ts';
 import { projectionsStatus } from '../../src/rebuild/index.ts';
 import { postgresReadModels, type ReadModelsUnderTest } from './harness.ts';
 
@@ -75,7 +75,12 @@ describe('an event the projections cannot apply', () => {
       queries: { memory: () => ({}), postgres: () => ({}) },
     } as unknown as AnyReadModel;
     const backend = new MemoryProjectionBackend([picky]);
-    const applied = () => backend.tables(picky).all('noted').map((row) => row.n as number).sort((a, b) => a - b);
+    const applied = () =>
+      backend
+        .tables(picky)
+        .all('noted')
+        .map((row) => row.n as number)
+        .sort((a, b) => a - b);
     const store = new MemoryEventStore({ pollIntervalMs: 50 });
     const runner = new ProjectionRunner(store, backend, { waitTimeoutMs: 5_000 });
     cleanups.push(async () => {
@@ -83,7 +88,10 @@ describe('an event the projections cannot apply', () => {
       await store.close();
     });
     // One append, one batch: 12, 13 and 14 arrive together.
-    const { cursor } = await store.append('s', [12, 13, 14].map((n) => ({ type: 'Noted', data: { n } })));
+    const { cursor } = await store.append(
+      's',
+      [12, 13, 14].map((n) => ({ type: 'Noted', data: { n } })),
+    );
     await runner.start();
     await runner.waitFor(cursor);
     expect(applied()).toEqual([12, 14]);

@@ -2,17 +2,17 @@
  * What only PostgreSQL can show about the runner: checkpoints written in the batch's transaction,
  * taken FOR UPDATE so several instances never apply an event twice, and tables chosen by parameter.
  */
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatsReadModel } from '../../projections/chats.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import type { EventStore, RecordedEvent } from '../../src/event-store/index.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import { row, type AnyReadModel, type FoldRows } from '../../src/projection-runner/read-model.ts';
+import { type AnyReadModel, type FoldRows, row } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { tableNames } from '../../src/projection-runner/tables.ts';
-import { copyTables, postgresDatabase, type PostgresDatabase } from './harness.ts';
+import { copyTables, type PostgresDatabase, postgresDatabase } from './harness.ts';
 
 /**
  * A deliberately non-idempotent projection: it adds one per "Counted" event applied, so applying
@@ -105,7 +105,11 @@ describe('the projection runner on PostgreSQL', () => {
     const runner = await start([projection]);
     const first = await store.append('s', [{ type: 'Counted', data: { n: 'A' } }]);
     await runner.waitFor(first.cursor);
-    const batch = await store.append('s', [{ type: 'Counted', data: { n: 'B' } }, { type: 'Counted', data: { n: 'C' } }, { type: 'Counted', data: { n: 'D' } }]);
+    const batch = await store.append('s', [
+      { type: 'Counted', data: { n: 'B' } },
+      { type: 'Counted', data: { n: 'C' } },
+      { type: 'Counted', data: { n: 'D' } },
+    ]);
     failOnce.eventId = batch.events[1]!.eventId;
     const last = await store.append('s', [{ type: 'Counted', data: { n: 'E' } }]);
     await runner.waitFor(last.cursor);

@@ -95,7 +95,11 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         await appendChat(alice, 'c1', [posted('c1', 2), posted('c1', 3)]);
         const streamId = chatStreamId(alice, 'c1');
         const messages = await subject.readModels.messages.list(streamId, { after: 0, limit: 10 });
-        expect(messages.map((m) => [m.position, m.role, m.content])).toEqual([[1, 'user', 'hello'], [2, 'assistant', 'm2'], [3, 'user', 'm3']]);
+        expect(messages.map((m) => [m.position, m.role, m.content])).toEqual([
+          [1, 'user', 'hello'],
+          [2, 'assistant', 'm2'],
+          [3, 'user', 'm3'],
+        ]);
         expect(messages[0]).toMatchObject({ owner: alice, chatId: 'c1', messageId: id(1), clientMessageId: 'k1', traceId: 't1', traceSummary: { tools: ['search'] } });
         const events = await allEvents();
         expect(messages.map((m) => m.cursor)).toEqual(events.filter((e) => e.type === 'MessagePosted').map((e) => e.cursor));
@@ -131,8 +135,24 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
         await appendProfile(alice, [{ type: 'ProfileUpdated', data: { userEmail: alice, changes: {} } }]);
         const history = await subject.readModels.profileHistory.list(alice, { after: 0, limit: 10 });
         expect(history.map(({ version, kind, changes, actor }) => ({ version, kind, changes, actor }))).toEqual([
-          { version: 1, kind: 'created', actor: alice, changes: [{ field: 'numberOfDependents', from: null, to: 2 }, { field: 'jobTitle', from: null, to: 'Analyst' }] },
-          { version: 2, kind: 'updated', actor: 'advisor@example.com', changes: [{ field: 'jobTitle', from: 'Analyst', to: 'Manager' }, { field: 'financialGoals', from: [], to: ['house'] }] },
+          {
+            version: 1,
+            kind: 'created',
+            actor: alice,
+            changes: [
+              { field: 'numberOfDependents', from: null, to: 2 },
+              { field: 'jobTitle', from: null, to: 'Analyst' },
+            ],
+          },
+          {
+            version: 2,
+            kind: 'updated',
+            actor: 'advisor@example.com',
+            changes: [
+              { field: 'jobTitle', from: 'Analyst', to: 'Manager' },
+              { field: 'financialGoals', from: [], to: ['house'] },
+            ],
+          },
           { version: 3, kind: 'deleted', actor: alice, changes: [] },
           { version: 4, kind: 'created', actor: alice, changes: [] },
         ]);
@@ -167,7 +187,9 @@ export function describeReadModels(name: string, open: () => Promise<ReadModelsU
       });
 
       it('skips a stored event whose data breaks its schema, and goes on with the next', async () => {
-        const nul = await subject.store.append(chatStreamId(alice, 'c0'), [{ type: 'ChatStarted', data: { chatId: 'c0', userEmail: alice, title: 'a\u0000b', agentId: null } }], { owner: alice });
+        const nul = await subject.store.append(chatStreamId(alice, 'c0'), [{ type: 'ChatStarted', data: { chatId: 'c0', userEmail: alice, title: 'a\u0000b', agentId: null } }], {
+          owner: alice,
+        });
         await subject.runner.waitFor(nul.cursor);
         const bad = await subject.store.append(chatStreamId(alice, 'c1'), [{ type: 'ChatStarted', data: { chatId: 'c1' } }], { owner: alice });
         await subject.runner.waitFor(bad.cursor);

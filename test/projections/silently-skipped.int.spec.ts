@@ -3,11 +3,11 @@
  * schema, or the projection's own code throws) is parked, for that read model only, and recorded;
  * the other read models apply it, and nothing behind it waits.
  */
-import { sql, type DatabasePool } from 'slonik';
-import { z } from 'zod';
+import { type DatabasePool, sql } from 'slonik';
 import { afterEach, describe, expect, it } from 'vitest';
-import { MemoryEventStore, type EventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { MemoryProjectionBackend, PostgresProjectionBackend, ProjectionRunner, type AnyReadModel, type FoldRows } from '../../src/projection-runner/index.ts';
+import { z } from 'zod';
+import { type EventStore, MemoryEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import { type AnyReadModel, type FoldRows, MemoryProjectionBackend, PostgresProjectionBackend, ProjectionRunner } from '../../src/projection-runner/index.ts';
 import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
 import { startInstance } from '../ws/ws-support.ts';
 
@@ -19,7 +19,7 @@ const notedSchema = z.object({ n: z.number().int() });
  */
 function notedProjection(name: 'picky' | 'lenient'): AnyReadModel {
   const strict = name === 'picky';
-  const valueOf = (data: unknown): number => {
+  const numberIn = (data: unknown): number => {
     if (strict) return notedSchema.parse(data).n;
     const n = (data as { n?: unknown }).n;
     return typeof n === 'number' ? n : -1;
@@ -31,7 +31,7 @@ function notedProjection(name: 'picky' | 'lenient'): AnyReadModel {
     migration: '(test)',
     fold: {
       Noted(rows: FoldRows, data: unknown) {
-        const n = valueOf(data);
+        const n = numberIn(data);
         if (strict && n === 13) throw new TypeError('the handler cannot take 13');
         rows.insertIfAbsent('test_noted', { projection: name, n });
       },
@@ -59,7 +59,10 @@ describe.each(['postgres', 'memory'] as const)('Silently skipped, or retried for
       const store = new MemoryEventStore({ pollIntervalMs: 50 });
       const backend = new MemoryProjectionBackend(projections);
       const runner = new ProjectionRunner(store, backend, { waitTimeoutMs: 30_000 });
-      cleanups.push(() => store.close(), () => runner.stop());
+      cleanups.push(
+        () => store.close(),
+        () => runner.stop(),
+      );
       return {
         store,
         runner,
@@ -76,17 +79,28 @@ describe.each(['postgres', 'memory'] as const)('Silently skipped, or retried for
     const pool: DatabasePool = bed.pool;
     await pool.query(sql.unsafe`CREATE TABLE test_noted (projection text, n int, PRIMARY KEY (projection, n))`);
     const store = bed.openStore({ pollIntervalMs: 100 });
-    const runner = new ProjectionRunner(store, new PostgresProjectionBackend(pool, projections.map((projection) => ({ projection }))), { waitTimeoutMs: 30_000 });
-    cleanups.push(() => bed.close(), () => runner.stop());
+    const runner = new ProjectionRunner(
+      store,
+      new PostgresProjectionBackend(
+        pool,
+        projections.map((projection) => ({ projection })),
+      ),
+      { waitTimeoutMs: 30_000 },
+    );
+    cleanups.push(
+      () => bed.close(),
+      () => runner.stop(),
+    );
     return {
       store,
       runner,
-      applied: async (name) =>
-        [...(await pool.anyFirst(sql.type(z.object({ n: z.number() }))`SELECT n FROM test_noted WHERE projection = ${name} ORDER BY n`))],
+      applied: async (name) => [...(await pool.anyFirst(sql.type(z.object({ n: z.number() }))`SELECT n FROM test_noted WHERE projection = ${name} ORDER BY n`))],
       parked: async () =>
-        (await pool.any(sql.type(parkedRow)`SELECT event_id::text AS event_id, projection, reason FROM projection_parked_events ORDER BY parked_at, projection`)).map(
-          (row) => ({ eventId: row.event_id, projection: row.projection, reason: row.reason }),
-        ),
+        (await pool.any(sql.type(parkedRow)`SELECT event_id::text AS event_id, projection, reason FROM projection_parked_events ORDER BY parked_at, projection`)).map((row) => ({
+          eventId: row.event_id,
+          projection: row.projection,
+          reason: row.reason,
+        })),
     };
   }
 
@@ -107,7 +121,10 @@ describe.each(['postgres', 'memory'] as const)('Silently skipped, or retried for
   it('parks an event whose handler throws a JavaScript error (not retried forever), for that read model only', async () => {
     const { store, runner, applied, parked } = await setUp();
     // One append, one batch: 12, 13 and 14 arrive together.
-    const { cursor, events } = await store.append('s', [12, 13, 14].map((n) => ({ type: 'Noted', data: { n } })));
+    const { cursor, events } = await store.append(
+      's',
+      [12, 13, 14].map((n) => ({ type: 'Noted', data: { n } })),
+    );
     await runner.start();
     await runner.waitFor(cursor);
     expect(await applied('picky')).toEqual([12, 14]);

@@ -17,7 +17,7 @@ import { projectLog } from '../../src/rebuild/projector.ts';
 import { createTwin } from '../../src/rebuild/shadow-tables.ts';
 import { describeLiveTable } from '../../src/rebuild/table-definition.ts';
 import { writeOddCases } from '../projections/generated-logs.ts';
-import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from '../replay/log-bed.ts';
 
 let bed: LogBed;
 let expected: Record<string, unknown[]>;
@@ -28,7 +28,10 @@ beforeAll(async () => {
   await writeOddCases(bed);
   await writeHistory(bed.writer, { users: 3, chatsPerUser: 2, messagesPerChat: 3, tag: 'late' });
   // The live tables, as the live backend leaves them: one event per transaction.
-  const backend = new PostgresProjectionBackend(bed.pool, allProjections.map((projection) => ({ projection })));
+  const backend = new PostgresProjectionBackend(
+    bed.pool,
+    allProjections.map((projection) => ({ projection })),
+  );
   await backend.start();
   const { events } = await bed.store.readAll({ limit: 10_000 });
   // An event a read model cannot take is parked for it, as the live runner does (the rebuild skips it).
@@ -49,12 +52,7 @@ afterAll(async () => {
 const applierOf = (projection: AnyReadModel, tables: ReturnType<typeof tableNames>, capacity: number, writeBehind: number): RebuildApplier =>
   projection === messagesReadModel ? messagesFromLog(tables, capacity) : foldApplier(projection, tables, { capacity, writeBehind, flushRows: 2 });
 
-async function rebuildInto(
-  schema: string,
-  batchSize: number,
-  make: (projection: AnyReadModel, tables: ReturnType<typeof tableNames>) => RebuildApplier,
-  startEmpty = false,
-): Promise<void> {
+async function rebuildInto(schema: string, batchSize: number, make: (projection: AnyReadModel, tables: ReturnType<typeof tableNames>) => RebuildApplier, startEmpty = false): Promise<void> {
   await bed.pool.query(ddl(`CREATE SCHEMA ${schema}`));
   const tables = tableNames({ schema, suffix: '' });
   for (const projection of allProjections) {

@@ -4,15 +4,15 @@
  * holds a transaction id, and while it does every reader of the log waits (issue 11, "Stalled").
  */
 import { sql } from 'slonik';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { chatsReadModel } from '../../projections/chats.ts';
 import { profilesReadModel } from '../../projections/profiles.ts';
-import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
 import { tableNames } from '../../src/projection-runner/tables.ts';
+import { createTablesLike } from '../../src/projection-runner/tables-like.ts';
 import { foldApplier } from '../../src/rebuild/appliers/fold-applier.ts';
 import { projectLog } from '../../src/rebuild/projector.ts';
-import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from '../replay/log-bed.ts';
 
 let bed: LogBed;
 

@@ -5,8 +5,8 @@
 import { afterEach, expect, it } from 'vitest';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { rebuildProjections } from '../../src/rebuild/index.ts';
-import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
-import { postgresApp, type PostgresAppUnderTest } from '../replay/postgres-app.ts';
+import { createLogBed, type LogBed, writeHistory } from '../replay/log-bed.ts';
+import { type PostgresAppUnderTest, postgresApp } from '../replay/postgres-app.ts';
 
 let bed: LogBed | undefined;
 let api: PostgresAppUnderTest | undefined;

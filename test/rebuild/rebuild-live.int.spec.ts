@@ -5,16 +5,16 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createPool, sql, type DatabasePool } from 'slonik';
-import { z } from 'zod';
+import { createPool, type DatabasePool, sql } from 'slonik';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { seedEventLog } from '../../scripts/bench/seed-log.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { compareCursors, eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
-import { selectRows } from '../../src/projection-runner/rows.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { selectRows } from '../../src/projection-runner/rows.ts';
 import { projectionsStatus, rebuildProjections } from '../../src/rebuild/index.ts';
-import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from '../replay/log-bed.ts';
 
 let bed: LogBed | undefined;
 const closers: (() => Promise<void>)[] = [];
@@ -174,8 +174,13 @@ describe('a rebuild while the app serves', { timeout: 300_000 }, () => {
     expect(posted.length).toBeGreaterThan(0);
     expect(read.slice(0, posted.length)).toEqual(posted);
     // Every message of the burst, applied across batches of changing sizes, once each.
-    expect(await bed.pool.one(sql.unsafe`SELECT count(*)::int AS count, count(DISTINCT position)::int AS positions FROM messages WHERE chat_id = 'burst'`)).toEqual({ count: 59_999, positions: 59_999 });
-    expect(await selectRows(bed.pool, names, sql.unsafe`SELECT relname AS name FROM pg_class WHERE relname = 'messages_by_content' AND relkind = 'i'`)).toEqual([{ name: 'messages_by_content' }]);
+    expect(await bed.pool.one(sql.unsafe`SELECT count(*)::int AS count, count(DISTINCT position)::int AS positions FROM messages WHERE chat_id = 'burst'`)).toEqual({
+      count: 59_999,
+      positions: 59_999,
+    });
+    expect(await selectRows(bed.pool, names, sql.unsafe`SELECT relname AS name FROM pg_class WHERE relname = 'messages_by_content' AND relkind = 'i'`)).toEqual([
+      { name: 'messages_by_content' },
+    ]);
   });
 
   it('leaves no shadow tables and nothing interrupted after a dry run', async () => {

@@ -4,18 +4,18 @@
  */
 import { randomBytes } from 'node:crypto';
 import { sql } from 'slonik';
-import { z } from 'zod';
 import { afterEach, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { isLakechatError } from '../../src/errors.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
-import { selectRows } from '../../src/projection-runner/rows.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { selectRows } from '../../src/projection-runner/rows.ts';
 import { ddl } from '../../src/rebuild/ddl.ts';
+import { projectionsStatus, type RebuildOptions, rebuildProjections } from '../../src/rebuild/index.ts';
 import { withOpenTransaction } from '../../src/rebuild/open-transaction.ts';
-import { projectionsStatus, rebuildProjections, type RebuildOptions } from '../../src/rebuild/index.ts';
 import { createTwin } from '../../src/rebuild/shadow-tables.ts';
 import { describeLiveTable } from '../../src/rebuild/table-definition.ts';
-import { createLogBed, writeHistory, type LogBed } from '../replay/log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from '../replay/log-bed.ts';
 
 let bed: LogBed | undefined;
 afterEach(async () => {
@@ -57,7 +57,11 @@ async function appliedFromScratch(schema: string): Promise<Record<string, unknow
     await createTwin(bed!.pool, await describeLiveTable(bed!.pool, table), { schema, suffix: '' });
   }
   const location = { schema, suffix: '' };
-  const backend = new PostgresProjectionBackend(bed!.pool, allProjections.map((projection) => ({ projection, tables: location })), { checkpoints: location });
+  const backend = new PostgresProjectionBackend(
+    bed!.pool,
+    allProjections.map((projection) => ({ projection, tables: location })),
+    { checkpoints: location },
+  );
   await backend.start();
   let after: string | null = null;
   for (;;) {

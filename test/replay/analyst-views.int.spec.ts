@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 
 let bed: LogBed;
 async function rows(query: string): Promise<Record<string, unknown>[]> {
@@ -35,14 +35,18 @@ afterAll(async () => {
 
 describe('the analysts’ views (migration 034)', () => {
   it('analyst_messages: chat id, user, role, content and time as columns, one row per message posted', async () => {
-    const chat = await rows(`SELECT chat_id, user_email, role, content, message_number FROM analyst_messages WHERE user_email = 'user1@example.com' AND chat_id = 'h0' ORDER BY message_number`);
-    expect(chat).toEqual([0, 1, 2].map((m) => ({
-      chat_id: 'h0',
-      user_email: 'user1@example.com',
-      role: m % 2 === 0 ? 'user' : 'assistant',
-      content: `message ${m} of h0, "quoted", with a comma\nand a line`,
-      message_number: m + 1,
-    })));
+    const chat = await rows(
+      `SELECT chat_id, user_email, role, content, message_number FROM analyst_messages WHERE user_email = 'user1@example.com' AND chat_id = 'h0' ORDER BY message_number`,
+    );
+    expect(chat).toEqual(
+      [0, 1, 2].map((m) => ({
+        chat_id: 'h0',
+        user_email: 'user1@example.com',
+        role: m % 2 === 0 ? 'user' : 'assistant',
+        content: `message ${m} of h0, "quoted", with a comma\nand a line`,
+        message_number: m + 1,
+      })),
+    );
     const [times] = await rows(`SELECT count(*)::int AS n, count(posted_at)::int AS timed, count(DISTINCT stream_id)::int AS chats FROM analyst_messages`);
     expect(times).toEqual({ n: 18, timed: 18, chats: 6 });
     // The messages read model, projected by the app, holds the same messages, but those of deleted chats.
@@ -61,9 +65,7 @@ describe('the analysts’ views (migration 034)', () => {
       { user_email: 'user0@example.com', chat_id: 'h0', title: 'Renamed h0', message_count: 3, deleted: false },
       { user_email: 'user0@example.com', chat_id: 'h1', title: 'Chat h1', message_count: 3, deleted: true },
     ]);
-    expect(sorted(await rows(`SELECT user_email, chat_id, title, deleted FROM analyst_chats`))).toEqual(
-      sorted(await rows(`SELECT owner AS user_email, chat_id, title, deleted FROM chats`)),
-    );
+    expect(sorted(await rows(`SELECT user_email, chat_id, title, deleted FROM analyst_chats`))).toEqual(sorted(await rows(`SELECT owner AS user_email, chat_id, title, deleted FROM chats`)));
   });
 
   it('analyst_profile_changes: one row per field changed, with its old and new value', async () => {
@@ -84,9 +86,11 @@ describe('the analysts’ views (migration 034)', () => {
     ]);
     // The profile history read model, projected by the app, records the same changes.
     expect(sorted(await rows(`SELECT user_email, profile_version, field, old_value, new_value FROM analyst_profile_changes`))).toEqual(
-      sorted(await rows(`
+      sorted(
+        await rows(`
         SELECT owner AS user_email, version AS profile_version, change->>'field' AS field, (change->'from') #>> '{}' AS old_value, (change->'to') #>> '{}' AS new_value
-        FROM profile_history, jsonb_array_elements(changes) AS change`)),
+        FROM profile_history, jsonb_array_elements(changes) AS change`),
+      ),
     );
   });
 
@@ -107,7 +111,9 @@ describe('the analysts’ views (migration 034)', () => {
     const folder = new URL('../../migrations/', import.meta.url);
     await rows(readFileSync(new URL('034.undo.sql', folder), 'utf8'));
     expect(await rows(`SELECT relname FROM pg_class WHERE relname LIKE 'analyst\\_%'`)).toEqual([]);
-    expect(await rows(`SELECT obj_description('events'::regclass, 'pg_class') AS comment, col_description('messages'::regclass, 1) AS column_comment`)).toEqual([{ comment: null, column_comment: null }]);
+    expect(await rows(`SELECT obj_description('events'::regclass, 'pg_class') AS comment, col_description('messages'::regclass, 1) AS column_comment`)).toEqual([
+      { comment: null, column_comment: null },
+    ]);
     await rows(readFileSync(new URL('034.do.sql', folder), 'utf8'));
     expect(await rows(`SELECT count(*)::int AS n FROM analyst_messages`)).toEqual([{ n: 18 }]);
   });

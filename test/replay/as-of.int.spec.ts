@@ -3,8 +3,8 @@
  * of each moment, by cursor, by position or by time, must equal what they showed then, exactly.
  */
 import { sql } from 'slonik';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { chatsReadModel } from '../../projections/chats.ts';
 import { messagesReadModel } from '../../projections/messages.ts';
 import { profileHistoryReadModel } from '../../projections/profile-history.ts';
@@ -12,11 +12,11 @@ import { profilesReadModel } from '../../projections/profiles.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { isLakechatError } from '../../src/errors.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
-import { selectRows } from '../../src/projection-runner/rows.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { selectRows } from '../../src/projection-runner/rows.ts';
 import { liveTables, tableNames } from '../../src/projection-runner/tables.ts';
 import { buildAsOf, resolveAsOf, streamAsOf } from '../../src/replay/index.ts';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 
 interface Moment {
   cursor: string;
@@ -35,8 +35,12 @@ const owner = 'user0@example.com';
 
 async function recordMoment(): Promise<Moment> {
   const live = tableNames(liveTables);
-  const [checkpoint] = await selectRows(bed.pool, z.object({ cursor: z.string(), position: z.coerce.number() }), sql.unsafe`
-    SELECT cursor, position FROM projection_checkpoints WHERE name = 'chats'`);
+  const [checkpoint] = await selectRows(
+    bed.pool,
+    z.object({ cursor: z.string(), position: z.coerce.number() }),
+    sql.unsafe`
+    SELECT cursor, position FROM projection_checkpoints WHERE name = 'chats'`,
+  );
   const [clock] = await selectRows(bed.pool, z.object({ now: z.coerce.date() }), sql.unsafe`SELECT clock_timestamp() AS now`);
   const moment: Moment = {
     cursor: checkpoint!.cursor,

@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventLineColumns } from '../../src/replay/index.ts';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
-import { postgresApp, type PostgresAppUnderTest } from './postgres-app.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
+import { type PostgresAppUnderTest, postgresApp } from './postgres-app.ts';
 
 const analyst = 'analyst@example.com';
 let bed: LogBed;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEventLog } from '../../scripts/bench/seed-log.ts';
 import type { RecordedEvent } from '../../src/event-store/index.ts';
 import { eventLineColumns, exportEvents, lineFormats, type ReplayFilter, type ReplayFormat } from '../../src/replay/index.ts';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 
 let bed: LogBed;
 let log: RecordedEvent[];
@@ -86,7 +86,10 @@ describe('replay export', () => {
   it('writes every event once, in log order, as NDJSON lines with the documented columns', async () => {
     const { text, events, cursor } = await replay({});
     expect(events).toBe(log.length);
-    const lines = text.trimEnd().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
     expect(lines.map((line) => line.event_id)).toEqual(log.map((event) => event.eventId));
     expect(Object.keys(lines[0]!)).toEqual([...eventLineColumns]);
     const event = log[5]!;
@@ -159,7 +162,10 @@ describe('replay export', () => {
 
   it('writes JSON as one array of the NDJSON lines', async () => {
     const json = JSON.parse((await replay({ types: ['MessagePosted'] }, 'json')).text) as unknown[];
-    const ndjson = (await replay({ types: ['MessagePosted'] })).text.trimEnd().split('\n').map((line) => JSON.parse(line) as unknown);
+    const ndjson = (await replay({ types: ['MessagePosted'] })).text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as unknown);
     expect(json).toEqual(ndjson);
     expect(JSON.parse((await replay({ types: ['NoSuchType'] }, 'json')).text)).toEqual([]);
   });

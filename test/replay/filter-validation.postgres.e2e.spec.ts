@@ -60,9 +60,7 @@ describe('GET /api/events filters', () => {
     const once = lines((await t.as(analyst, 'GET', '/api/events?type=MessagePosted')).body);
     const twice = lines((await t.as(analyst, 'GET', '/api/events?type=MessagePosted&type=MessagePosted&type=ChatStarted&type=MessagePosted')).body);
     expect(once).toHaveLength(2);
-    expect(twice.map((line) => line.event_id)).toEqual(
-      lines((await t.as(analyst, 'GET', '/api/events?type=ChatStarted&type=MessagePosted')).body).map((line) => line.event_id),
-    );
+    expect(twice.map((line) => line.event_id)).toEqual(lines((await t.as(analyst, 'GET', '/api/events?type=ChatStarted&type=MessagePosted')).body).map((line) => line.event_id));
     expect(new Set(twice.map((line) => line.event_id)).size).toBe(twice.length);
     expect(twice).toHaveLength(3);
   });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { RecordedEvent } from '../../src/event-store/index.ts';
+import { withSuffix } from '../../src/rebuild/ddl.ts';
 import { lineFormats } from '../../src/replay/formats.ts';
 import { replayFilterSchema, toReplayFilter } from '../../src/replay/replay-filter.ts';
-import { withSuffix } from '../../src/rebuild/ddl.ts';
 
 const event: RecordedEvent = {
   position: 42,

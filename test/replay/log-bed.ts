@@ -4,10 +4,10 @@
  * Shared by the replay and rebuild tests.
  */
 import { randomUUID } from 'node:crypto';
-import { createPool, sql, type CommonQueryMethods, type DatabasePool } from 'slonik';
+import { type CommonQueryMethods, createPool, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { compareCursors, eventStorePoolConfiguration, PostgresEventStore, type NewEvent, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, eventStorePoolConfiguration, type NewEvent, PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
@@ -46,7 +46,10 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
     store,
     writer,
     async startRunner() {
-      const backend = new PostgresProjectionBackend(pool, allProjections.map((projection) => ({ projection })));
+      const backend = new PostgresProjectionBackend(
+        pool,
+        allProjections.map((projection) => ({ projection })),
+      );
       const runner = new ProjectionRunner(store, backend, { batchSize: 200, waitTimeoutMs: 30_000 });
       await runner.start();
       runners.push(runner);
@@ -143,7 +146,11 @@ export class DomainWriter {
     const stream = chatStreamId(owner, chatId);
     const position = (this.messageCounts.get(stream) ?? 0) + 1;
     this.messageCounts.set(stream, position);
-    return this.append(stream, [{ type: 'MessagePosted', data: { chatId, messageId: randomUUID(), position, role: position % 2 === 1 ? 'user' : 'assistant', content, ...extra }, metadata: this.metadata(owner) }], owner);
+    return this.append(
+      stream,
+      [{ type: 'MessagePosted', data: { chatId, messageId: randomUUID(), position, role: position % 2 === 1 ? 'user' : 'assistant', content, ...extra }, metadata: this.metadata(owner) }],
+      owner,
+    );
   }
 
   rename(owner: string, chatId: string, title: string): Promise<string> {
@@ -179,7 +186,8 @@ export async function writeHistory(writer: DomainWriter, options: { users: numbe
   for (let m = 0; m < options.messagesPerChat; m++) {
     for (let u = 0; u < options.users; u++) {
       const owner = `user${u}@example.com`;
-      for (let c = 0; c < options.chatsPerUser; c++) await writer.post(owner, `${tag}${c}`, `message ${m} of ${tag}${c}, "quoted", with a comma\nand a line`, m % 3 === 0 ? { traceId: `t${m}`, traceSummary: { steps: m } } : {});
+      for (let c = 0; c < options.chatsPerUser; c++)
+        await writer.post(owner, `${tag}${c}`, `message ${m} of ${tag}${c}, "quoted", with a comma\nand a line`, m % 3 === 0 ? { traceId: `t${m}`, traceSummary: { steps: m } } : {});
       if (m === 1) await writer.updateProfile(owner, { financialGoals: ['retire', `goal ${u}`], riskTolerance: 'moderate' });
     }
   }

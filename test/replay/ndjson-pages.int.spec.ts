@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareCursors, type RecordedEvent } from '../../src/event-store/index.ts';
 import { exportEvents, lineFormats, type ReplayFilter } from '../../src/replay/index.ts';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 
 let bed: LogBed;
 let log: RecordedEvent[];
@@ -59,7 +59,7 @@ const oddData: Record<string, unknown>[] = [
   { small: 1e-7, large: 1e21, fraction: 0.1, negative: -0, big: 12345678901234567890, exact: 9007199254740993, list: [1.5, 2, -3.25e-10] },
   { quotes: 'say "hi" \\ back\\slash', controls: '\b\f\n\r\t\u0001\u001f\u007f', unicode: 'é 中文 😀 \u2028\u2029', slash: 'a/b', empty: '' },
   { nested: { deep: { deeper: [{ a: null }, [], {}, [[]]] } }, bools: [true, false, null], '': 'empty key', 'a b': 'space' },
-  { '__proto__': 'a key, not a prototype', constructor: 'also a key' },
+  { __proto__: 'a key, not a prototype', constructor: 'also a key' },
 ];
 
 beforeAll(async () => {
@@ -97,7 +97,10 @@ describe('NDJSON export from the table text', () => {
 
   it('parses back to the stored events, strings that jsonb cannot hold included', async () => {
     const { fast } = await both({ streamPrefix: 'odd-' }, 4);
-    const lines = fast.trimEnd().split('\n').map((line) => JSON.parse(line) as { event_id: string; data: unknown; metadata: unknown });
+    const lines = fast
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event_id: string; data: unknown; metadata: unknown });
     const odd = log.filter((event) => event.streamId.startsWith('odd-'));
     expect(lines.map((line) => line.event_id)).toEqual(odd.map((event) => event.eventId));
     lines.forEach((line, index) => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger.ts';
 import { formatDuration, ProgressMeter } from '../../src/cli/progress-meter.ts';
+import { createLogger } from '../../src/logger.ts';
 
 function terminal(isTTY: boolean): { isTTY: boolean; written: string[]; write(text: string): boolean } {
   const written: string[] = [];
@@ -48,7 +48,7 @@ describe('the progress meter', () => {
   });
 
   it('puts a log line written during progress on a line of its own, above the bar, and draws the bar again', () => {
-    let now = 0;
+    const now = 0;
     const out = terminal(true);
     const meter = new ProgressMeter(out, 'catch-up', null, () => now);
     meter.update(0, true);

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { nameCursor, readStoreIdentity, type RecordedEvent } from '../../src/event-store/index.ts';
-import { createLogBed, writeHistory, type LogBed } from './log-bed.ts';
+import { nameCursor, type RecordedEvent, readStoreIdentity } from '../../src/event-store/index.ts';
+import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 import { runScriptFile, scriptEnv } from './run-script.ts';
 
 let bed: LogBed;
@@ -34,13 +34,19 @@ afterAll(async () => {
 describe('npm run replay', { timeout: 60_000 }, () => {
   it('writes NDJSON to stdout, and nothing to stderr when stderr is not a terminal', async () => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
-      execFile('npm', ['run', '-s', 'replay', '--', '--type', 'MessagePosted', '--user', 'user1@example.com'], { env: scriptEnv({ LAKEBASE_PG_URL: bed.database.url }) }, (error, stdout, stderr) =>
-        resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
+      execFile(
+        'npm',
+        ['run', '-s', 'replay', '--', '--type', 'MessagePosted', '--user', 'user1@example.com'],
+        { env: scriptEnv({ LAKEBASE_PG_URL: bed.database.url }) },
+        (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number(error.code), stdout, stderr }),
       ),
     );
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
-    const ids = result.stdout.trimEnd().split('\n').map((line) => (JSON.parse(line) as { event_id: string }).event_id);
+    const ids = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { event_id: string }).event_id);
     expect(ids).toEqual(log.filter((event) => event.type === 'MessagePosted' && event.owner === 'user1@example.com').map((event) => event.eventId));
   });
 
@@ -73,7 +79,14 @@ describe('npm run replay', { timeout: 60_000 }, () => {
     // The script's cursors name the store (the bed's own store here issues them bare).
     expect(JSON.parse(result.stdout)).toMatchObject({ schema: 'replay_as_of', cursor: nameCursor(log[9]!.cursor, await readStoreIdentity(bed.pool)) });
     const count = await bed.pool.oneFirst(sql.unsafe`SELECT count(*) FROM replay_as_of.chats`);
-    expect(Number(count)).toBe(new Set(log.slice(0, 10).filter((event) => event.type === 'ChatStarted').map((event) => event.streamId)).size);
+    expect(Number(count)).toBe(
+      new Set(
+        log
+          .slice(0, 10)
+          .filter((event) => event.type === 'ChatStarted')
+          .map((event) => event.streamId),
+      ).size,
+    );
   });
 
   it('refuses a bad argument with exit code 64 and the error code, and runs nowhere without a database', async () => {

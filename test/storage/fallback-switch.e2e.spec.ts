@@ -1,12 +1,12 @@
 import net from 'node:net';
 import pg from 'pg';
-import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
+import { health, type ServerProcess, startServer } from '../lakebase/support/server-process.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
 import { freePort } from '../support/global-setup.ts';
-import { health, startServer, type ServerProcess } from '../lakebase/support/server-process.ts';
-import { startInstance, type Instance } from '../ws/ws-support.ts';
+import { type Instance, startInstance } from '../ws/ws-support.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -133,7 +133,10 @@ describe('the memory fallback', () => {
     const subscriber = new StayingSubscriber(`${base.replace('http', 'ws')}/ws`, 'a@x.com');
     await subscriber.ready;
 
-    const acknowledged = new Map<string, string[]>([['a@x.com', []], ['b@x.com', []]]);
+    const acknowledged = new Map<string, string[]>([
+      ['a@x.com', []],
+      ['b@x.com', []],
+    ]);
     const postTo = async (user: string, chatId: string, content: string): Promise<void> => {
       const answer = await call(user, 'POST', `/api/chats/${chatId}/messages`, { content, clientMessageId: content });
       expect(answer.status, JSON.stringify(answer.body)).toBe(201);
@@ -156,12 +159,16 @@ describe('the memory fallback', () => {
     await door.open();
     const opened = Date.now();
     let n = 0;
-    await until('the switch to PostgreSQL', async () => {
-      await Promise.all([postTo('a@x.com', 'mine', `a-during-${n}`), postTo('b@x.com', 'theirs', `b-during-${n}`)]);
-      n++;
-      const body = await health(server!);
-      return body.storage === 'postgres' && body.degraded === false;
-    }, 90_000);
+    await until(
+      'the switch to PostgreSQL',
+      async () => {
+        await Promise.all([postTo('a@x.com', 'mine', `a-during-${n}`), postTo('b@x.com', 'theirs', `b-during-${n}`)]);
+        n++;
+        const body = await health(server!);
+        return body.storage === 'postgres' && body.degraded === false;
+      },
+      90_000,
+    );
     const switchMs = Date.now() - opened;
     await postTo('a@x.com', 'mine', 'a-after');
     await postTo('b@x.com', 'theirs', 'b-after');
@@ -201,9 +208,7 @@ describe('the memory fallback', () => {
     expect(final).toMatchObject({ storage: 'postgres', degraded: false, fallback: { forwarded: expect.any(Number), parked: 1 } });
     expect(server.output()).toContain('switched from the memory fallback to PostgreSQL');
     const held = /"appendsHeldMs":(\d+)/.exec(server.output())?.[1];
-    console.info(
-      `memory fallback: switched ${switchMs} ms after the database answered (${n} rounds of posts meanwhile), appends held ${held} ms; ${JSON.stringify(final.fallback)}`,
-    );
+    console.info(`memory fallback: switched ${switchMs} ms after the database answered (${n} rounds of posts meanwhile), appends held ${held} ms; ${JSON.stringify(final.fallback)}`);
     expect(server.output()).not.toContain(new URL(database.url).password);
   }, 180_000);
 });

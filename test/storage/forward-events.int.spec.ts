@@ -1,6 +1,6 @@
 import { sql } from 'slonik';
-import { z } from 'zod';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
 import { bumpStoreEpoch, MemoryEventStore, readStoreEpoch, readStoreIdentity } from '../../src/event-store/index.ts';
 import { Forwarder } from '../../src/fallback/forward-events.ts';

@@ -15,14 +15,7 @@ import type { AddressInfo } from 'node:net';
  * revoke tokens, and make routes fail on demand.
  */
 
-export type FakeRoute =
-  | 'oidc-discovery'
-  | 'oauth-token'
-  | 'scim-me'
-  | 'instance'
-  | 'database-credential'
-  | 'endpoint'
-  | 'postgres-credential';
+export type FakeRoute = 'oidc-discovery' | 'oauth-token' | 'scim-me' | 'instance' | 'database-credential' | 'endpoint' | 'postgres-credential';
 
 export type IssuedKind = 'oauth' | 'database-credential' | 'postgres-credential';
 
@@ -111,10 +104,7 @@ export async function startFakeWorkspace(options: FakeWorkspaceOptions): Promise
 
   async function issue(kind: IssuedKind, subject: string): Promise<IssuedToken> {
     const expiresAt = new Date(Date.now() + lifetimeMs);
-    const token =
-      kind === 'oauth' && (options.oauthTokens ?? 'jwt') === 'jwt'
-        ? jwtToken(subject, expiresAt)
-        : opaqueToken(kind === 'oauth' ? 'oauth' : 'dbcred');
+    const token = kind === 'oauth' && (options.oauthTokens ?? 'jwt') === 'jwt' ? jwtToken(subject, expiresAt) : opaqueToken(kind === 'oauth' ? 'oauth' : 'dbcred');
     const record = { kind, token, expiresAt };
     issued.push(record);
     await options.onTokenIssued?.(record);
@@ -165,7 +155,9 @@ export async function startFakeWorkspace(options: FakeWorkspaceOptions): Promise
     }
     if (name === 'oauth-token') {
       const basic = /^Basic (\S+)$/.exec(request.headers.authorization ?? '')?.[1];
-      const [id, secret] = Buffer.from(basic ?? '', 'base64').toString('utf8').split(':');
+      const [id, secret] = Buffer.from(basic ?? '', 'base64')
+        .toString('utf8')
+        .split(':');
       const form = new URLSearchParams(body);
       const client = options.clients?.find((candidate) => candidate.id === id && candidate.secret === secret);
       if (client === undefined || form.get('grant_type') !== 'client_credentials') {

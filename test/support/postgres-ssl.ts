@@ -37,8 +37,7 @@ export async function enableTestSsl(adminUrl: string): Promise<{ certificate: st
     const key = path.join(dataDirectory, 'lakechat-test.key');
     execFileSync(
       'openssl',
-      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3', '-keyout', key, '-out', certificate, '-subj', '/CN=localhost',
-        '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
+      ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3', '-keyout', key, '-out', certificate, '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'],
       { stdio: 'ignore' },
     );
     // PostgreSQL reads the key only if its own user owns it and nobody else can read it.

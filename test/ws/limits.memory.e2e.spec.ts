@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { closeCodes } from '../../src/ws/index.ts';
-import { Client, eventually, startChat, startInstance, type Instance } from './ws-support.ts';
+import { Client, eventually, type Instance, startChat, startInstance } from './ws-support.ts';
 
 let instance: Instance | undefined;
 const clients: Client[] = [];

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { runMigrations } from '../../src/migrate.ts';
 import { createTestDatabase, type TestDatabase } from '../support/database.ts';
-import { Client, startInstance, type Instance } from './ws-support.ts';
+import { Client, type Instance, startInstance } from './ws-support.ts';
 
 export interface PostgresInstances {
   /** The test file's migrated database (available once its beforeAll has run). */

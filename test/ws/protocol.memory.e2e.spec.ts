@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { compareCursors } from '../../src/event-store/index.ts';
-import { Client, startChat, startInstance, type Instance } from './ws-support.ts';
+import { Client, type Instance, startChat, startInstance } from './ws-support.ts';
 
 let instance: Instance | undefined;
 const clients: Client[] = [];
@@ -122,7 +122,12 @@ describe('the WebSocket protocol (in memory)', () => {
     alice.send({ type: 'post', id: 'm', chatId: 'secret', content: 'hi' });
     alice.send({ type: 'signal', id: 'g', chatId: 'secret', kind: 'typing' });
     await alice.until(() => (alice.errors().length === 4 ? true : undefined), 'four errors');
-    expect(alice.errors().slice(2).map((frame) => frame.code)).toEqual(['LAKECHAT_ERR_CHAT_NOT_FOUND', 'LAKECHAT_ERR_CHAT_NOT_FOUND']);
+    expect(
+      alice
+        .errors()
+        .slice(2)
+        .map((frame) => frame.code),
+    ).toEqual(['LAKECHAT_ERR_CHAT_NOT_FOUND', 'LAKECHAT_ERR_CHAT_NOT_FOUND']);
     const bobsMessages = await instance.http('bob@example.com', 'GET', '/api/chats/secret/messages');
     expect(bobsMessages.body.messages).toEqual([]);
   });
@@ -212,9 +217,7 @@ describe('the WebSocket protocol (in memory)', () => {
     await phone.until(() => (phone.frames.filter((f) => f.type === 'signal').length === 2 ? true : undefined), 'two signals on the phone');
     await laptop.until(() => (laptop.frames.filter((f) => f.type === 'signal').length === 2 ? true : undefined), 'two signals on the laptop');
     expect(phone.frames.filter((f) => f.type === 'signal')).toEqual(expected.map((s) => ({ type: 'signal', subscription: 'chat', chatId: 'c1', ...s })));
-    expect(laptop.frames.filter((f) => f.type === 'signal')).toEqual(
-      expected.map((s) => ({ type: 'signal', subscription: 'everything-of-mine', chatId: 'c1', ...s })),
-    );
+    expect(laptop.frames.filter((f) => f.type === 'signal')).toEqual(expected.map((s) => ({ type: 'signal', subscription: 'everything-of-mine', chatId: 'c1', ...s })));
     sender.send({ type: 'ping' });
     await sender.next((frame) => frame.type === 'pong');
     expect(sender.frames.filter((f) => f.type === 'signal')).toEqual([]);

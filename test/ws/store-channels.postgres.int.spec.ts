@@ -1,7 +1,7 @@
 import { createPool, type DatabasePool } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventStorePoolConfiguration, type PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { createPostgresTestBed, withClient, type PostgresTestBed } from '../event-store/postgres-support.ts';
+import { createPostgresTestBed, type PostgresTestBed, withClient } from '../event-store/postgres-support.ts';
 import { eventually } from './ws-support.ts';
 
 let bed: PostgresTestBed;
@@ -16,9 +16,7 @@ afterAll(async () => {
 
 async function listenerPid(store: PostgresEventStore): Promise<number | undefined> {
   return withClient(bed.database.url, async (client) => {
-    const { rows } = await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [
-      `lakechat-listen-${store.instanceId}`,
-    ]);
+    const { rows } = await client.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [`lakechat-listen-${store.instanceId}`]);
     return rows[0]?.pid;
   });
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { compareCursors, type PostgresEventStore } from '../../src/event-store/index.ts';
 import { withClient } from '../event-store/postgres-support.ts';
 import { usePostgresInstances } from './postgres-fixture.ts';
-import { eventually, messagePositionsByChat, postMessages, startChat, type Frame, type Instance } from './ws-support.ts';
+import { eventually, type Frame, type Instance, messagePositionsByChat, postMessages, startChat } from './ws-support.ts';
 
 const { databaseUrl, instance, client } = usePostgresInstances();
 
@@ -24,9 +24,7 @@ function expectStrictlyIncreasing(events: readonly Frame[]): void {
 
 async function listenerPid(store: PostgresEventStore): Promise<number | undefined> {
   return withClient(databaseUrl(), async (pg) => {
-    const { rows } = await pg.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [
-      `lakechat-listen-${store.instanceId}`,
-    ]);
+    const { rows } = await pg.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND query LIKE 'LISTEN%'`, [`lakechat-listen-${store.instanceId}`]);
     return rows[0]?.pid;
   });
 }

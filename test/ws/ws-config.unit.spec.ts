@@ -18,10 +18,7 @@ describe('the WebSocket settings', () => {
   });
 
   it('reads allowed origins as a list, lower-cased, without trailing slashes', () => {
-    expect(loadConfig({ WS_ALLOWED_ORIGINS: ' https://Chat.Example.com/ ,http://localhost:5173,, ' }).env.WS_ALLOWED_ORIGINS).toEqual([
-      'https://chat.example.com',
-      'http://localhost:5173',
-    ]);
+    expect(loadConfig({ WS_ALLOWED_ORIGINS: ' https://Chat.Example.com/ ,http://localhost:5173,, ' }).env.WS_ALLOWED_ORIGINS).toEqual(['https://chat.example.com', 'http://localhost:5173']);
   });
 
   it('refuses a limit that is not a positive whole number, naming the variable', () => {

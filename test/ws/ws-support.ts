@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
 import { createPool, type DatabasePool } from 'slonik';
 import WebSocket from 'ws';
-import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
-import { createPostgresEventStore, eventStorePoolConfiguration, MemoryEventStore, type EventStore } from '../../src/event-store/index.ts';
+import { createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import type { Storage } from '../../src/storage.ts';
 
@@ -257,6 +257,12 @@ export async function appendMessages(instance: Instance, owner: string, chatId: 
 export async function eventsPage(instance: Instance, user: string, query: string): Promise<{ status: number; events: { cursor: string }[]; next: string | null }> {
   const response = await fetch(`http://127.0.0.1:${instance.port}/api/events${query}`, { headers: { 'x-demo-user': user } });
   const text = await response.text();
-  const events = response.status === 200 ? text.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as { cursor: string }) : [];
+  const events =
+    response.status === 200
+      ? text
+          .split('\n')
+          .filter((line) => line !== '')
+          .map((line) => JSON.parse(line) as { cursor: string })
+      : [];
   return { status: response.status, events, next: response.headers.get('x-next-cursor') };
 }

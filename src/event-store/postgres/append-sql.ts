@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { encodeCursor } from '../cursor.ts';
 import type { RecordedEvent } from '../types.ts';
@@ -26,14 +26,18 @@ const lookupRow = z.union([
  * backward index scan of one row per stream, however long the stream).
  */
 export async function lookupAppendState(db: CommonQueryMethods, eventIds: readonly string[], streamIds: readonly string[]): Promise<AppendState> {
-  const rows = await selectRows(db, lookupRow, sql.unsafe`
+  const rows = await selectRows(
+    db,
+    lookupRow,
+    sql.unsafe`
     SELECT 'event' AS kind, event_id::text AS event_id, stream_id, stream_version AS version, position, tx_id::text AS tx, event_type
     FROM events WHERE event_id = ANY(${sql.array(eventIds, 'uuid')})
     UNION ALL
     SELECT 'stream', NULL, wanted.stream_id,
       coalesce((SELECT stream_version FROM events WHERE events.stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1), 0),
       NULL, NULL, NULL
-    FROM unnest(${sql.array(streamIds, 'text')}) AS wanted(stream_id)`);
+    FROM unnest(${sql.array(streamIds, 'text')}) AS wanted(stream_id)`,
+  );
   const state: AppendState = { stored: new Map(), versions: new Map() };
   for (const row of rows) {
     if (row.kind === 'stream') {
@@ -102,14 +106,18 @@ const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.strin
  * a stale decision fails loudly and is retried by the caller.
  */
 export async function insertEvents(db: CommonQueryMethods, columns: InsertColumns): Promise<Map<string, InsertedRow>> {
-  const rows = await selectRows(db, insertedRow, sql.unsafe`
+  const rows = await selectRows(
+    db,
+    insertedRow,
+    sql.unsafe`
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
     SELECT incoming.stream_id, incoming.stream_version, incoming.event_id, incoming.event_type, incoming.schema_version,
       ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
       incoming.owner, incoming.text_escaped
     FROM ${incomingRows(columns)} (stream_id, stream_version, event_id, event_type, schema_version, owner, text_escaped, n)
     ORDER BY incoming.n
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx`);
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx`,
+  );
   const inserted = new Map<string, InsertedRow>();
   for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx) });
   return inserted;
@@ -137,16 +145,27 @@ const writtenRow = z.object({ event_id: z.string(), position: int8, tx: z.string
  * failed: nothing was written, and the caller decides each append exactly. A concurrent writer of
  * the same version or event id makes it fail on a unique key, as the plain insert does.
  */
-export async function insertIfVersionsHold(
-  db: CommonQueryMethods,
-  checks: readonly VersionCheck[],
-  columns: InsertColumns,
-): Promise<Map<string, WrittenRow> | null> {
-  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`
+export async function insertIfVersionsHold(db: CommonQueryMethods, checks: readonly VersionCheck[], columns: InsertColumns): Promise<Map<string, WrittenRow> | null> {
+  const rows = await selectRows(
+    db,
+    writtenRow,
+    prepared(sql.unsafe`
     WITH checks AS (
       SELECT * FROM unnest(
-        ${sql.array(checks.map((check) => check.streamId), 'text')}, ${sql.array(checks.map((check) => check.offset), 'int4')},
-        ${sql.array(checks.map((check) => check.kind), 'text')}, ${sql.array(checks.map((check) => check.expected), 'int4')}
+        ${sql.array(
+          checks.map((check) => check.streamId),
+          'text',
+        )}, ${sql.array(
+          checks.map((check) => check.offset),
+          'int4',
+        )},
+        ${sql.array(
+          checks.map((check) => check.kind),
+          'text',
+        )}, ${sql.array(
+          checks.map((check) => check.expected),
+          'int4',
+        )}
       ) AS check_row (stream_id, version_offset, kind, expected)
     ), head AS (
       SELECT wanted.stream_id,
@@ -169,7 +188,8 @@ export async function insertIfVersionsHold(
     CROSS JOIN allowed
     WHERE allowed.ok
     ORDER BY incoming.n
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`));
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`),
+  );
   if (rows.length === 0) return null;
   const written = new Map<string, WrittenRow>();
   for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });
@@ -185,7 +205,10 @@ export async function insertIfVersionsHold(
  * connection.
  */
 export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: VersionCheck, columns: InsertColumns): Promise<Map<string, WrittenRow> | null> {
-  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`
+  const rows = await selectRows(
+    db,
+    writtenRow,
+    prepared(sql.unsafe`
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
     SELECT ${columns.streamIds[0]!}::text, head.version + 1, ${columns.eventIds[0]!}::uuid, ${columns.types[0]!}::text, ${columns.schemaVersions[0]!}::int4,
       ${columns.data[0]!}::jsonb, ${columns.metadata[0]!}::jsonb, ${columns.owners[0]!}::text, ${columns.escaped[0]!}::bool
@@ -195,7 +218,8 @@ export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: Ver
       WHEN 'no_stream' THEN head.version = 0
       WHEN 'stream_exists' THEN head.version > 0
       ELSE head.version = ${check.expected}::int4 END
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`));
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`),
+  );
   const row = rows[0];
   if (row === undefined) return null;
   return new Map([[row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version }]]);

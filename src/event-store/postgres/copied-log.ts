@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
 import { selectRows } from './select-rows.ts';
@@ -27,11 +27,7 @@ const checkRow = z.object({ max_tx: z.string().nullable(), next_tx: z.string() }
  * cluster can have written it. Reads the snapshot's xmax, which assigns no transaction id.
  */
 export async function detectCopiedLog(db: CommonQueryMethods): Promise<CopiedLogCheck> {
-  const [row] = await selectRows(
-    db,
-    checkRow,
-    sql.unsafe`SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`,
-  );
+  const [row] = await selectRows(db, checkRow, sql.unsafe`SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx`);
   const maxTxId = row?.max_tx ?? null;
   const nextTxId = row?.next_tx ?? '0';
   return { copied: maxTxId !== null && BigInt(maxTxId) >= BigInt(nextTxId), maxTxId, nextTxId };
@@ -101,10 +97,12 @@ export async function repairCopiedLog(config: pg.ClientConfig, options: RepairCo
   const client = new pg.Client(config);
   await client.connect();
   try {
-    const check = (await client.query<{ max_tx: string | null; next_tx: string; transactions: string; events: string }>(
-      `SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx,
+    const check = (
+      await client.query<{ max_tx: string | null; next_tx: string; transactions: string; events: string }>(
+        `SELECT (SELECT max(tx_id) FROM events)::text AS max_tx, pg_snapshot_xmax(pg_current_snapshot())::text AS next_tx,
               (SELECT count(DISTINCT tx_id) FROM events)::text AS transactions, (SELECT count(*) FROM events)::text AS events`,
-    )).rows[0]!;
+      )
+    ).rows[0]!;
     const transactions = Number(check.transactions);
     const result: RepairCopiedLogResult = { repaired: false, transactions, events: Number(check.events), burnedTransactions: 0, cursors: {} };
     if (check.max_tx === null || BigInt(check.max_tx) < BigInt(check.next_tx)) {

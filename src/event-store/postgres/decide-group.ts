@@ -3,13 +3,10 @@ import { checkExpectedVersion } from '../errors.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { emptyInsertColumns, type AppendState, type InsertColumns, type InsertedRow, type VersionCheck } from './append-sql.ts';
+import { type AppendState, emptyInsertColumns, type InsertColumns, type InsertedRow, type VersionCheck } from './append-sql.ts';
 import { encodeEventJson } from './json-text.ts';
 
-export type Decision =
-  | { kind: 'insert'; firstVersion: number }
-  | { kind: 'done'; result: AppendResult }
-  | { kind: 'failed'; error: unknown };
+export type Decision = { kind: 'insert'; firstVersion: number } | { kind: 'done'; result: AppendResult } | { kind: 'failed'; error: unknown };
 
 /**
  * Decides a group of appends in arrival order, exactly as if they ran one after another: each is

@@ -1,7 +1,7 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
+import { type EraseOptions, type EraseSelection, erasedStreamId, tombstoneOf } from '../tombstone.ts';
 import type { RecordedEvent } from '../types.ts';
-import { erasedStreamId, tombstoneOf, type EraseOptions, type EraseSelection } from '../tombstone.ts';
 import { readEventRow } from './event-row.ts';
 import { selectRows } from './select-rows.ts';
 
@@ -25,17 +25,8 @@ function toEvents(rows: readonly Record<string, unknown>[]): RecordedEvent[] {
  * ids. The update names the owner again, so a batch racing another erasure of the same user (another
  * instance, or the script) skips rows already done; the same key renames a stream the same way.
  */
-export async function eraseOwnerBatch(
-  db: CommonQueryMethods,
-  owner: string,
-  options: EraseOptions,
-  limit: number,
-): Promise<{ tombstones: RecordedEvent[]; streamIds: string[] }> {
-  const candidates = await selectRows(
-    db,
-    candidateRow,
-    sql.unsafe`SELECT position, stream_id FROM events WHERE owner = ${owner} ORDER BY tx_id, position LIMIT ${limit}`,
-  );
+export async function eraseOwnerBatch(db: CommonQueryMethods, owner: string, options: EraseOptions, limit: number): Promise<{ tombstones: RecordedEvent[]; streamIds: string[] }> {
+  const candidates = await selectRows(db, candidateRow, sql.unsafe`SELECT position, stream_id FROM events WHERE owner = ${owner} ORDER BY tx_id, position LIMIT ${limit}`);
   if (candidates.length === 0) return { tombstones: [], streamIds: [] };
   const positions = candidates.map((row) => String(row.position));
   const renamed = candidates.map((row) => erasedStreamId(options.streamKey, row.stream_id));
@@ -75,9 +66,7 @@ export async function eraseStreamsBatch(db: CommonQueryMethods, selection: Erase
 /** The events at these positions, as stored now (to replace what another instance erased). */
 export async function readPositions(db: CommonQueryMethods, positions: readonly number[]): Promise<RecordedEvent[]> {
   if (positions.length === 0) return [];
-  const { rows } = await db.query(
-    sql.unsafe`SELECT ${returnedColumns} FROM events WHERE position = ANY(${sql.array(positions.map(String), 'int8')})`,
-  );
+  const { rows } = await db.query(sql.unsafe`SELECT ${returnedColumns} FROM events WHERE position = ANY(${sql.array(positions.map(String), 'int8')})`);
   return toEvents(rows as Record<string, unknown>[]);
 }
 

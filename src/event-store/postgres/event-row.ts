@@ -50,8 +50,7 @@ export function readEventRow(row: Record<string, unknown>, storeSuffix = ''): { 
   if (typeof row.stream_id !== 'string' || typeof row.event_id !== 'string' || typeof row.event_type !== 'string') throw badRow('identity');
   if (typeof row.stream_version !== 'number' || typeof row.schema_version !== 'number') throw badRow('version');
   if (!isObject(data) || !isObject(metadata) || (owner !== null && typeof owner !== 'string')) throw badRow('payload');
-  const recordedAt =
-    rawRecordedAt instanceof Date ? rawRecordedAt : typeof rawRecordedAt === 'number' || typeof rawRecordedAt === 'string' ? new Date(rawRecordedAt) : undefined;
+  const recordedAt = rawRecordedAt instanceof Date ? rawRecordedAt : typeof rawRecordedAt === 'number' || typeof rawRecordedAt === 'string' ? new Date(rawRecordedAt) : undefined;
   if (recordedAt === undefined) throw badRow('recorded_at');
   const escaped = row.text_escaped === true;
   return {

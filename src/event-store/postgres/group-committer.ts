@@ -3,11 +3,11 @@ import type { CommonQueryMethods } from 'slonik';
 import { databaseRetryOf, defaultDatabaseRetryMs, failureCode, isTransientDatabaseFailure, retryTransient } from '../../database-retry.ts';
 import { LakechatError } from '../../errors.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
+import { findDuplicateAppend } from '../idempotency.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState, type InsertColumns, type InsertedRow } from './append-sql.ts';
-import { appendResult, decideGroup, insertColumnsFor, optimisticGroup, type Decision } from './decide-group.ts';
-import { findDuplicateAppend } from '../idempotency.ts';
+import { type InsertColumns, type InsertedRow, insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState } from './append-sql.ts';
+import { appendResult, type Decision, decideGroup, insertColumnsFor, optimisticGroup } from './decide-group.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
 
 type Attempt =
@@ -186,7 +186,11 @@ export class GroupCommitter {
     if (outcome.kind !== 'written') {
       // Still racing, or one append holds a value PostgreSQL refuses: each append alone.
       this.options.logger?.debug({ outcome: outcome.kind, appends: group.length }, 'group insert failed; appending one by one');
-      for (const pending of group) await this.settle(pending, this.retrying(pending.deadline, () => this.appendAlone(pending.prepared, lost)));
+      for (const pending of group)
+        await this.settle(
+          pending,
+          this.retrying(pending.deadline, () => this.appendAlone(pending.prepared, lost)),
+        );
       return;
     }
     const { decisions, inserted } = outcome;

@@ -1,33 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from 'pino';
-import { sql, type DatabasePool } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../../errors.ts';
-import { compareCursors, decodeCursor, invalidCursor, maxCursor, nameCursor, type CursorPoint } from '../cursor.ts';
-import { pickFilter } from '../filter.ts';
+import { type CursorPoint, compareCursors, decodeCursor, invalidCursor, maxCursor, nameCursor } from '../cursor.ts';
 import { validMaxBytes } from '../event-bytes.ts';
+import { pickFilter } from '../filter.ts';
 import { LiveTail } from '../live-tail.ts';
 import { clampLimit } from '../memory-event-store.ts';
 import { subscribeToStore } from '../subscribe.ts';
-import type {
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  NewEvent,
-  ReadAllOptions,
-  ReadAllResult,
-  ReadStreamOptions,
-  ReadStreamResult,
-  RecordedEvent,
-  SubscribeOptions,
-} from '../types.ts';
-import { prepareAppend } from '../validate-append.ts';
 import type { EraseOptions, EraseResult, EraseSelection } from '../tombstone.ts';
+import type { AppendOptions, AppendResult, EventStore, NewEvent, ReadAllOptions, ReadAllResult, ReadStreamOptions, ReadStreamResult, RecordedEvent, SubscribeOptions } from '../types.ts';
+import { prepareAppend } from '../validate-append.ts';
 import { CoalescedNotifier } from './coalesced-notifier.ts';
-import { erasureChannel, eraseOwnerBatch, eraseStreamsBatch, readPositions, waitForRunningTransactions } from './erase.ts';
+import { eraseOwnerBatch, eraseStreamsBatch, erasureChannel, readPositions, waitForRunningTransactions } from './erase.ts';
 import { GroupCommitter } from './group-committer.ts';
-import { NotificationListener, notificationChannel, type ChannelHandler } from './notification-listener.ts';
+import { type ChannelHandler, NotificationListener, notificationChannel } from './notification-listener.ts';
 import { sqlState } from './postgres-errors.ts';
 import { boundaryCursor, readAllPage } from './read-all.ts';
 import { readStreamPage } from './read-stream.ts';
@@ -206,11 +195,7 @@ export class PostgresEventStore implements EventStore {
     for (let delayMs = 1; ; delayMs = Math.min(delayMs * 2, 50)) {
       let snapshot;
       try {
-        [snapshot] = await selectRows(
-          this.pool,
-          snapshotRow,
-          sql.unsafe`SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() AS s`,
-        );
+        [snapshot] = await selectRows(this.pool, snapshotRow, sql.unsafe`SELECT pg_snapshot_xmin(s)::text AS xmin, pg_snapshot_xmax(s)::text AS xmax FROM pg_current_snapshot() AS s`);
       } catch (error) {
         throw unavailable(error);
       }
@@ -402,11 +387,7 @@ export class PostgresEventStore implements EventStore {
   private async wakeAfterReconnect(): Promise<void> {
     let newest: string | null = null;
     try {
-      const [row] = await selectRows(
-        this.pool,
-        newestRow,
-        sql.unsafe`SELECT tx_id::text AS tx, position::text AS position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1`,
-      );
+      const [row] = await selectRows(this.pool, newestRow, sql.unsafe`SELECT tx_id::text AS tx, position::text AS position FROM events ORDER BY tx_id DESC, position DESC LIMIT 1`);
       if (row !== undefined) newest = `${row.tx}-${row.position}`;
     } catch (error) {
       this.options.logger?.warn({ err: error }, 'could not read the newest event after reconnecting');
@@ -448,4 +429,3 @@ export async function createPostgresEventStore(options: PostgresEventStoreOption
   }
   return new PostgresEventStore({ ...options, storeId });
 }
-

@@ -1,8 +1,8 @@
-import { sql, type CommonQueryMethods, type FragmentSqlToken, type ListSqlToken, type QuerySqlToken } from 'slonik';
+import { type CommonQueryMethods, type FragmentSqlToken, type ListSqlToken, type QuerySqlToken, sql } from 'slonik';
 import { z } from 'zod';
-import { compareCursors, encodeCursor, type CursorPoint } from '../cursor.ts';
-import type { EventFilter, RecordedEvent } from '../types.ts';
+import { type CursorPoint, compareCursors, encodeCursor } from '../cursor.ts';
 import { rememberEventBytes } from '../event-bytes.ts';
+import type { EventFilter, RecordedEvent } from '../types.ts';
 import { readEventRow } from './event-row.ts';
 import { prepared } from './prepared-statement.ts';
 
@@ -28,10 +28,7 @@ export interface ReadAllPage {
  * path (`src/replay/ndjson-pages.ts`) runs it with its own columns.
  */
 export function readAllStatement(columns: FragmentSqlToken, after: CursorPoint, limit: number, filter: EventFilter, maxBytes?: number): QuerySqlToken {
-  const conditions = [
-    sql.fragment`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.position.toString()}::int8)`,
-    sql.fragment`tx_id < snapshot.xmin`,
-  ];
+  const conditions = [sql.fragment`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.position.toString()}::int8)`, sql.fragment`tx_id < snapshot.xmin`];
   if (filter.owner !== undefined) conditions.push(sql.fragment`owner = ${filter.owner}`);
   if (filter.streamId !== undefined) conditions.push(sql.fragment`stream_id = ${filter.streamId}`);
   if (filter.streamPrefix !== undefined) conditions.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
@@ -86,14 +83,7 @@ function sizedPage(columns: FragmentSqlToken, rows: FragmentSqlToken, maxBytes: 
 }
 
 /** One page of the log in reader order (see `readAllStatement`), as recorded events. */
-export async function readAllPage(
-  db: CommonQueryMethods,
-  after: CursorPoint,
-  limit: number,
-  filter: EventFilter,
-  maxBytes?: number,
-  storeSuffix = '',
-): Promise<ReadAllPage> {
+export async function readAllPage(db: CommonQueryMethods, after: CursorPoint, limit: number, filter: EventFilter, maxBytes?: number, storeSuffix = ''): Promise<ReadAllPage> {
   const result = await db.query(readAllStatement(eventColumns, after, limit, filter, maxBytes));
   const rows = result.rows as readonly Record<string, unknown>[];
   const { xmin } = xminRow.parse(rows[0]);

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import type { ReadStreamResult } from '../types.ts';
 import { readEventRow } from './event-row.ts';
@@ -19,9 +19,7 @@ export async function readStreamPage(
   storeSuffix = '',
 ): Promise<ReadStreamResult> {
   const from = Math.max(Math.min(options.fromVersion ?? (options.backwards ? maxVersion : 1), maxVersion), options.backwards ? 0 : 1);
-  const page = options.backwards
-    ? sql.fragment`stream_version <= ${from} ORDER BY stream_version DESC`
-    : sql.fragment`stream_version >= ${from} ORDER BY stream_version`;
+  const page = options.backwards ? sql.fragment`stream_version <= ${from} ORDER BY stream_version DESC` : sql.fragment`stream_version >= ${from} ORDER BY stream_version`;
   const result = await db.query(sql.unsafe`
     SELECT current.version AS current_version, page.*
     FROM (

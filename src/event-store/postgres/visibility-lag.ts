@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from './select-rows.ts';
 
@@ -26,13 +26,17 @@ const lagRow = z.object({
  * long-open transaction anywhere in the cluster holds every reader back. This measures it.
  */
 export async function readVisibilityLag(db: CommonQueryMethods): Promise<VisibilityLag> {
-  const [row] = await selectRows(db, lagRow, sql.unsafe`
+  const [row] = await selectRows(
+    db,
+    lagRow,
+    sql.unsafe`
     SELECT
       (SELECT count(*)::int FROM (
         SELECT 1 FROM events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot()) LIMIT 10000) AS held) AS held_back,
       (SELECT (extract(epoch FROM clock_timestamp() - min(recorded_at)) * 1000)::float8
         FROM events WHERE tx_id >= pg_snapshot_xmin(pg_current_snapshot())) AS oldest_held_back_ms,
       (SELECT (extract(epoch FROM clock_timestamp() - min(xact_start)) * 1000)::float8
-        FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) AS oldest_transaction_ms`);
+        FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()) AS oldest_transaction_ms`,
+  );
   return { heldBackEvents: row!.held_back, oldestHeldBackMs: row!.oldest_held_back_ms, oldestTransactionMs: row!.oldest_transaction_ms };
 }

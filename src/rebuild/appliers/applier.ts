@@ -41,7 +41,7 @@ export interface Staged {
  * true, provided it never forgets one whose write has not run yet (hence the generations).
  */
 export interface RebuildApplier {
-    /**
+  /**
    * Folds events, in log order, into what it remembers; `generation` numbers the batch (1, 2, 3...).
    * With `flush`, nothing may be kept back: the writes make the batch complete.
    */

@@ -1,11 +1,11 @@
-import { sql, type CommonQueryMethods } from 'slonik';
-import { ChangeSet, foldEvents, readsOf, readsNothing, type RowSource, type TableChanges } from '../../projection-runner/fold.ts';
-import { groupColumn, keyOf, keyString, type AnyReadModel, type Row } from '../../projection-runner/read-model.ts';
+import { type CommonQueryMethods, sql } from 'slonik';
+import { ChangeSet, foldEvents, type RowSource, readsNothing, readsOf, type TableChanges } from '../../projection-runner/fold.ts';
+import { type AnyReadModel, groupColumn, keyOf, keyString, type Row } from '../../projection-runner/read-model.ts';
 import { deleteStatements, selectByKeys, selectLasts } from '../../projection-runner/sql-rows.ts';
 import type { TableNames } from '../../projection-runner/tables.ts';
 import type { RebuildApplier, StagedWrites } from './applier.ts';
 import { RowCache } from './row-cache.ts';
-import { rowWriter, toColumns, type RowWriter } from './write-rows.ts';
+import { type RowWriter, rowWriter, toColumns } from './write-rows.ts';
 
 export interface FoldApplierOptions {
   /** Rows remembered per table (read or written), beyond which committed ones are forgotten. */

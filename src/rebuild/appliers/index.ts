@@ -1,10 +1,10 @@
 import type { AnyReadModel } from '../../projection-runner/read-model.ts';
 import type { TableNames } from '../../projection-runner/tables.ts';
 import type { RebuildApplier } from './applier.ts';
-import { foldApplier, type FoldApplierOptions } from './fold-applier.ts';
+import { type FoldApplierOptions, foldApplier } from './fold-applier.ts';
 
 export type { DecodedEvent, RebuildApplier } from './applier.ts';
-export { foldApplier, type FoldApplierOptions } from './fold-applier.ts';
+export { type FoldApplierOptions, foldApplier } from './fold-applier.ts';
 
 /** How a rebuild applies events to a read model: its declared rebuild fast path, else its own fold. */
 export function applierFor(model: AnyReadModel, tables: TableNames, options?: FoldApplierOptions): RebuildApplier {

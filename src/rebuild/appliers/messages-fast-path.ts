@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods } from 'slonik';
+import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import type { MessagePostedData } from '../../chats/events.ts';
 import { selectRows } from '../../projection-runner/rows.ts';
@@ -6,22 +6,9 @@ import type { TableNames } from '../../projection-runner/tables.ts';
 import type { RebuildApplier } from './applier.ts';
 import { copyableFromLog, insertMessagesFromLog } from './messages-from-log.ts';
 import { RowCache } from './row-cache.ts';
-import { rowWriter, type Columns } from './write-rows.ts';
+import { type Columns, rowWriter } from './write-rows.ts';
 
-const columns = [
-  'stream_id',
-  'position',
-  'owner',
-  'chat_id',
-  'message_id',
-  'role',
-  'content',
-  'client_message_id',
-  'trace_id',
-  'trace_summary',
-  'created_at',
-  'cursor',
-] as const;
+const columns = ['stream_id', 'position', 'owner', 'chat_id', 'message_id', 'role', 'content', 'client_message_id', 'trace_id', 'trace_summary', 'created_at', 'cursor'] as const;
 
 const highestRow = z.object({ stream_id: z.string(), highest: z.number() });
 
@@ -46,9 +33,13 @@ export function messagesFromLog(tables: TableNames, capacity = 200_000): Rebuild
       for (const key of streams) highestStored.set(key, 0);
       return;
     }
-    const rows = await selectRows(db, highestRow, sql.unsafe`
+    const rows = await selectRows(
+      db,
+      highestRow,
+      sql.unsafe`
       SELECT stream_id, max(position) AS highest FROM ${tables('messages')}
-      WHERE stream_id = ANY(${sql.array(streams, 'text')}) GROUP BY stream_id`);
+      WHERE stream_id = ANY(${sql.array(streams, 'text')}) GROUP BY stream_id`,
+    );
     for (const stream of streams) highestStored.set(stream, 0);
     for (const row of rows) highestStored.set(row.stream_id, row.highest);
   };

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type IdentifierSqlToken } from 'slonik';
+import { type CommonQueryMethods, type IdentifierSqlToken, sql } from 'slonik';
 import type { MessagePostedData } from '../../chats/events.ts';
 import { bareCursor } from '../../event-store/cursor.ts';
 

@@ -1,4 +1,4 @@
-import { sql, type CommonQueryMethods, type IdentifierSqlToken, type QuerySqlToken } from 'slonik';
+import { type CommonQueryMethods, type IdentifierSqlToken, type QuerySqlToken, sql } from 'slonik';
 import { z } from 'zod';
 import { selectRows } from '../../projection-runner/rows.ts';
 
@@ -55,8 +55,8 @@ export function rowWriter(table: IdentifierSqlToken, options: RowWriterOptions):
       options.onConflict === 'fail'
         ? ''
         : options.onConflict === 'ignore' || rest.length === 0
-        ? `ON CONFLICT (${options.key.map(quote).join(', ')}) DO NOTHING`
-        : `ON CONFLICT (${options.key.map(quote).join(', ')}) DO UPDATE SET (${rest.map(quote).join(', ')}) = ROW(${rest.map((column) => `EXCLUDED.${quote(column)}`).join(', ')})`;
+          ? `ON CONFLICT (${options.key.map(quote).join(', ')}) DO NOTHING`
+          : `ON CONFLICT (${options.key.map(quote).join(', ')}) DO UPDATE SET (${rest.map(quote).join(', ')}) = ROW(${rest.map((column) => `EXCLUDED.${quote(column)}`).join(', ')})`;
     // The parts of a template literal: the values (one JSON text per column) go between them.
     const parts = [`INSERT INTO ${target} (${names}) SELECT ${casts} FROM ROWS FROM (`];
     options.columns.forEach((column, index) => {
@@ -103,10 +103,14 @@ function template(parts: string[], values: string[]): QuerySqlToken {
 }
 
 async function readColumnTypes(db: CommonQueryMethods, table: IdentifierSqlToken): Promise<z.output<typeof columnType>[]> {
-  return selectRows(db, columnType, sql.unsafe`
+  return selectRows(
+    db,
+    columnType,
+    sql.unsafe`
     SELECT a.attname AS name, format_type(a.atttypid, a.atttypmod) AS type, a.atttypid IN ('json'::regtype, 'jsonb'::regtype) AS json
     FROM pg_attribute AS a
-    WHERE a.attrelid = ${qualifiedName(table)}::regclass AND a.attnum > 0 AND NOT a.attisdropped`);
+    WHERE a.attrelid = ${qualifiedName(table)}::regclass AND a.attnum > 0 AND NOT a.attisdropped`,
+  );
 }
 
 /** A timestamp as a JSON value PostgreSQL reads back to the same microsecond. */

@@ -1,5 +1,5 @@
 import { createTestDatabase, type TestDatabase } from '../../support/database.ts';
-import { startFakeWorkspace, type FakeWorkspace, type FakeWorkspaceOptions } from '../../support/fake-workspace.ts';
+import { type FakeWorkspace, type FakeWorkspaceOptions, startFakeWorkspace } from '../../support/fake-workspace.ts';
 import { createTokenRole, type TokenRole } from './token-role.ts';
 
 export interface LakebaseWorld {
@@ -23,9 +23,7 @@ export const client = { id: '6b3c1d2e-0000-4000-8000-00000000c11e', secret: 'fak
  * A fresh test database, a token role in it, and a fake workspace whose tokens become the role's
  * password as they are issued (and stop working when revoked), like Lakebase's.
  */
-export async function createLakebaseWorld(
-  options: { canCreate?: boolean; workspace?: Partial<FakeWorkspaceOptions>; bindTokens?: 'database' | 'oauth' } = {},
-): Promise<LakebaseWorld> {
+export async function createLakebaseWorld(options: { canCreate?: boolean; workspace?: Partial<FakeWorkspaceOptions>; bindTokens?: 'database' | 'oauth' } = {}): Promise<LakebaseWorld> {
   const database = await createTestDatabase('lakebase');
   const role = await createTokenRole(database.url, options.canCreate === undefined ? {} : { canCreate: options.canCreate });
   const url = new URL(database.url);

@@ -38,9 +38,7 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     const target = this.#now + ms;
     for (;;) {
-      const due = this.#timers
-        .filter((timer) => !timer.cancelled && timer.at <= target)
-        .sort((a, b) => a.at - b.at)[0];
+      const due = this.#timers.filter((timer) => !timer.cancelled && timer.at <= target).sort((a, b) => a.at - b.at)[0];
       if (due === undefined) break;
       this.#timers = this.#timers.filter((timer) => timer !== due);
       this.#now = Math.max(this.#now, due.at);

@@ -31,10 +31,7 @@ async function withAdmin<T>(url: string, run: (client: pg.Client) => Promise<T>)
  * with the token is a real password login. It may log in over TLS only (like Lakebase) and, with
  * `canCreate`, create tables in the test database's public schema.
  */
-export async function createTokenRole(
-  databaseUrl: string,
-  options: { canCreate?: boolean; sslOnly?: boolean } = {},
-): Promise<TokenRole> {
+export async function createTokenRole(databaseUrl: string, options: { canCreate?: boolean; sslOnly?: boolean } = {}): Promise<TokenRole> {
   const name = `app-${randomBytes(4).toString('hex')}@example.com`;
   const role = pg.escapeIdentifier(name);
   const database = new URL(databaseUrl).pathname.slice(1);
