@@ -23,6 +23,11 @@ function sample(text: string, name: string, labels: Record<string, string>): num
 
 describe('GET /metrics, beside lakechat’s own metrics', () => {
   it('serves the process’s default metrics: CPU, memory, heap, event-loop lag and GC', async () => {
+    // The CPU counter counts from the process's first scrape: spend some CPU between two, so the
+    // second has something to show whatever the clock's granularity.
+    await scrape();
+    const until = Date.now() + 50;
+    while (Date.now() < until);
     const text = await scrape();
     for (const name of [
       'process_cpu_user_seconds_total',

@@ -62,15 +62,22 @@ export function foldApplier(model: AnyReadModel, tables: TableNames, options: Fo
   };
 
   /** Reads what the batch's folds read and the caches do not know. */
-  const load = async (db: CommonQueryMethods, items: Parameters<RebuildApplier['stage']>[1]): Promise<void> => {
+  // The rows a batch reads are pinned to its generation: a commit of the batch before it (running
+  // while this one loads) trims the caches, and must not evict what this batch's fold is about to read.
+  const pin = (cache: RowCache<Row>, id: string, generation: number): void => {
+    const entry = cache.entry(id);
+    if (entry !== undefined && generation > entry.generation) entry.generation = generation;
+  };
+  const load = async (db: CommonQueryMethods, items: Parameters<RebuildApplier['stage']>[1], generation: number): Promise<void> => {
     const reads = readsOf(model, items);
     if (readsNothing(reads)) return;
     for (const [name, keys] of reads.keys) {
       const cache = rows.get(name)!;
       const missing: (readonly unknown[])[] = [];
       for (const [id, key] of keys) if (cache.entry(id) === undefined) missing.push(key);
-      if (missing.length === 0) continue;
       for (const key of missing) cache.set(keyString(key), null);
+      for (const id of keys.keys()) pin(cache, id, generation);
+      if (missing.length === 0) continue;
       if (cache.complete) continue;
       const spec = model.tables[name]!;
       const inFlight = deletedInFlight.get(name)!;
@@ -82,8 +89,9 @@ export function foldApplier(model: AnyReadModel, tables: TableNames, options: Fo
       const cache = lasts.get(name)!;
       const missing: unknown[] = [];
       for (const [id, group] of groups) if (cache.entry(id) === undefined) missing.push(group);
-      if (missing.length === 0) continue;
       for (const group of missing) cache.set(String(group), null);
+      for (const id of groups.keys()) pin(cache, id, generation);
+      if (missing.length === 0) continue;
       if (cache.complete) continue;
       const spec = model.tables[name]!;
       const inFlight = deletedInFlight.get(name)!;
@@ -150,7 +158,7 @@ export function foldApplier(model: AnyReadModel, tables: TableNames, options: Fo
 
   return {
     async stage(db, items, generation, flush) {
-      await load(db, items);
+      await load(db, items, generation);
       foldEvents(model, base, items, pending);
       if (!flush && pending.onlyPuts() && pending.size < writeBehind) return { write: async () => {}, complete: pending.size === 0 };
       const { before, write } = take(generation);
