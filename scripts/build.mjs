@@ -19,7 +19,10 @@ rmSync('client/dist', { recursive: true, force: true });
 const require = createRequire(import.meta.url);
 const typescript = require.resolve('typescript/package.json');
 const tsc = path.join(path.dirname(typescript), 'bin', 'tsc');
-for (const [project, outDir] of [['tsconfig.build.json', staging], ['client/tsconfig.json', undefined]]) {
+for (const [project, outDir] of [
+  ['tsconfig.build.json', staging],
+  ['client/tsconfig.json', undefined],
+]) {
   const compiled = spawnSync(process.execPath, [tsc, '-p', project, ...(outDir === undefined ? [] : ['--outDir', outDir])], { stdio: 'inherit' });
   if (compiled.status !== 0) process.exit(compiled.status ?? 1);
 }

@@ -178,6 +178,9 @@ export class Erasures {
       if (result.events === 0) break;
     }
     record = await this.records.complete(record.id, events, rows);
+    // Complete: the user may write again at once (the vacuum below can take a while, and a client that
+    // read "completed" must not be refused).
+    this.erasing.delete(subject);
     this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000) });
     logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
     if (pool !== null && this.options.vacuum !== false) {
