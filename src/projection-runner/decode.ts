@@ -28,17 +28,26 @@ function parseOnce(projection: AnyReadModel, event: RecordedEvent): Decoded | { 
  * data does not match its schema is logged and skipped: one bad event must not stop every read model.
  */
 export function decodeFor(projection: AnyReadModel, event: RecordedEvent, logger: Logger | undefined): Decoded {
-  // An erased event (a tombstone) is applied by no read model: what it held is gone.
-  if (!handles(projection, event.type) || isTombstone(event.data)) return null;
+  if (!takes(projection, event)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) {
-    logger?.error(
-      { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
-      'skipping a stored event whose data does not match its schema',
-    );
+    logSchemaMismatch(logger, projection, event, result.failed);
     return null;
   }
   return result;
+}
+
+/**
+ * True when the read model takes this stored event: one of its types, and not erased. An erased event
+ * (a tombstone) is applied by no read model, live or rebuilt: what it held is gone.
+ */
+export function takes(projection: AnyReadModel, event: RecordedEvent): boolean {
+  return handles(projection, event.type) && !isTombstone(event.data);
+}
+
+/** The one log line for a stored event skipped because its data does not match its schema. */
+export function logSchemaMismatch(logger: Logger | undefined, projection: AnyReadModel, event: RecordedEvent, error: unknown): void {
+  logger?.error({ err: error, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor }, 'skipping a stored event whose data does not match its schema');
 }
 
 /**
@@ -48,7 +57,7 @@ export function decodeFor(projection: AnyReadModel, event: RecordedEvent, logger
  */
 export function decodeStrict(projection: AnyReadModel, event: RecordedEvent): Decoded {
   // An erased event (a tombstone) is applied by no read model: what it held is gone.
-  if (!handles(projection, event.type) || isTombstone(event.data)) return null;
+  if (!takes(projection, event)) return null;
   const result = parseOnce(projection, event);
   if (result !== null && 'failed' in result) throw schemaMismatch(projection.name, result.failed);
   return result;

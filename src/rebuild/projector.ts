@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import { type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection, sql } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import { type AnyReadModel, handles } from '../projection-runner/read-model.ts';
+import { logSchemaMismatch, takes } from '../projection-runner/decode.ts';
+import type { AnyReadModel } from '../projection-runner/read-model.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */
@@ -275,13 +276,10 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
 
     return (index: number) => {
       const event = batch[index]!;
-      if (!handles(projection, event.type)) return null;
+      if (!takes(projection, event)) return null;
       const result = decode(projection, cache, index);
       if (result !== null && 'failed' in result) {
-        logger?.error(
-          { err: result.failed, projection: projection.name, eventId: event.eventId, type: event.type, cursor: event.cursor },
-          'skipping a stored event whose data does not match its schema',
-        );
+        logSchemaMismatch(logger, projection, event, result.failed);
         return null;
       }
       return result;
@@ -293,7 +291,7 @@ function batchDecoder(batch: readonly RecordedEvent[], logger: Logger | undefine
       for (const { projection } of targets) {
         const cache = cacheOf(projection);
 
-        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (handles(projection, batch[i]!.type)) decode(projection, cache, i);
+        for (let i = start; i < Math.min(batch.length, start + chunk); i++) if (takes(projection, batch[i]!)) decode(projection, cache, i);
       }
       // Let the page being read come in meanwhile (its rows are parsed as they arrive).
       await new Promise((resolve) => setImmediate(resolve));
