@@ -4,13 +4,8 @@ import { finished } from 'node:stream/promises';
 import { checkFlags, invalidArgument, openScriptDatabase, ProgressMeter, parseFlags, pickProjections, positiveInt, runScript } from '../src/cli/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { createLogger } from '../src/logger.ts';
-import { logExtent } from '../src/rebuild/log-extent.ts';
-import { resolveAsOf } from '../src/replay/as-of.ts';
-import { buildAsOf } from '../src/replay/as-of-build.ts';
-import { exportEvents, type TextSink } from '../src/replay/export-events.ts';
-import { lineFormats, type ReplayFormat, replayFormats } from '../src/replay/formats.ts';
-import { replayFilterSchema, toReplayFilter } from '../src/replay/replay-filter.ts';
-import { streamAsOf } from '../src/replay/stream-as-of.ts';
+import { buildAsOf, logExtent } from '../src/rebuild/index.ts';
+import { exportEvents, lineFormats, type ReplayFormat, replayFilterSchema, replayFormats, resolveAsOf, streamAsOf, type TextSink, toReplayFilter } from '../src/replay/index.ts';
 
 const usage = `npm run replay -- [filters] [--format ndjson|csv|json] [--out FILE] [--limit N]
 npm run replay -- --as-of TIME|POSITION|CURSOR --stream STREAM_ID

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { isTombstone } from '../event-store/tombstone.ts';
-import { safeJsonObject, safeText } from './safe-text.ts';
+import { safeJsonObject, safeText } from '../safe-text.ts';
 
 /**
  * The events of a chat stream, schema version 1. Every event carries the chat id the client knows,

@@ -2,9 +2,9 @@ import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
 import { nameCursor } from '../event-store/cursor.ts';
 import type { ChatListKey, ChatRow, MessageRow } from '../projection-runner/index.ts';
+import { safeJsonInput } from '../safe-text.ts';
 import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
 import { chatIdSchema, messageRoleSchema } from './events.ts';
-import { safeJsonInput } from './safe-text.ts';
 
 /** What the chat routes accept and return; the same schemas describe them in /openapi.json. */
 

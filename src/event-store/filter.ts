@@ -1,5 +1,5 @@
-import { isStorableText } from '../chats/safe-text.ts';
 import { LakechatError } from '../errors.ts';
+import { isStorableText } from '../safe-text.ts';
 import type { EventFilter, RecordedEvent } from './types.ts';
 
 export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefined): boolean {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { safeText } from '../chats/safe-text.ts';
 import { isTombstone } from '../event-store/tombstone.ts';
+import { safeText } from '../safe-text.ts';
 import { ProfileChanges } from './fields.ts';
 
 /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { safeText } from '../chats/safe-text.ts';
+import { safeText } from '../safe-text.ts';
 
 /** The profile's fields, as the original personal-finance app has them. Every one may be cleared. */
 

@@ -4,6 +4,8 @@ export { type MessageRow, messageRowOf } from '../../projections/messages.ts';
 export type { ProfileHistoryEntry } from '../../projections/profile-history.ts';
 export type { ProfileRow } from '../../projections/profiles.ts';
 export type { ProjectionBackend } from './backend.ts';
+export { decodeFor } from './decode.ts';
+export { foldEvents } from './fold.ts';
 export { MemoryProjectionBackend } from './memory-backend.ts';
 export { MemoryStore, type MemoryTables } from './memory-tables.ts';
 export { type PostgresBackendOptions, PostgresProjectionBackend, type ProjectionBinding } from './postgres-backend.ts';

@@ -1,5 +1,4 @@
 export { type AsOf, describeAsOf, resolveAsOf } from './as-of.ts';
-export { type AsOfBuildOptions, type AsOfBuildReport, buildAsOf } from './as-of-build.ts';
 export { type EventLine, eventLineColumns, toEventLine } from './event-line.ts';
 export { registerEventRoutes } from './events-route.ts';
 export { type ExportOptions, type ExportResult, exportEvents, type TextSink } from './export-events.ts';

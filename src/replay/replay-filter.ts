@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { safeText } from '../chats/safe-text.ts';
 import type { ReadAllOptions } from '../event-store/index.ts';
+import { safeText } from '../safe-text.ts';
 
 /** A read of the log without its page size: where to start and which events. */
 export type ReplayFilter = Omit<ReadAllOptions, 'limit'>;

@@ -2,20 +2,11 @@ import { type ChatRow, chatsReadModel } from '../../projections/chats.ts';
 import { type MessageRow, messagesReadModel } from '../../projections/messages.ts';
 import { type ProfileHistoryEntry, profileHistoryReadModel } from '../../projections/profile-history.ts';
 import { type ProfileRow, profilesReadModel } from '../../projections/profiles.ts';
-import { parseChatEvent } from '../chats/events.ts';
-import { evolveChat } from '../chats/evolve.ts';
-import { type ChatState, initialChatState } from '../chats/state.ts';
-import { chatStreamPrefix } from '../chats/stream-id.ts';
+import { type ChatState, chatStreamPrefix, evolveChat, initialChatState, parseChatEvent } from '../chats/index.ts';
 import { LakechatError } from '../errors.ts';
 import type { EventStore, RecordedEvent } from '../event-store/index.ts';
-import { parseProfileEvent } from '../profiles/events.ts';
-import { evolveProfile } from '../profiles/evolve.ts';
-import { initialProfileState, type ProfileState } from '../profiles/state.ts';
-import { profileStreamPrefix } from '../profiles/stream-id.ts';
-import { decodeFor } from '../projection-runner/decode.ts';
-import { foldEvents } from '../projection-runner/fold.ts';
-import { MemoryStore } from '../projection-runner/memory-tables.ts';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import { evolveProfile, initialProfileState, type ProfileState, parseProfileEvent, profileStreamPrefix } from '../profiles/index.ts';
+import { type AnyReadModel, decodeFor, foldEvents, MemoryStore } from '../projection-runner/index.ts';
 import { type AsOf, describeAsOf, includes } from './as-of.ts';
 
 /** One stream as it was: its state (what commands decide on) and what the API showed of it then. */

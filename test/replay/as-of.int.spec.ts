@@ -15,7 +15,8 @@ import { profileStreamId } from '../../src/profiles/stream-id.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
 import { selectRows } from '../../src/projection-runner/rows.ts';
 import { liveTables, tableNames } from '../../src/projection-runner/tables.ts';
-import { buildAsOf, resolveAsOf, streamAsOf } from '../../src/replay/index.ts';
+import { buildAsOf } from '../../src/rebuild/index.ts';
+import { resolveAsOf, streamAsOf } from '../../src/replay/index.ts';
 import { createLogBed, type LogBed, writeHistory } from './log-bed.ts';
 
 interface Moment {

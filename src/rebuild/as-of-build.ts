@@ -2,14 +2,14 @@ import type { Logger } from 'pino';
 import { type DatabasePool, sql } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
-import { ddl, qualified, quoteIdent } from '../rebuild/ddl.ts';
-import { projectLog } from '../rebuild/projector.ts';
-import { withRebuildLocks } from '../rebuild/rebuild-lock.ts';
-import { type ProjectionPlan, planProjection } from '../rebuild/rebuild-plan.ts';
-import { completeTwin, createTwin, dropTwin } from '../rebuild/shadow-tables.ts';
-import { describeLiveTable } from '../rebuild/table-definition.ts';
-import { type AsOf, describeAsOf } from './as-of.ts';
+import type { AnyReadModel } from '../projection-runner/index.ts';
+import { type AsOf, describeAsOf } from '../replay/index.ts';
+import { ddl, qualified, quoteIdent } from './ddl.ts';
+import { projectLog } from './projector.ts';
+import { withRebuildLocks } from './rebuild-lock.ts';
+import { type ProjectionPlan, planProjection } from './rebuild-plan.ts';
+import { completeTwin, createTwin, dropTwin } from './shadow-tables.ts';
+import { describeLiveTable } from './table-definition.ts';
 
 export interface AsOfBuildOptions {
   pool: DatabasePool;
