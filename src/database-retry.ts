@@ -1,5 +1,5 @@
 import { ConnectionError } from 'slonik';
-import { errorCodes, isAuthenticationFailure, isConnectionLost } from './lakebase/database-errors.ts';
+import { errorCodes, isAuthenticationFailure, isConnectionLost } from './lakebase/index.ts';
 
 /**
  * How long a database operation whose connection failed is tried again before its caller sees the

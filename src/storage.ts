@@ -2,12 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import type { Config } from './config.ts';
 import { isLakechatError, LakechatError } from './errors.ts';
-import { createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore, type VisibilityLag } from './event-store/index.ts';
-import { assertLogNotCopied } from './event-store/postgres/copied-log.ts';
-import { type FallbackStatus, fallbackStorage } from './fallback/fallback-storage.ts';
-import { type Clock, type ConnectionMode, createLakebasePool, describeDatabaseError, detectMode, type LakebasePool, type ResolvedConnection, resolveConnection } from './lakebase/index.ts';
-import type { TokenStatus } from './lakebase/token-provider.ts';
-import type { WorkspaceClient } from './lakebase/workspace-client.ts';
+import { assertLogNotCopied, createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore, type VisibilityLag } from './event-store/index.ts';
+import { type FallbackStatus, fallbackStorage } from './fallback/index.ts';
+import {
+  type Clock,
+  type ConnectionMode,
+  createLakebasePool,
+  describeDatabaseError,
+  detectMode,
+  type LakebasePool,
+  type ResolvedConnection,
+  resolveConnection,
+  type TokenStatus,
+  type WorkspaceClient,
+} from './lakebase/index.ts';
 import type { Logger } from './logger.ts';
 import { migrateLakebase } from './migrate.ts';
 import type { OpenProjectionsOptions, Projections } from './projection-runner/index.ts';

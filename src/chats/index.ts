@@ -6,6 +6,7 @@ export {
   type ChatEventType,
   chatEventTypes,
   chatIdSchema,
+  MessagePosted,
   type MessagePostedData,
   type MessageRole,
   parseChatEvent,

@@ -1,8 +1,7 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
-import { allProjections } from '../projection-runner/read-models.ts';
+import { type AnyReadModel, allProjections } from '../projection-runner/index.ts';
 
 export type OptionsConfig = NonNullable<ParseArgsConfig['options']>;
 

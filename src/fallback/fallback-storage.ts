@@ -1,6 +1,5 @@
 import type { Config } from '../config.ts';
-import { maxCursor } from '../event-store/cursor.ts';
-import { MemoryEventStore } from '../event-store/memory-event-store.ts';
+import { MemoryEventStore, maxCursor } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import type { Storage, StorageStatus } from '../storage.ts';

@@ -1,14 +1,7 @@
 import { type CommonQueryMethods, sql } from 'slonik';
-import { decideChat } from '../chats/decide.ts';
-import { MessagePosted, parseChatEvent } from '../chats/events.ts';
-import { evolveChat } from '../chats/evolve.ts';
-import { type ChatState, initialChatState } from '../chats/state.ts';
-import { chatStreamPrefix } from '../chats/stream-id.ts';
+import { type ChatState, chatStreamPrefix, decideChat, evolveChat, initialChatState, MessagePosted, parseChatEvent } from '../chats/index.ts';
 import { isLakechatError } from '../errors.ts';
-import { decodeCursor, maxCursor } from '../event-store/cursor.ts';
-import { WrongExpectedVersionError } from '../event-store/errors.ts';
-import type { MemoryEventStore } from '../event-store/memory-event-store.ts';
-import type { EventStore, NewEvent, RecordedEvent } from '../event-store/types.ts';
+import { decodeCursor, type EventStore, type MemoryEventStore, maxCursor, type NewEvent, type RecordedEvent, WrongExpectedVersionError } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 
 export interface ForwardCounts {

@@ -1,18 +1,20 @@
-import { decodeCursor } from '../event-store/cursor.ts';
-import type { MemoryEventStore } from '../event-store/memory-event-store.ts';
-import type { EraseOptions, EraseResult, EraseSelection } from '../event-store/tombstone.ts';
-import type {
-  AppendOptions,
-  AppendResult,
-  EventStore,
-  NewEvent,
-  ReadAllOptions,
-  ReadAllResult,
-  ReadStreamOptions,
-  ReadStreamResult,
-  RecordedEvent,
-  SubscribeOptions,
-} from '../event-store/types.ts';
+import {
+  type AppendOptions,
+  type AppendResult,
+  decodeCursor,
+  type EraseOptions,
+  type EraseResult,
+  type EraseSelection,
+  type EventStore,
+  type MemoryEventStore,
+  type NewEvent,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type ReadStreamOptions,
+  type ReadStreamResult,
+  type RecordedEvent,
+  type SubscribeOptions,
+} from '../event-store/index.ts';
 
 const pageSize = 1_000;
 

@@ -1,5 +1,5 @@
 import type { DatabasePool } from 'slonik';
-import type { EventStore } from '../event-store/types.ts';
+import type { EventStore } from '../event-store/index.ts';
 import { type OpenProjectionsOptions, openProjections, type Projections } from '../projection-runner/index.ts';
 
 /** An object that forwards every property to whatever `current()` returns at the time of the call. */

@@ -1,0 +1,1 @@
+export { type FallbackStatus, fallbackStorage } from './fallback-storage.ts';
