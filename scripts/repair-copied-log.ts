@@ -1,5 +1,5 @@
 import { loadConfig } from '../src/config.ts';
-import { repairCopiedLog } from '../src/event-store/postgres/copied-log.ts';
+import { repairCopiedLog } from '../src/event-store/index.ts';
 import { detectMode, pgClientConfig, resolveConnection } from '../src/lakebase/index.ts';
 import { createLogger } from '../src/logger.ts';
 

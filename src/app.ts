@@ -1,10 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Config } from './config.ts';
-import { type LakechatServices, registerApi } from './http/api.ts';
-import { registerDemoPage } from './http/demo-page.ts';
-import { answerClientError, answerFrameworkError, installErrorEnvelope } from './http/error-envelope.ts';
-import { requestIdFrom } from './http/request-context.ts';
+import { answerClientError, answerFrameworkError, installErrorEnvelope, type LakechatServices, registerApi, registerDemoPage, requestIdFrom } from './http/index.ts';
 import type { Logger } from './logger.ts';
 import { LakechatMetrics } from './metrics/index.ts';
 import type { Storage } from './storage.ts';

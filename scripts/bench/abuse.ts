@@ -5,7 +5,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createPool } from 'slonik';
 import WebSocket from 'ws';
-import { chatStreamId } from '../../src/chats/stream-id.ts';
+import { chatStreamId } from '../../src/chats/index.ts';
 import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';

@@ -1,5 +1,4 @@
-import { exportEvents } from '../../src/replay/export-events.ts';
-import { lineFormats } from '../../src/replay/formats.ts';
+import { exportEvents, lineFormats } from '../../src/replay/index.ts';
 import { openRealisticLog, rawBaseline } from './realistic-log.ts';
 import type { BenchResult, BenchScenario } from './scenario.ts';
 

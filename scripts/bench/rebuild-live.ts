@@ -10,7 +10,7 @@ import { loadConfig } from '../../src/config.ts';
 import { eventStorePoolConfiguration, PostgresEventStore } from '../../src/event-store/index.ts';
 import { createLogger } from '../../src/logger.ts';
 import { runMigrations } from '../../src/migrate.ts';
-import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { allProjections } from '../../src/projection-runner/index.ts';
 import { rebuildProjections } from '../../src/rebuild/index.ts';
 import type { Storage } from '../../src/storage.ts';
 import { LoadClient } from './http-load-client.ts';

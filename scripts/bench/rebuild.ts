@@ -1,4 +1,4 @@
-import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { allProjections } from '../../src/projection-runner/index.ts';
 import { rebuildProjections } from '../../src/rebuild/index.ts';
 import { openRealisticLog, rawBaseline } from './realistic-log.ts';
 import type { BenchResult, BenchScenario } from './scenario.ts';

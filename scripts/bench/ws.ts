@@ -3,7 +3,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { runMigrations } from '../../src/migrate.ts';
-import { eventFrame } from '../../src/ws/server-frames.ts';
+import { eventFrame } from '../../src/ws/index.ts';
 import type { BenchContext, BenchResult, BenchScenario } from './scenario.ts';
 import type { ClientCommand, ClientReply } from './ws-clients.ts';
 import { benchSendBufferBytes, startBenchInstance } from './ws-instance.ts';

@@ -2,7 +2,7 @@ export { bareCursor, compareCursors, decodeCursor, encodeCursor, maxCursor, name
 export { WrongExpectedVersionError } from './errors.ts';
 export { pickFilter } from './filter.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
-export { assertLogNotCopied } from './postgres/copied-log.ts';
+export { assertLogNotCopied, repairCopiedLog, repairCopiedLogCommand } from './postgres/copied-log.ts';
 export { type EventStorePoolSettings, eventStorePoolConfiguration } from './postgres/pool-configuration.ts';
 export { sqlState } from './postgres/postgres-errors.ts';
 export {

@@ -1,5 +1,6 @@
 export { type ApiOptions, type LakechatServices, registerApi } from './api.ts';
-export { type ErrorEnvelope, installErrorEnvelope, sendError, toClientError } from './error-envelope.ts';
+export { registerDemoPage } from './demo-page.ts';
+export { answerClientError, answerFrameworkError, type ErrorEnvelope, installErrorEnvelope, sendError, toClientError } from './error-envelope.ts';
 export { etagOf, parseIfMatch } from './etag.ts';
 export { type Identity, type IdentityOptions, resolveIdentity } from './identity.ts';
 export { requestIdFrom } from './request-context.ts';

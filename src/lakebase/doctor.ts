@@ -4,7 +4,7 @@ import { ConfigError as SdkConfigError } from '@databricks/sdk-experimental';
 import pg from 'pg';
 import { type Config, ConfigError, type LoadConfigOptions, loadConfig } from '../config.ts';
 import { isLakechatError } from '../errors.ts';
-import { repairCopiedLogCommand } from '../event-store/postgres/copied-log.ts';
+import { repairCopiedLogCommand } from '../event-store/index.ts';
 import { detectMode, type ModeDecision } from './connection-mode.ts';
 import { lookupCurrentUser } from './current-user.ts';
 import { databaseErrorCode, describeDatabaseError } from './database-errors.ts';

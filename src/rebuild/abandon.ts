@@ -1,5 +1,5 @@
 import type { DatabasePool } from 'slonik';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import type { AnyReadModel } from '../projection-runner/index.ts';
 import { withRebuildLocks } from './rebuild-lock.ts';
 import { planProjection } from './rebuild-plan.ts';
 import { clearProgress } from './rebuild-progress.ts';

@@ -1,8 +1,6 @@
 import { type CommonQueryMethods, type DatabaseTransactionConnection, sql } from 'slonik';
 import { z } from 'zod';
-import { ensureCheckpoints, lockCheckpoints } from '../projection-runner/checkpoints.ts';
-import { selectRows } from '../projection-runner/rows.ts';
-import { liveTables, tableNames } from '../projection-runner/tables.ts';
+import { ensureCheckpoints, liveTables, lockCheckpoints, selectRows, tableNames } from '../projection-runner/index.ts';
 
 const live = tableNames(liveTables);
 

@@ -1,7 +1,7 @@
 import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
-import { decodeCursor } from '../event-store/cursor.ts';
-import { selectRows } from '../projection-runner/rows.ts';
+import { decodeCursor } from '../event-store/index.ts';
+import { selectRows } from '../projection-runner/index.ts';
 
 const extentRow = z.object({ first: z.coerce.number().nullable(), last: z.coerce.number().nullable() });
 

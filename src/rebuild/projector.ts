@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import { type CommonQueryMethods, type DatabasePool, type DatabaseTransactionConnection, sql } from 'slonik';
 import { compareCursors, type EventFilter, type EventStore, type ReadAllResult, type RecordedEvent } from '../event-store/index.ts';
-import { logSchemaMismatch, takes } from '../projection-runner/decode.ts';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import { type AnyReadModel, logSchemaMismatch, takes } from '../projection-runner/index.ts';
 import type { DecodedEvent, RebuildApplier, Staged } from './appliers/applier.ts';
 
 /** One projection being built, and how far. */

@@ -1,7 +1,7 @@
 import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { selectRows } from '../projection-runner/rows.ts';
+import { selectRows } from '../projection-runner/index.ts';
 
 /** The first key of every lakechat rebuild lock (advisory locks take two int4 keys; the second hashes the name). */
 export const rebuildLockClass = 1_279_345_491;

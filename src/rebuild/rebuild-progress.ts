@@ -1,6 +1,6 @@
 import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
-import { selectRows } from '../projection-runner/rows.ts';
+import { selectRows } from '../projection-runner/index.ts';
 import type { ProjectionTarget } from './projector.ts';
 
 /** A projection rebuild's saved progress (migration 030). */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { DatabasePool } from 'slonik';
 import { LakechatError } from '../errors.ts';
 import type { EventStore } from '../event-store/index.ts';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import type { AnyReadModel } from '../projection-runner/index.ts';
 import { type Comparison, compareWithLive } from './compare.ts';
 import { gapBehind, logExtent } from './log-extent.ts';
 import { projectLog } from './projector.ts';

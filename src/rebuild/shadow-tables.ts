@@ -1,7 +1,7 @@
 import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { selectRows } from '../projection-runner/rows.ts';
+import { selectRows } from '../projection-runner/index.ts';
 import { ddl, qualified, quoteIdent, withSuffix } from './ddl.ts';
 import type { IndexDefinition, TableDefinition } from './table-definition.ts';
 

@@ -1,6 +1,6 @@
 import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
-import type { AnyReadModel } from '../projection-runner/read-model.ts';
+import type { AnyReadModel } from '../projection-runner/index.ts';
 import { readLiveCheckpoints } from './live-checkpoints.ts';
 import { lagBehind, logExtent } from './log-extent.ts';
 import { heldRebuildLocks } from './rebuild-lock.ts';

@@ -1,7 +1,7 @@
 import { type CommonQueryMethods, sql } from 'slonik';
 import { z } from 'zod';
 import { LakechatError } from '../errors.ts';
-import { selectRows } from '../projection-runner/rows.ts';
+import { selectRows } from '../projection-runner/index.ts';
 
 /** An index of a table, or the constraint it backs (primary key, unique, exclusion). */
 export interface IndexDefinition {

@@ -1,6 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
 import { z } from 'zod';
-import { selectRows } from '../projection-runner/rows.ts';
+import { selectRows } from '../projection-runner/index.ts';
 import { ddl, qualified, quoteIdent } from './ddl.ts';
 import type { TableDefinition } from './table-definition.ts';
 

@@ -1,6 +1,6 @@
 import type { CommonQueryMethods } from 'slonik';
 import type { RecordedEvent } from '../../event-store/index.ts';
-import type { TableNames } from '../../projection-runner/tables.ts';
+import type { TableNames } from '../../projection-runner/index.ts';
 
 /** A stored event as one projection reads it. */
 export interface DecodedEvent {

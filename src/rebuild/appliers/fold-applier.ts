@@ -1,8 +1,21 @@
 import { type CommonQueryMethods, sql } from 'slonik';
-import { ChangeSet, foldEvents, type RowSource, readsNothing, readsOf, type TableChanges } from '../../projection-runner/fold.ts';
-import { type AnyReadModel, groupColumn, keyOf, keyString, type Row } from '../../projection-runner/read-model.ts';
-import { deleteStatements, selectByKeys, selectLasts } from '../../projection-runner/sql-rows.ts';
-import type { TableNames } from '../../projection-runner/tables.ts';
+import {
+  type AnyReadModel,
+  ChangeSet,
+  deleteStatements,
+  foldEvents,
+  groupColumn,
+  keyOf,
+  keyString,
+  type Row,
+  type RowSource,
+  readsNothing,
+  readsOf,
+  selectByKeys,
+  selectLasts,
+  type TableChanges,
+  type TableNames,
+} from '../../projection-runner/index.ts';
 import type { RebuildApplier, StagedWrites } from './applier.ts';
 import { RowCache } from './row-cache.ts';
 import { type RowWriter, rowWriter, toColumns } from './write-rows.ts';

@@ -1,5 +1,4 @@
-import type { AnyReadModel } from '../../projection-runner/read-model.ts';
-import type { TableNames } from '../../projection-runner/tables.ts';
+import type { AnyReadModel, TableNames } from '../../projection-runner/index.ts';
 import type { RebuildApplier } from './applier.ts';
 import { type FoldApplierOptions, foldApplier } from './fold-applier.ts';
 
