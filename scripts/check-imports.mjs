@@ -16,6 +16,8 @@ import { fileURLToPath } from 'node:url';
 /** Test folders whose name is not the room they specify. */
 const testedRooms = {
   abuse: ['ws', 'http'],
+  chats: ['http'], // the chat routes' specification
+  profiles: ['http'],
   projections: ['projection-runner', 'rebuild'],
   storage: ['fallback', 'event-store', 'lakebase'],
   faults: ['ws', 'http', 'event-store', 'fallback'],

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTombstone } from '../event-store/tombstone.ts';
+import { isTombstone } from '../event-store/index.ts';
 import { safeJsonObject, safeText } from '../safe-text.ts';
 
 /**

@@ -9,10 +9,10 @@ export {
   MessagePosted,
   type MessagePostedData,
   type MessageRole,
+  messageRoleSchema,
   parseChatEvent,
 } from './events.ts';
 export { evolveChat } from './evolve.ts';
-export { type MessageReadBounds, messageReadBoundsFrom } from './message-reads.ts';
-export { registerChatRoutes } from './routes.ts';
+export { defaultMessageReadBounds, type MessageReadBounds, MessageReads, messageReadBoundsFrom } from './message-reads.ts';
 export { type ChatState, initialChatState } from './state.ts';
 export { chatStreamId, chatStreamPrefix } from './stream-id.ts';

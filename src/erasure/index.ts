@@ -2,4 +2,3 @@ export { countOwnerData, deleteOwnerRows, deleteStreamRows, touchedTables, vacuu
 export { type ErasureRecord, type ErasureRecords, type ErasureState, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
 export { Erasures, type ErasuresOptions } from './erasures.ts';
 export { refusingWritesDuringErasure } from './refusing-store.ts';
-export { registerErasureRoutes, toErasureView } from './routes.ts';

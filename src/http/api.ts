@@ -1,12 +1,11 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { DatabasePool } from 'slonik';
-import { ChatService, messageReadBoundsFrom, registerChatRoutes } from '../chats/index.ts';
+import { ChatService, messageReadBoundsFrom } from '../chats/index.ts';
 import type { Config } from '../config.ts';
-import { Erasures, refusingWritesDuringErasure, registerErasureRoutes } from '../erasure/index.ts';
+import { Erasures, refusingWritesDuringErasure } from '../erasure/index.ts';
 import type { Logger } from '../logger.ts';
-import { ProfileService, registerProfileRoutes } from '../profiles/index.ts';
+import { ProfileService } from '../profiles/index.ts';
 import { openProjections, type Projections } from '../projection-runner/index.ts';
-import { registerEventRoutes } from '../replay/events-route.ts';
 import type { Storage } from '../storage.ts';
 import { registerHealthRoutes } from './health.ts';
 import { type Identity, resolveIdentity } from './identity.ts';
@@ -14,6 +13,10 @@ import { migrationsAppliedOn } from './migration-status.ts';
 import { openApiDocument } from './openapi.ts';
 import { RateLimiter } from './rate-limit.ts';
 import { RouteRegistry } from './route.ts';
+import { registerChatRoutes } from './routes/chats.ts';
+import { registerErasureRoutes } from './routes/erasure.ts';
+import { registerEventRoutes } from './routes/events.ts';
+import { registerProfileRoutes } from './routes/profiles.ts';
 
 /** What the transports share: the WebSocket transport uses these exactly as the HTTP routes do. */
 export interface LakechatServices {

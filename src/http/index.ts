@@ -4,4 +4,3 @@ export { answerClientError, answerFrameworkError, type ErrorEnvelope, installErr
 export { etagOf, parseIfMatch } from './etag.ts';
 export { type Identity, type IdentityOptions, resolveIdentity } from './identity.ts';
 export { requestIdFrom } from './request-context.ts';
-export { validInput } from './validation.ts';

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
-import { selectRow } from '../projection-runner/rows.ts';
+import { selectRow } from '../projection-runner/index.ts';
 
 const migrationsFolder = fileURLToPath(new URL('../../migrations/', import.meta.url));
 

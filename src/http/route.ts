@@ -2,10 +2,10 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { CommandContext } from '../commands/index.ts';
 import { type ErrorCode, LakechatError } from '../errors.ts';
+import { validInput } from '../valid-input.ts';
 import { parseIfMatch } from './etag.ts';
 import type { Identity } from './identity.ts';
 import { commandContextOf } from './request-context.ts';
-import { validInput } from './validation.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { isTombstone } from '../event-store/tombstone.ts';
+import { isTombstone } from '../event-store/index.ts';
 import { safeText } from '../safe-text.ts';
 import { ProfileChanges } from './fields.ts';
 

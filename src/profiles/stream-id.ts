@@ -1,4 +1,4 @@
-import { nameBasedId } from '../chats/name-based-id.ts';
+import { nameBasedId } from '../name-based-id.ts';
 
 export const profileStreamPrefix = 'profile-';
 

@@ -13,7 +13,7 @@ export { type PostgresBackendOptions, PostgresProjectionBackend, type Projection
 export type { AnyReadModel, ColumnType, Decoded, FoldRows, ReadModel, Row, TableSpec } from './read-model.ts';
 export { groupColumn, keyOf, keyString } from './read-model.ts';
 export { allProjections, type OpenProjectionsOptions, openProjections, type Projections, postgresReadModels, type ReadModels, readModelsBy } from './read-models.ts';
-export { selectRows } from './rows.ts';
+export { selectRow, selectRows } from './rows.ts';
 export { type ProjectionLag, ProjectionRunner, type ProjectionRunnerOptions, type RunnerStatus } from './runner.ts';
 export { deleteStatements, selectByKeys, selectLasts } from './sql-rows.ts';
 export { liveTables, type TableLocation, type TableNames, tableNames } from './tables.ts';

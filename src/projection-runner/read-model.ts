@@ -1,5 +1,5 @@
 import type { CommonQueryMethods, FragmentSqlToken } from 'slonik';
-import type { DomainEvent } from '../commands/command-handler.ts';
+import type { DomainEvent } from '../commands/index.ts';
 import type { RecordedEvent } from '../event-store/index.ts';
 import type { MemoryTables } from './memory-tables.ts';
 import type { TableNames } from './tables.ts';

@@ -3,7 +3,7 @@
  * over PostgreSQL by the spec files beside this one: both must behave identically.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { chatListView, chatView, chatWithMessagesView, messagePageView, postedMessageView } from '../../src/chats/http-schemas.ts';
+import { chatListView, chatView, chatWithMessagesView, messagePageView, postedMessageView } from '../../src/http/routes/chat-schemas.ts';
 import type { AppUnderTest } from '../http/app-under-test.ts';
 
 const alice = 'alice@example.com';

@@ -2,7 +2,7 @@
  * The profile routes' specification, end to end through the whole app; run over memory and PostgreSQL.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { historyView, profileView } from '../../src/profiles/http-schemas.ts';
+import { historyView, profileView } from '../../src/http/routes/profile-schemas.ts';
 import type { AppUnderTest } from '../http/app-under-test.ts';
 
 const alice = 'alice@example.com';

@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { LakechatError } from '../errors.ts';
-import type { Identity } from '../http/identity.ts';
-import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
-import type { ErasureRecord } from './erasure-records.ts';
-import type { Erasures } from './erasures.ts';
+import type { ErasureRecord, Erasures } from '../../erasure/index.ts';
+import { LakechatError } from '../../errors.ts';
+import type { Identity } from '../identity.ts';
+import { addRoute, commonErrors, type RouteRegistry } from '../route.ts';
 
 const tag = 'erasure';
 

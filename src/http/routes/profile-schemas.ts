@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { nameCursor } from '../event-store/cursor.ts';
-import type { ProfileHistoryEntry, ProfileRow } from '../projection-runner/index.ts';
-import { ageOn, profileFieldNames, profileFieldSchemas, profileInputChanges } from './fields.ts';
+import { nameCursor } from '../../event-store/index.ts';
+import { ageOn, profileFieldNames, profileFieldSchemas, profileInputChanges } from '../../profiles/index.ts';
+import type { ProfileHistoryEntry, ProfileRow } from '../../projection-runner/index.ts';
 
 /** What the profile routes accept and return; the same schemas describe them in /openapi.json. */
 

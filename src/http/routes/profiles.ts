@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ErrorCode } from '../errors.ts';
-import { etagOf } from '../http/etag.ts';
-import type { Identity } from '../http/identity.ts';
-import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
-import { historyQuery, historyView, profileChangesBody, profileReplaceBody, profileView, toHistoryEntryView, toProfileView } from './http-schemas.ts';
-import type { ProfileService } from './profile-service.ts';
+import type { ErrorCode } from '../../errors.ts';
+import type { ProfileService } from '../../profiles/index.ts';
+import { etagOf } from '../etag.ts';
+import type { Identity } from '../identity.ts';
+import { addRoute, commonErrors, type RouteRegistry } from '../route.ts';
+import { historyQuery, historyView, profileChangesBody, profileReplaceBody, profileView, toHistoryEntryView, toProfileView } from './profile-schemas.ts';
 
 const tag = 'profile';
 

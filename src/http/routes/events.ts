@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { LakechatError } from '../errors.ts';
-import type { EventStore } from '../event-store/index.ts';
-import type { Identity } from '../http/identity.ts';
-import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
-import { lineFormats } from './formats.ts';
-import { filterQuery, replayFilterShape, toReplayFilter } from './replay-filter.ts';
+import { LakechatError } from '../../errors.ts';
+import type { EventStore } from '../../event-store/index.ts';
+import { filterQuery, lineFormats, replayFilterShape, toReplayFilter } from '../../replay/index.ts';
+import type { Identity } from '../identity.ts';
+import { addRoute, commonErrors, type RouteRegistry } from '../route.ts';
 
 export const eventsQuery = z.object({
   ...replayFilterShape,

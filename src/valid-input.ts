@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { LakechatError } from '../errors.ts';
+import { LakechatError } from './errors.ts';
 
 /** Parses input with a schema, or throws the validation error every transport reports as a 400. */
 export function validInput<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {

@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { etagOf } from '../http/etag.ts';
-import type { Identity } from '../http/identity.ts';
-import { addRoute, commonErrors, type RouteRegistry } from '../http/route.ts';
-import type { MessageRow } from '../projection-runner/index.ts';
-import type { ChatService } from './chat-service.ts';
+import { type ChatService, defaultMessageReadBounds, type MessageReadBounds, MessageReads } from '../../chats/index.ts';
+import type { MessageRow } from '../../projection-runner/index.ts';
+import { etagOf } from '../etag.ts';
+import type { Identity } from '../identity.ts';
+import { addRoute, commonErrors, type RouteRegistry } from '../route.ts';
 import {
   chatListView,
   chatMessagesInline,
@@ -22,8 +22,7 @@ import {
   renameChatBody,
   toChatView,
   toMessageView,
-} from './http-schemas.ts';
-import { defaultMessageReadBounds, type MessageReadBounds, MessageReads } from './message-reads.ts';
+} from './chat-schemas.ts';
 
 const tag = 'chats';
 

@@ -1,10 +1,9 @@
 import { z } from 'zod';
-import { LakechatError } from '../errors.ts';
-import { nameCursor } from '../event-store/cursor.ts';
-import type { ChatListKey, ChatRow, MessageRow } from '../projection-runner/index.ts';
-import { safeJsonInput } from '../safe-text.ts';
-import { postMessageInput, renameChatInput, startChatInput } from './commands.ts';
-import { chatIdSchema, messageRoleSchema } from './events.ts';
+import { chatIdSchema, messageRoleSchema, postMessageInput, renameChatInput, startChatInput } from '../../chats/index.ts';
+import { LakechatError } from '../../errors.ts';
+import { nameCursor } from '../../event-store/index.ts';
+import type { ChatListKey, ChatRow, MessageRow } from '../../projection-runner/index.ts';
+import { safeJsonInput } from '../../safe-text.ts';
 
 /** What the chat routes accept and return; the same schemas describe them in /openapi.json. */
 
