@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { isLakechatError, LakechatError } from '../errors.ts';
-import type { EraseSelection, EventStore } from '../event-store/index.ts';
+import { type EraseSelection, type EventStore, erasedStreamId } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import { deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
@@ -40,8 +40,11 @@ export class Erasures {
   readonly records: ErasureRecords;
   /** Users whose erasure runs on this instance: their writes are refused here. */
   private readonly erasing = new Map<string, Promise<ErasureRecord>>();
-  /** Completed here, recently: email → id (memory only, never stored). */
-  private readonly recent = new Map<string, { id: string; until: number }>();
+  /**
+   * Completed here, recently: email → id and the streams it renamed (memory only, never stored), so
+   * the user's own subscriptions resuming meanwhile read the tombstones too.
+   */
+  private readonly recent = new Map<string, { id: string; until: number; streams: readonly string[] }>();
   /** Called after each batch of events: tests stop an erasure mid-way, or write during it. */
   afterBatch: ErasuresOptions['afterBatch'];
 
@@ -94,6 +97,18 @@ export class Erasures {
       return null;
     }
     return this.records.get(recent.id);
+  }
+
+  /**
+   * The streams this instance's recent erasure of the user renamed (`erased-…`, its tombstones), or
+   * none: a `user` subscription of theirs reads them as well as their own events (docs/privacy.md).
+   */
+  erasedStreamsOf(subject: string): readonly string[] {
+    const recent = this.recent.get(subject);
+    if (recent === undefined) return [];
+    if (recent.until >= Date.now()) return recent.streams;
+    this.recent.delete(subject);
+    return [];
   }
 
   /** Takes up every erasure left open (by a process that stopped or was killed). */
@@ -153,6 +168,7 @@ export class Erasures {
     logger?.info({ erasureId: record.id, resumed: record.resumed }, record.resumed > 0 && opened.state === 'running' ? 'erasure resumed' : 'erasure started');
     let events = record.eventsErased;
     let rows = record.rowsErased;
+    const renamed = new Set<string>();
     for (;;) {
       const before = events;
       const result = await store.erase!(
@@ -169,6 +185,7 @@ export class Erasures {
         },
       );
       events += result.events;
+      for (const streamId of result.streamIds) renamed.add(erasedStreamId(streamKey, streamId));
       this.options.onStreamsErased?.(result.streamIds);
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
@@ -181,7 +198,7 @@ export class Erasures {
     // Complete: the user may write again at once (the vacuum below can take a while, and a client that
     // read "completed" must not be refused).
     this.erasing.delete(subject);
-    this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000) });
+    this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000), streams: [...renamed] });
     logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
     if (pool !== null && this.options.vacuum !== false) {
       await vacuumTables(pool, await touchedTables(pool), (table, error) =>
