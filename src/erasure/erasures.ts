@@ -21,7 +21,7 @@ export interface ErasuresOptions {
   vacuum?: boolean;
   /** How long a completed erasure is remembered here, by email, for GET /api/me/erasure without an id. */
   rememberMs?: number;
-  /** Called after each batch of events (tests stop an erasure mid-way through it). */
+  /** Called after each batch of events commits, before anything else (tests stop an erasure there, as a kill would). */
   afterBatch?: (record: ErasureRecord, erasedSoFar: number) => void | Promise<void>;
   signal?: AbortSignal;
 }
@@ -176,11 +176,13 @@ export class Erasures {
         {
           erasureId: record.id,
           streamKey,
+          countIn: record.id,
           batchSize: this.options.batchSize,
           signal: this.options.signal,
           onBatch: async (erasedSoFar) => {
-            await this.records.progress(record.id, before + erasedSoFar, rows);
+            // First, as a kill right after the batch committed would stop it (the count moved with the batch).
             await this.afterBatch?.(record, before + erasedSoFar);
+            await this.records.progress(record.id, before + erasedSoFar, rows);
           },
         },
       );
@@ -190,7 +192,7 @@ export class Erasures {
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
       await this.waitForProjections(result.lastCursor);
-      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ owner: subject }) ?? 0);
+      rows += pool !== null ? await deleteOwnerRows(pool, subject, record.id) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
       if (result.events === 0) break;
     }
