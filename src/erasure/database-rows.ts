@@ -80,6 +80,37 @@ export async function deleteStreamRows(db: CommonQueryMethods, streamIds: readon
   return total + (await deleteOrphanParked(db, streamIds, countIn));
 }
 
+/** A deletion event (`ChatDeleted`, `ProfileDeleted`) that erases its stream's content before it, but for `keepTypes`. */
+export interface ContentDeletion {
+  type: string;
+  keepTypes: readonly string[];
+  /**
+   * The stream may go on after the deletion (a profile starts afresh): only what came before it is
+   * erased, and only its rows of versions before it. Else (a chat, whose id is never used again) the
+   * whole stream's content and rows.
+   */
+  restartable: boolean;
+}
+
+const deletionRow = z.object({ stream_id: z.string(), version: countRow.shape.n });
+
+/**
+ * The deletions whose stream still holds content before them that is not yet a tombstone: a process
+ * stopped between appending the deletion and erasing the content. Reads every deletion event once
+ * (the type index) and probes its stream (the stream index) for one event left.
+ */
+export async function unerasedDeletions(db: CommonQueryMethods, deletion: ContentDeletion): Promise<{ streamId: string; version: number }[]> {
+  const { rows } = await db.query(sql.unsafe`
+    SELECT d.stream_id, d.stream_version AS version FROM events d
+    WHERE d.event_type = ${deletion.type}
+      AND EXISTS (SELECT 1 FROM events e
+                  WHERE e.stream_id = d.stream_id AND e.stream_version < d.stream_version
+                    AND e.event_type <> ALL(${sql.array([...deletion.keepTypes], 'text')})
+                    AND e.data->'erased' IS DISTINCT FROM 'true'::jsonb)
+    ORDER BY d.position`);
+  return rows.map((row) => deletionRow.parse(row)).map((row) => ({ streamId: row.stream_id, version: row.version }));
+}
+
 /** The tables an erasure touches, to vacuum afterwards. */
 export async function touchedTables(db: CommonQueryMethods): Promise<string[]> {
   const tables = [...(await tablesWith(db, 'owner')), ...(await tablesWith(db, 'stream_id'))];

@@ -4,7 +4,7 @@ import { isLakechatError, LakechatError } from '../errors.ts';
 import { type EraseSelection, type EventStore, erasedStreamId } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
-import { deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
+import { type ContentDeletion, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
 import { type ErasureRecord, type ErasureRecords, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
 
 export interface ErasuresOptions {
@@ -21,6 +21,11 @@ export interface ErasuresOptions {
   vacuum?: boolean;
   /** How long a completed erasure is remembered here, by email, for GET /api/me/erasure without an id. */
   rememberMs?: number;
+  /**
+   * The deletion events whose content `eraseContent` erases (the chats' and the profiles'): at start,
+   * those left with content before them (a process stopped in between) are erased (`resumeAtStart`).
+   */
+  deletions?: readonly ContentDeletion[];
   /** Called after each batch of events commits, before anything else (tests stop an erasure there, as a kill would). */
   afterBatch?: (record: ErasureRecord, erasedSoFar: number) => void | Promise<void>;
   signal?: AbortSignal;
@@ -47,6 +52,10 @@ export class Erasures {
   private readonly recent = new Map<string, { id: string; until: number; streams: readonly string[] }>();
   /** Called after each batch of events: tests stop an erasure mid-way, or write during it. */
   afterBatch: ErasuresOptions['afterBatch'];
+  /** Called before a deletion's content is erased: tests stop there, as a kill would. */
+  beforeContentErasure: (() => void | Promise<void>) | undefined;
+  /** What `resumeAtStart` runs, for `settled`. */
+  private starting: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly options: ErasuresOptions) {
     this.afterBatch = options.afterBatch;
@@ -117,8 +126,32 @@ export class Erasures {
     return Promise.all(open.map((record) => this.run(record)));
   }
 
-  /** Resolves once every erasure running here has ended (tests, shutdown). */
+  /**
+   * At start: takes up the erasures left open, and erases the content of deletions a stopped process
+   * appended without erasing what they deleted (PostgreSQL: the memory log does not outlive its
+   * process). Every instance may do it at once: each erasure skips what is already a tombstone.
+   */
+  resumeAtStart(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const pool = this.options.pool;
+      const finished = Promise.all(
+        (pool === null ? [] : (this.options.deletions ?? [])).map(async (deletion) => {
+          for (const left of await unerasedDeletions(pool!, deletion)) {
+            const through = deletion.restartable ? { throughVersion: left.version } : {};
+            await this.eraseContent({ streamIds: [left.streamId], keepTypes: deletion.keepTypes, ...through });
+          }
+        }),
+      );
+      await Promise.all([this.resumeOpen(), finished]);
+    };
+    const started = run();
+    this.starting = started.catch(() => undefined);
+    return started;
+  }
+
+  /** Resolves once every erasure running here (and what `resumeAtStart` began) has ended (tests, shutdown). */
   async settled(): Promise<void> {
+    await this.starting;
     await Promise.allSettled([...this.erasing.values()]);
   }
 
@@ -131,6 +164,7 @@ export class Erasures {
    */
   async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     this.assertCanErase();
+    await this.beforeContentErasure?.();
     const erasureId = randomUUID();
     const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
     await this.options.projections.runner.waitFor(result.lastCursor, projectionWaitMs);
@@ -138,8 +172,6 @@ export class Erasures {
     if (this.options.pool !== null) {
       await deleteStreamRows(this.options.pool, selection.streamIds, selection.throughVersion);
     } else {
-      const streams = new Set(selection.streamIds);
-      const before = selection.throughVersion;
       this.options.projections.eraseRows?.({ streamIds: selection.streamIds, ...(selection.throughVersion === undefined ? {} : { beforeVersion: selection.throughVersion }) });
     }
     this.options.logger?.info({ erasureId, streams: selection.streamIds.length, events: result.events }, "erased a deleted chat's or profile's content");
