@@ -12,6 +12,12 @@ export interface ErasuresOptions {
   projections: Projections;
   /** The PostgreSQL database (records, read-model rows); null in memory. */
   pool: DatabasePool | null;
+  /**
+   * The database whose rows an erasure deletes, looked up each time (default `pool`): an instance that
+   * started on its memory fallback has none, then PostgreSQL's once it switched. Null: the read
+   * models are in memory (`Projections.eraseRows`).
+   */
+  currentPool?: () => DatabasePool | null;
   logger?: Logger | undefined;
   /** Told the old ids of erased streams, so caches of their state are dropped (the services' stream states). */
   onStreamsErased?: (streamIds: readonly string[]) => void;
@@ -169,8 +175,9 @@ export class Erasures {
     const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
     await this.options.projections.runner.waitFor(result.lastCursor, projectionWaitMs);
     this.options.onStreamsErased?.(selection.streamIds);
-    if (this.options.pool !== null) {
-      await deleteStreamRows(this.options.pool, selection.streamIds, selection.throughVersion);
+    const pool = this.rowsPool();
+    if (pool !== null) {
+      await deleteStreamRows(pool, selection.streamIds, selection.throughVersion);
     } else {
       this.options.projections.eraseRows?.({ streamIds: selection.streamIds, ...(selection.throughVersion === undefined ? {} : { beforeVersion: selection.throughVersion }) });
     }
@@ -192,7 +199,7 @@ export class Erasures {
   }
 
   private async erase(opened: ErasureRecord): Promise<ErasureRecord> {
-    const { store, projections, pool, logger } = this.options;
+    const { store, projections, logger } = this.options;
     const subject = opened.subject!;
     const streamKey = opened.streamKey!;
     // Found running: a process stopped or was killed during it.
@@ -224,6 +231,7 @@ export class Erasures {
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
       await this.waitForProjections(result.lastCursor);
+      const pool = this.rowsPool();
       rows += pool !== null ? await deleteOwnerRows(pool, subject, record.id) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
       if (result.events === 0) break;
@@ -234,12 +242,17 @@ export class Erasures {
     this.erasing.delete(subject);
     this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000), streams: [...renamed] });
     logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
+    const pool = this.rowsPool();
     if (pool !== null && this.options.vacuum !== false) {
       await vacuumTables(pool, await touchedTables(pool), (table, error) =>
         logger?.warn({ err: error, table }, 'could not vacuum a table after an erasure; its old row versions stay until autovacuum'),
       );
     }
     return record;
+  }
+
+  private rowsPool(): DatabasePool | null {
+    return this.options.currentPool?.() ?? this.options.pool;
   }
 
   private async waitForProjections(cursor: string | null): Promise<void> {

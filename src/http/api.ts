@@ -33,6 +33,8 @@ export interface ApiOptions {
   /** The PostgreSQL store's pool, for the read models; null keeps them in memory. */
   pool: DatabasePool | null;
   migrationsApplied?: (() => Promise<boolean>) | undefined;
+  /** The PostgreSQL pool now (an instance on its memory fallback gets one when it switches); default `pool`. */
+  currentPool?: () => DatabasePool | null;
   now?: () => Date;
 }
 
@@ -60,6 +62,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     store,
     projections,
     pool: options.pool,
+    ...(options.currentPool === undefined ? {} : { currentPool: options.currentPool }),
     logger,
     signal: erasing.signal,
     deletions: [

@@ -1,0 +1,1 @@
+export { type FallbackOptions, type FallbackStatus, fallbackStorage } from './fallback-storage.ts';
