@@ -37,6 +37,20 @@ export interface ErasuresOptions {
   signal?: AbortSignal;
 }
 
+/** Waits `ms`; false when `signal` aborted meanwhile (the app stops: shutdown does not wait). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve(signal?.aborted !== true);
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
+
 /** How long to wait for the read models to pass the erased events, at most, per pass. */
 const projectionWaitMs = 120_000;
 
@@ -62,6 +76,8 @@ export class Erasures {
   beforeContentErasure: (() => void | Promise<void>) | undefined;
   /** What `resumeAtStart` runs, for `settled`. */
   private starting: Promise<unknown> = Promise.resolve();
+  /** Content erasures that failed and are tried again. */
+  private readonly retrying = new Set<Promise<void>>();
 
   constructor(private readonly options: ErasuresOptions) {
     this.afterBatch = options.afterBatch;
@@ -158,7 +174,7 @@ export class Erasures {
   /** Resolves once every erasure running here (and what `resumeAtStart` began) has ended (tests, shutdown). */
   async settled(): Promise<void> {
     await this.starting;
-    await Promise.allSettled([...this.erasing.values()]);
+    await Promise.allSettled([...this.erasing.values(), ...this.retrying]);
   }
 
   /**
@@ -171,6 +187,33 @@ export class Erasures {
   async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     this.assertCanErase();
     await this.beforeContentErasure?.();
+    try {
+      return await this.eraseContentNow(selection);
+    } catch (error) {
+      // The deletion is in the log already: its content must go even though this request failed.
+      this.retryContentErasure(selection);
+      throw error;
+    }
+  }
+
+  /** Tries a failed content erasure again, with backoff, until it succeeds or the app stops (then the next start does it). */
+  private retryContentErasure(selection: EraseSelection & { streamIds: readonly string[] }): void {
+    const retrying = (async () => {
+      for (let delayMs = 1_000; !this.options.signal?.aborted; delayMs = Math.min(delayMs * 2, 60_000)) {
+        if (!(await pause(delayMs, this.options.signal))) return;
+        try {
+          await this.eraseContentNow(selection);
+          return;
+        } catch (error) {
+          this.options.logger?.warn({ err: error, retryInMs: delayMs * 2 }, "could not erase a deleted chat's or profile's content; trying again");
+        }
+      }
+    })();
+    this.retrying.add(retrying);
+    void retrying.finally(() => this.retrying.delete(retrying));
+  }
+
+  private async eraseContentNow(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     const erasureId = randomUUID();
     const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
     await this.options.projections.runner.waitFor(result.lastCursor, projectionWaitMs);

@@ -66,4 +66,29 @@ describe('a deletion interrupted before its content was erased (PostgreSQL)', ()
       await next.close();
     }
   });
+
+  it('DELETE /api/chats/:id whose erasure failed (the database went away a moment) while the process lives on: the process erases the content itself soon after', {
+    timeout: 120_000,
+  }, async () => {
+    await seedUser(t, userA, 'Alice');
+    const erase = t.store.erase!.bind(t.store);
+    let failures = 1;
+    t.store.erase = async (selection, options) => {
+      if (failures-- > 0) throw new Error('the database went away');
+      return erase(selection, options);
+    };
+    expect((await t.as(userA, 'DELETE', '/api/chats/budget')).statusCode).toBe(500);
+    for (const deadline = Date.now() + 60_000; ; ) {
+      const left = (await allEvents(t.store, { owner: userA })).filter(
+        (event) => event.type !== 'ChatDeleted' && !isTombstone(event.data) && event.streamId === t.app.lakechat.chats.streamIdOf(userA, 'budget'),
+      );
+      if (left.length === 0) break;
+      if (Date.now() > deadline) throw new Error(`the content was not erased: ${JSON.stringify(left)}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    await t.app.lakechat.erasures.settled();
+    const dump = await databaseText(t.bed.database.url);
+    for (const secret of ['Alice secret budget title', 'alice words one', 'Alice Trace Summary']) expect(dump).not.toContain(secret);
+    expect(dump).toContain('Alice second chat');
+  });
 });
