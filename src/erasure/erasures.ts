@@ -160,7 +160,10 @@ export class Erasures {
         (pool === null ? [] : (this.options.deletions ?? [])).map(async (deletion) => {
           for (const left of await unerasedDeletions(pool!, deletion)) {
             const through = deletion.restartable ? { throughVersion: left.version } : {};
-            await this.eraseContent({ streamIds: [left.streamId], keepTypes: deletion.keepTypes, ...through });
+            // One that fails is tried again in the background (eraseContent): go on with the others.
+            await this.eraseContent({ streamIds: [left.streamId], keepTypes: deletion.keepTypes, ...through }).catch((error: unknown) => {
+              if (!this.options.signal?.aborted) this.options.logger?.warn({ err: error }, "could not erase a deleted chat's or profile's content at start; trying again");
+            });
           }
         }),
       );
