@@ -13,6 +13,7 @@ const user = params.get('user') ?? localStorage.getItem('lakechat.user') ?? (dep
 
 const chats = new Map(); // chatId -> { id, title, preview, at }
 const messages = new Map(); // chatId -> Map(messageId -> message), in arrival (= log) order
+const shownAt = new Map(); // log position -> what the page shows of that event, to drop it if it is erased
 let openChat = null;
 let typingTimer = null;
 let lastTypingSent = 0;
@@ -128,16 +129,19 @@ function apply(event) {
   switch (event.eventType) {
     case 'ChatStarted':
       chats.set(data.chatId, { id: data.chatId, title: data.title, preview: null, at: event.recordedAt });
+      shownAt.set(event.position, { chatId: data.chatId });
       break;
     case 'ChatRenamed': {
       const chat = chats.get(data.chatId);
       if (chat !== undefined) chat.title = data.title;
+      shownAt.set(event.position, { chatId: data.chatId, title: true });
       break;
     }
     case 'MessagePosted': {
       let list = messages.get(data.chatId);
       if (list === undefined) messages.set(data.chatId, (list = new Map()));
       list.set(data.messageId, { position: data.position, role: data.role, content: data.content, at: event.recordedAt });
+      shownAt.set(event.position, { chatId: data.chatId, messageId: data.messageId });
       const chat = chats.get(data.chatId);
       if (chat !== undefined) Object.assign(chat, { preview: data.content.slice(0, 80), at: event.recordedAt });
       break;
@@ -149,6 +153,30 @@ function apply(event) {
       break;
     default:
       return; // profile events and anything newer: not shown here
+  }
+}
+
+/**
+ * An erased event (a tombstone: its content is gone). The client hands it here instead of to
+ * `apply`, so its empty data never becomes a chat or a message; if the page shows that event, it
+ * drops it: a message, a chat's title, or a chat with its messages.
+ */
+function drop(event) {
+  const shown = shownAt.get(event.position);
+  if (shown === undefined) return;
+  shownAt.delete(event.position);
+  const chat = chats.get(shown.chatId);
+  if (shown.messageId !== undefined) {
+    const list = messages.get(shown.chatId);
+    list?.delete(shown.messageId);
+    const last = list === undefined ? undefined : [...list.values()].at(-1);
+    if (chat !== undefined) chat.preview = last === undefined ? null : last.content.slice(0, 80);
+  } else if (shown.title === true) {
+    if (chat !== undefined) chat.title = '(title erased)';
+  } else {
+    chats.delete(shown.chatId);
+    messages.delete(shown.chatId);
+    if (openChat === shown.chatId) openChat = null;
   }
 }
 
@@ -184,6 +212,10 @@ client.subscribe(
       apply(event);
       renderSoon();
     },
+    onErased(event) {
+      drop(event);
+      renderSoon();
+    },
     onCaughtUp() {
       setStatus('live', 'live');
     },
@@ -192,6 +224,7 @@ client.subscribe(
       // erased): what the page shows may not exist any more. Start over from what the server has now.
       chats.clear();
       messages.clear();
+      shownAt.clear();
       openChat = null;
       setStatus('connecting', 'reloading…');
       showNotice('The server moved to another store: the page now shows what that store holds.');

@@ -56,7 +56,7 @@ export async function buildApp({ config, logger, storage, now }: AppDependencies
   // The services append through the instrumented store; the WebSocket hub keeps the store itself,
   // whose PostgreSQL notifications carry signals between instances (it appends only through services).
   const instrumented: Storage = { ...storage, eventStore: metrics.instrument(storage.eventStore) };
-  const services = await registerApi(app, { config, logger, storage: instrumented, pool: storage.pool ?? null, now });
+  const services = await registerApi(app, { config, logger, storage: instrumented, pool: storage.pool ?? null, currentPool: () => storage.pool ?? null, now });
   app.decorate('lakechat', services);
   const ws = await registerWebSocket(app, { config, logger, store: storage.eventStore, services });
   metrics.attach({ runner: services.projections.runner, ws });

@@ -6,8 +6,10 @@ import { cancel, type FetchLike, later, pageOrigin, platformFetch, platformWebSo
 import {
   type ClientFrame,
   closeCodeStops,
+  type ErasedEvent,
   type ErrorFrame,
   invalidCursorCode,
+  isErased,
   type LakechatEvent,
   type MessageRole,
   parseServerFrame,
@@ -62,8 +64,13 @@ export interface SubscribeOptions {
 }
 
 export interface SubscriptionHandlers {
-  /** Each event once, in log order, across reconnections. */
+  /** Each event once, in log order, across reconnections; an erased one goes to `onErased` instead. */
   onEvent?(event: LakechatEvent): void;
+  /**
+   * An event whose content was erased (a tombstone), in its place in the log: drop what you show of
+   * it, by its `position`. Never passed to `onEvent`, whose data it does not have.
+   */
+  onErased?(event: ErasedEvent): void;
   /** The subscription reached the live edge (again after each reconnection). */
   onCaughtUp?(cursor: string | null): void;
   /** The server refused the cursor (another store, erased history): the scope restarts from its beginning. */
@@ -430,7 +437,8 @@ export class LakechatClient {
       case 'event': {
         const subscription = this.subscriptions.get(frame.subscription);
         if (subscription === undefined || !subscription.gate.admit(frame.cursor)) return;
-        this.deliver(() => subscription.handlers.onEvent?.(frame));
+        if (isErased(frame)) this.deliver(() => subscription.handlers.onErased?.(frame));
+        else this.deliver(() => subscription.handlers.onEvent?.(frame));
         return;
       }
       case 'caught_up': {

@@ -6,5 +6,5 @@ export type { Ack, OutboxStorage, PendingPost } from './outbox.ts';
 export { localStorageOutbox, memoryOutbox } from './outbox.ts';
 export type { FetchLike, StorageLike, WebSocketConstructor, WebSocketLike } from './platform.ts';
 export type * from './protocol.ts';
-export { closeCodeStops } from './protocol.ts';
+export { closeCodeStops, isErased } from './protocol.ts';
 export type { Chat, ChatWithMessages, Message, Profile, WriteOptions } from './rest.ts';

@@ -141,9 +141,30 @@ export type LakechatEvent = {
   };
 }[EventType];
 
+/** An erased event's data: a tombstone (docs/protocol.md, "Erased events"), nothing more. */
+export interface ErasedData {
+  erased: true;
+  erasureId: string;
+}
+
+/**
+ * An event whose content was erased (`DELETE /api/me`, a deleted chat or profile): the same place in
+ * the log (position, cursor, version, event type) and, but for a user's erasure, the same stream; its
+ * data a tombstone. An app drops what it shows of the event, found by its position.
+ */
+export type ErasedEvent = {
+  [K in EventType]: Omit<Extract<LakechatEvent, { eventType: K }>, 'data'> & { data: ErasedData };
+}[EventType];
+
+/** True for an erased event (its data a tombstone): read `data` by `eventType` only when false. */
+export function isErased(event: LakechatEvent | ErasedEvent): event is ErasedEvent {
+  const data = event.data as { erased?: unknown; erasureId?: unknown } | null;
+  return typeof data === 'object' && data !== null && data.erased === true && typeof data.erasureId === 'string';
+}
+
 // ---- server → client --------------------------------------------------------------------------
 
-export type EventFrame = LakechatEvent;
+export type EventFrame = LakechatEvent | ErasedEvent;
 
 export interface CaughtUpFrame {
   type: 'caught_up';

@@ -25,15 +25,20 @@ async function tablesWith(db: CommonQueryMethods, column: 'owner' | 'stream_id')
   return rows.map((row) => tableRow.parse(row));
 }
 
+/** With an erasure record's id: the statement also adds the rows it deleted to that record's count (exact after a kill). */
+function counted(countIn: string | undefined): ReturnType<typeof sql.fragment> {
+  return countIn === undefined ? sql.fragment`` : sql.fragment`, counted AS (UPDATE erasures SET rows_erased = rows_erased + (SELECT count(*) FROM gone) WHERE id = ${countIn})`;
+}
+
 /** Deletes in batches of rows (each its own short statement), so no lock is held for long. */
-async function deleteInBatches(db: CommonQueryMethods, table: { schema: string; name: string }, condition: ReturnType<typeof sql.fragment>): Promise<number> {
+async function deleteInBatches(db: CommonQueryMethods, table: { schema: string; name: string }, condition: ReturnType<typeof sql.fragment>, countIn: string | undefined): Promise<number> {
   const target = sql.identifier([table.schema, table.name]);
   let total = 0;
   for (;;) {
     const { rows } = await db.query(sql.unsafe`
       WITH gone AS (
         DELETE FROM ${target} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${target} WHERE ${condition} LIMIT ${batchRows}))
-        RETURNING 1)
+        RETURNING 1)${counted(countIn)}
       SELECT count(*) AS n FROM gone`);
     const n = countRow.parse(rows[0]).n;
     total += n;
@@ -42,37 +47,68 @@ async function deleteInBatches(db: CommonQueryMethods, table: { schema: string; 
 }
 
 /** Parked-event records of events no longer in the log as they were (their ids were rewritten). */
-async function deleteOrphanParked(db: CommonQueryMethods, streamIds: readonly string[]): Promise<number> {
+async function deleteOrphanParked(db: CommonQueryMethods, streamIds: readonly string[], countIn: string | undefined): Promise<number> {
   const { rows } = await db.query(sql.unsafe`
     WITH gone AS (
       DELETE FROM projection_parked_events p
       WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = p.event_id)
          OR p.stream_id = ANY(${sql.array([...streamIds], 'text')})
-      RETURNING 1)
+      RETURNING 1)${counted(countIn)}
     SELECT count(*) AS n FROM gone`);
   return countRow.parse(rows[0]).n;
 }
 
-/** Deletes every row of the user outside the log; returns how many. */
-export async function deleteOwnerRows(db: CommonQueryMethods, owner: string): Promise<number> {
+/** Deletes every row of the user outside the log; returns how many (added to the record `countIn` as they go). */
+export async function deleteOwnerRows(db: CommonQueryMethods, owner: string, countIn?: string): Promise<number> {
   let total = 0;
-  for (const table of await tablesWith(db, 'owner')) total += await deleteInBatches(db, table, sql.fragment`owner = ${owner}`);
-  return total + (await deleteOrphanParked(db, []));
+  for (const table of await tablesWith(db, 'owner')) total += await deleteInBatches(db, table, sql.fragment`owner = ${owner}`, countIn);
+  return total + (await deleteOrphanParked(db, [], countIn));
 }
 
 /**
  * Deletes the rows of these streams (a deleted chat's or profile's) outside the log, those below
  * `beforeVersion` where a table has versions; returns how many.
  */
-export async function deleteStreamRows(db: CommonQueryMethods, streamIds: readonly string[], beforeVersion?: number): Promise<number> {
+export async function deleteStreamRows(db: CommonQueryMethods, streamIds: readonly string[], beforeVersion?: number, countIn?: string): Promise<number> {
   if (streamIds.length === 0) return 0;
   let total = 0;
   for (const table of await tablesWith(db, 'stream_id')) {
     const inStreams = sql.fragment`stream_id = ANY(${sql.array([...streamIds], 'text')})`;
     const condition = beforeVersion !== undefined && table.has_version ? sql.fragment`${inStreams} AND version < ${beforeVersion}` : inStreams;
-    total += await deleteInBatches(db, table, condition);
+    total += await deleteInBatches(db, table, condition, countIn);
   }
-  return total + (await deleteOrphanParked(db, streamIds));
+  return total + (await deleteOrphanParked(db, streamIds, countIn));
+}
+
+/** A deletion event (`ChatDeleted`, `ProfileDeleted`) that erases its stream's content before it, but for `keepTypes`. */
+export interface ContentDeletion {
+  type: string;
+  keepTypes: readonly string[];
+  /**
+   * The stream may go on after the deletion (a profile starts afresh): only what came before it is
+   * erased, and only its rows of versions before it. Else (a chat, whose id is never used again) the
+   * whole stream's content and rows.
+   */
+  restartable: boolean;
+}
+
+const deletionRow = z.object({ stream_id: z.string(), version: countRow.shape.n });
+
+/**
+ * The deletions whose stream still holds content before them that is not yet a tombstone: a process
+ * stopped between appending the deletion and erasing the content. Reads every deletion event once
+ * (the type index) and probes its stream (the stream index) for one event left.
+ */
+export async function unerasedDeletions(db: CommonQueryMethods, deletion: ContentDeletion): Promise<{ streamId: string; version: number }[]> {
+  const { rows } = await db.query(sql.unsafe`
+    SELECT d.stream_id, d.stream_version AS version FROM events d
+    WHERE d.event_type = ${deletion.type}
+      AND EXISTS (SELECT 1 FROM events e
+                  WHERE e.stream_id = d.stream_id AND e.stream_version < d.stream_version
+                    AND e.event_type <> ALL(${sql.array([...deletion.keepTypes], 'text')})
+                    AND e.data->'erased' IS DISTINCT FROM 'true'::jsonb)
+    ORDER BY d.position`);
+  return rows.map((row) => deletionRow.parse(row)).map((row) => ({ streamId: row.stream_id, version: row.version }));
 }
 
 /** The tables an erasure touches, to vacuum afterwards. */

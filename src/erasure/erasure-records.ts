@@ -31,6 +31,7 @@ export interface ErasureRecords {
   listOpen(): Promise<ErasureRecord[]>;
   /** Marks it running; `resumed` counts one more interruption survived. */
   start(id: string, resumed: boolean): Promise<ErasureRecord>;
+  /** The counts so far; they never go down (on PostgreSQL each batch moves them in its own statement: `countIn`). */
   progress(id: string, eventsErased: number, rowsErased: number): Promise<void>;
   /** Completed: the counts are final, the subject and the key are forgotten. */
   complete(id: string, eventsErased: number, rowsErased: number): Promise<ErasureRecord>;
@@ -174,7 +175,9 @@ export class PostgresErasureRecords implements ErasureRecords {
   }
 
   async progress(id: string, eventsErased: number, rowsErased: number): Promise<void> {
-    await this.db.query(sql.unsafe`UPDATE erasures SET events_erased = ${eventsErased}, rows_erased = ${rowsErased} WHERE id = ${id} AND state = 'running'`);
+    await this.db.query(
+      sql.unsafe`UPDATE erasures SET events_erased = greatest(events_erased, ${eventsErased}), rows_erased = greatest(rows_erased, ${rowsErased}) WHERE id = ${id} AND state = 'running'`,
+    );
   }
 
   async complete(id: string, eventsErased: number, rowsErased: number): Promise<ErasureRecord> {

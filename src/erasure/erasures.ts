@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { isLakechatError, LakechatError } from '../errors.ts';
-import type { EraseSelection, EventStore } from '../event-store/index.ts';
+import { type EraseSelection, type EventStore, erasedStreamId } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
-import { deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
+import { type ContentDeletion, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
 import { type ErasureRecord, type ErasureRecords, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
 
 export interface ErasuresOptions {
@@ -12,6 +12,12 @@ export interface ErasuresOptions {
   projections: Projections;
   /** The PostgreSQL database (records, read-model rows); null in memory. */
   pool: DatabasePool | null;
+  /**
+   * The database whose rows an erasure deletes, looked up each time (default `pool`): an instance that
+   * started on its memory fallback has none, then PostgreSQL's once it switched. Null: the read
+   * models are in memory (`Projections.eraseRows`).
+   */
+  currentPool?: () => DatabasePool | null;
   logger?: Logger | undefined;
   /** Told the old ids of erased streams, so caches of their state are dropped (the services' stream states). */
   onStreamsErased?: (streamIds: readonly string[]) => void;
@@ -21,9 +27,28 @@ export interface ErasuresOptions {
   vacuum?: boolean;
   /** How long a completed erasure is remembered here, by email, for GET /api/me/erasure without an id. */
   rememberMs?: number;
-  /** Called after each batch of events (tests stop an erasure mid-way through it). */
+  /**
+   * The deletion events whose content `eraseContent` erases (the chats' and the profiles'): at start,
+   * those left with content before them (a process stopped in between) are erased (`resumeAtStart`).
+   */
+  deletions?: readonly ContentDeletion[];
+  /** Called after each batch of events commits, before anything else (tests stop an erasure there, as a kill would). */
   afterBatch?: (record: ErasureRecord, erasedSoFar: number) => void | Promise<void>;
   signal?: AbortSignal;
+}
+
+/** Waits `ms`; false when `signal` aborted meanwhile (the app stops: shutdown does not wait). */
+function pause(ms: number, signal: AbortSignal | undefined): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const done = (): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve(signal?.aborted !== true);
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 }
 
 /** How long to wait for the read models to pass the erased events, at most, per pass. */
@@ -40,10 +65,19 @@ export class Erasures {
   readonly records: ErasureRecords;
   /** Users whose erasure runs on this instance: their writes are refused here. */
   private readonly erasing = new Map<string, Promise<ErasureRecord>>();
-  /** Completed here, recently: email → id (memory only, never stored). */
-  private readonly recent = new Map<string, { id: string; until: number }>();
+  /**
+   * Completed here, recently: email → id and the streams it renamed (memory only, never stored), so
+   * the user's own subscriptions resuming meanwhile read the tombstones too.
+   */
+  private readonly recent = new Map<string, { id: string; until: number; streams: readonly string[] }>();
   /** Called after each batch of events: tests stop an erasure mid-way, or write during it. */
   afterBatch: ErasuresOptions['afterBatch'];
+  /** Called before a deletion's content is erased: tests stop there, as a kill would. */
+  beforeContentErasure: (() => void | Promise<void>) | undefined;
+  /** What `resumeAtStart` runs, for `settled`. */
+  private starting: Promise<unknown> = Promise.resolve();
+  /** Content erasures that failed and are tried again. */
+  private readonly retrying = new Set<Promise<void>>();
 
   constructor(private readonly options: ErasuresOptions) {
     this.afterBatch = options.afterBatch;
@@ -96,15 +130,54 @@ export class Erasures {
     return this.records.get(recent.id);
   }
 
+  /**
+   * The streams this instance's recent erasure of the user renamed (`erased-…`, its tombstones), or
+   * none: a `user` subscription of theirs reads them as well as their own events (docs/privacy.md).
+   */
+  erasedStreamsOf(subject: string): readonly string[] {
+    const recent = this.recent.get(subject);
+    if (recent === undefined) return [];
+    if (recent.until >= Date.now()) return recent.streams;
+    this.recent.delete(subject);
+    return [];
+  }
+
   /** Takes up every erasure left open (by a process that stopped or was killed). */
   async resumeOpen(): Promise<ErasureRecord[]> {
     const open = await this.records.listOpen();
     return Promise.all(open.map((record) => this.run(record)));
   }
 
-  /** Resolves once every erasure running here has ended (tests, shutdown). */
+  /**
+   * At start: takes up the erasures left open, and erases the content of deletions a stopped process
+   * appended without erasing what they deleted (PostgreSQL: the memory log does not outlive its
+   * process). Every instance may do it at once: each erasure skips what is already a tombstone.
+   */
+  resumeAtStart(): Promise<void> {
+    const run = async (): Promise<void> => {
+      const pool = this.options.pool;
+      const finished = Promise.all(
+        (pool === null ? [] : (this.options.deletions ?? [])).map(async (deletion) => {
+          for (const left of await unerasedDeletions(pool!, deletion)) {
+            const through = deletion.restartable ? { throughVersion: left.version } : {};
+            // One that fails is tried again in the background (eraseContent): go on with the others.
+            await this.eraseContent({ streamIds: [left.streamId], keepTypes: deletion.keepTypes, ...through }).catch((error: unknown) => {
+              if (!this.options.signal?.aborted) this.options.logger?.warn({ err: error }, "could not erase a deleted chat's or profile's content at start; trying again");
+            });
+          }
+        }),
+      );
+      await Promise.all([this.resumeOpen(), finished]);
+    };
+    const started = run();
+    this.starting = started.catch(() => undefined);
+    return started;
+  }
+
+  /** Resolves once every erasure running here (and what `resumeAtStart` began) has ended (tests, shutdown). */
   async settled(): Promise<void> {
-    await Promise.allSettled([...this.erasing.values()]);
+    await this.starting;
+    await Promise.allSettled([...this.erasing.values(), ...this.retrying]);
   }
 
   /**
@@ -116,15 +189,42 @@ export class Erasures {
    */
   async eraseContent(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     this.assertCanErase();
+    await this.beforeContentErasure?.();
+    try {
+      return await this.eraseContentNow(selection);
+    } catch (error) {
+      // The deletion is in the log already: its content must go even though this request failed.
+      this.retryContentErasure(selection);
+      throw error;
+    }
+  }
+
+  /** Tries a failed content erasure again, with backoff, until it succeeds or the app stops (then the next start does it). */
+  private retryContentErasure(selection: EraseSelection & { streamIds: readonly string[] }): void {
+    const retrying = (async () => {
+      for (let delayMs = 1_000; !this.options.signal?.aborted; delayMs = Math.min(delayMs * 2, 60_000)) {
+        if (!(await pause(delayMs, this.options.signal))) return;
+        try {
+          await this.eraseContentNow(selection);
+          return;
+        } catch (error) {
+          this.options.logger?.warn({ err: error, retryInMs: delayMs * 2 }, "could not erase a deleted chat's or profile's content; trying again");
+        }
+      }
+    })();
+    this.retrying.add(retrying);
+    void retrying.finally(() => this.retrying.delete(retrying));
+  }
+
+  private async eraseContentNow(selection: EraseSelection & { streamIds: readonly string[] }): Promise<number> {
     const erasureId = randomUUID();
     const result = await this.options.store.erase!(selection, { erasureId, streamKey: erasureId, batchSize: this.options.batchSize });
     await this.options.projections.runner.waitFor(result.lastCursor, projectionWaitMs);
     this.options.onStreamsErased?.(selection.streamIds);
-    if (this.options.pool !== null) {
-      await deleteStreamRows(this.options.pool, selection.streamIds, selection.throughVersion);
+    const pool = this.rowsPool();
+    if (pool !== null) {
+      await deleteStreamRows(pool, selection.streamIds, selection.throughVersion);
     } else {
-      const streams = new Set(selection.streamIds);
-      const before = selection.throughVersion;
       this.options.projections.eraseRows?.({ streamIds: selection.streamIds, ...(selection.throughVersion === undefined ? {} : { beforeVersion: selection.throughVersion }) });
     }
     this.options.logger?.info({ erasureId, streams: selection.streamIds.length, events: result.events }, "erased a deleted chat's or profile's content");
@@ -145,7 +245,7 @@ export class Erasures {
   }
 
   private async erase(opened: ErasureRecord): Promise<ErasureRecord> {
-    const { store, projections, pool, logger } = this.options;
+    const { store, projections, logger } = this.options;
     const subject = opened.subject!;
     const streamKey = opened.streamKey!;
     // Found running: a process stopped or was killed during it.
@@ -153,6 +253,7 @@ export class Erasures {
     logger?.info({ erasureId: record.id, resumed: record.resumed }, record.resumed > 0 && opened.state === 'running' ? 'erasure resumed' : 'erasure started');
     let events = record.eventsErased;
     let rows = record.rowsErased;
+    const renamed = new Set<string>();
     for (;;) {
       const before = events;
       const result = await store.erase!(
@@ -160,20 +261,24 @@ export class Erasures {
         {
           erasureId: record.id,
           streamKey,
+          countIn: record.id,
           batchSize: this.options.batchSize,
           signal: this.options.signal,
           onBatch: async (erasedSoFar) => {
-            await this.records.progress(record.id, before + erasedSoFar, rows);
+            // First, as a kill right after the batch committed would stop it (the count moved with the batch).
             await this.afterBatch?.(record, before + erasedSoFar);
+            await this.records.progress(record.id, before + erasedSoFar, rows);
           },
         },
       );
       events += result.events;
+      for (const streamId of result.streamIds) renamed.add(erasedStreamId(streamKey, streamId));
       this.options.onStreamsErased?.(result.streamIds);
       // Events read before they were erased may still be on their way into the read models: let them
       // pass first, or a row deleted now would come back.
       await this.waitForProjections(result.lastCursor);
-      rows += pool !== null ? await deleteOwnerRows(pool, subject) : (projections.eraseRows?.({ owner: subject }) ?? 0);
+      const pool = this.rowsPool();
+      rows += pool !== null ? await deleteOwnerRows(pool, subject, record.id) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
       if (result.events === 0) break;
     }
@@ -181,14 +286,19 @@ export class Erasures {
     // Complete: the user may write again at once (the vacuum below can take a while, and a client that
     // read "completed" must not be refused).
     this.erasing.delete(subject);
-    this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000) });
+    this.recent.set(subject, { id: record.id, until: Date.now() + (this.options.rememberMs ?? 3_600_000), streams: [...renamed] });
     logger?.info({ erasureId: record.id, events, rows }, 'erasure completed');
+    const pool = this.rowsPool();
     if (pool !== null && this.options.vacuum !== false) {
       await vacuumTables(pool, await touchedTables(pool), (table, error) =>
         logger?.warn({ err: error, table }, 'could not vacuum a table after an erasure; its old row versions stay until autovacuum'),
       );
     }
     return record;
+  }
+
+  private rowsPool(): DatabasePool | null {
+    return this.options.currentPool?.() ?? this.options.pool;
   }
 
   private async waitForProjections(cursor: string | null): Promise<void> {

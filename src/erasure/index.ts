@@ -1,4 +1,4 @@
-export { countOwnerData, deleteOwnerRows, deleteStreamRows, touchedTables, vacuumTables } from './database-rows.ts';
+export { type ContentDeletion, countOwnerData, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
 export { type ErasureRecord, type ErasureRecords, type ErasureState, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
 export { Erasures, type ErasuresOptions } from './erasures.ts';
 export { refusingWritesDuringErasure } from './refusing-store.ts';

@@ -5,9 +5,11 @@ import type { EventFilter, RecordedEvent } from './types.ts';
 export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefined): boolean {
   if (filter === undefined) return true;
   if (filter.types !== undefined && filter.types.length > 0 && !filter.types.includes(event.type)) return false;
-  if (filter.owner !== undefined && event.owner !== filter.owner) return false;
-  if (filter.streamId !== undefined && event.streamId !== filter.streamId) return false;
-  if (filter.streamPrefix !== undefined && !event.streamId.startsWith(filter.streamPrefix)) return false;
+  if (!(filter.alsoStreamIds !== undefined && filter.alsoStreamIds.includes(event.streamId))) {
+    if (filter.owner !== undefined && event.owner !== filter.owner) return false;
+    if (filter.streamId !== undefined && event.streamId !== filter.streamId) return false;
+    if (filter.streamPrefix !== undefined && !event.streamId.startsWith(filter.streamPrefix)) return false;
+  }
   if (filter.fromPosition !== undefined && event.position < filter.fromPosition) return false;
   if (filter.toPosition !== undefined && event.position > filter.toPosition) return false;
   if (filter.since !== undefined && event.recordedAt.getTime() < filter.since.getTime()) return false;
@@ -44,11 +46,13 @@ export function pickFilter(options: EventFilter): EventFilter {
     if (value !== undefined && (typeof value !== 'string' || !isStorableText(value))) throw invalidFilter(field);
   }
   if (options.types !== undefined && !options.types.every((type) => typeof type === 'string' && isStorableText(type))) throw invalidFilter('types');
+  if (options.alsoStreamIds !== undefined && !options.alsoStreamIds.every((id) => typeof id === 'string' && isStorableText(id))) throw invalidFilter('alsoStreamIds');
   const filter: EventFilter = {};
   if (options.types !== undefined) filter.types = options.types;
   if (options.owner !== undefined) filter.owner = options.owner;
   if (options.streamId !== undefined) filter.streamId = options.streamId;
   if (options.streamPrefix !== undefined) filter.streamPrefix = options.streamPrefix;
+  if (options.alsoStreamIds !== undefined && options.alsoStreamIds.length > 0) filter.alsoStreamIds = options.alsoStreamIds;
   if (options.fromPosition !== undefined) filter.fromPosition = options.fromPosition;
   if (options.toPosition !== undefined) filter.toPosition = options.toPosition;
   if (options.since !== undefined) filter.since = options.since;

@@ -48,6 +48,11 @@ export interface EraseOptions {
    * completes, after which the new ids cannot be linked to the old ones.
    */
   streamKey: string;
+  /**
+   * An erasure record (`erasures.id`, PostgreSQL) whose `events_erased` moves in the same statement
+   * as each batch, so its count is exact whenever the process is killed. The memory store ignores it.
+   */
+  countIn?: string;
   /** Rows rewritten per short transaction (default 500). */
   batchSize?: number;
   /** Called after each batch with the events erased so far. */

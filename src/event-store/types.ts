@@ -97,6 +97,12 @@ export interface EventFilter {
   streamId?: string;
   /** Streams whose id starts with this prefix (e.g. "chat-"). */
   streamPrefix?: string;
+  /**
+   * Also the events of these streams, whatever `owner`, `streamId` and `streamPrefix` say (the other
+   * criteria still hold): a user's subscription also reads the tombstones of that user's recent
+   * erasure, in the streams it renamed (docs/privacy.md).
+   */
+  alsoStreamIds?: readonly string[];
   /** Events at this position or later. Positions are not the reader order: this narrows, it does not seek. */
   fromPosition?: number;
   /** Events at this position or earlier. */

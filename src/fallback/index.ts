@@ -1,1 +1,1 @@
-export { type FallbackStatus, fallbackStorage } from './fallback-storage.ts';
+export { type FallbackOptions, type FallbackStatus, fallbackStorage } from './fallback-storage.ts';

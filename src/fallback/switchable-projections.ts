@@ -25,6 +25,9 @@ export class ProjectionsSwitch {
   readonly projections: Projections = {
     runner: following(() => this.active().runner),
     readModels: following(() => this.active().readModels),
+    // An erasure on the fallback deletes the user's rows from the memory read models (after the
+    // switch there are none here: the erasure deletes PostgreSQL's rows itself).
+    eraseRows: (selection) => this.active().eraseRows?.(selection) ?? 0,
   };
 
   constructor(private readonly memory: EventStore) {}

@@ -36,6 +36,8 @@ export interface ApiOptions {
   /** The PostgreSQL store's pool, for the read models; null keeps them in memory. */
   pool: DatabasePool | null;
   migrationsApplied?: (() => Promise<boolean>) | undefined;
+  /** The PostgreSQL pool now (an instance on its memory fallback gets one when it switches); default `pool`. */
+  currentPool?: () => DatabasePool | null;
   now?: () => Date;
 }
 
@@ -63,8 +65,13 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     store,
     projections,
     pool: options.pool,
+    ...(options.currentPool === undefined ? {} : { currentPool: options.currentPool }),
     logger,
     signal: erasing.signal,
+    deletions: [
+      { type: 'ChatDeleted', keepTypes: ['ChatDeleted'], restartable: false },
+      { type: 'ProfileDeleted', keepTypes: ['ProfileDeleted'], restartable: true },
+    ],
     onStreamsErased: (streamIds) => {
       chats.forgetStreams(streamIds);
       profiles.forgetStreams(streamIds);
@@ -112,10 +119,10 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
   let document: Record<string, unknown> | undefined;
   app.get('/openapi.json', async () => (document ??= openApiDocument(registry, { title: 'lakechat', version: '0.1.0' })));
 
-  // Erasures a stopped or killed process left open are taken up again.
+  // Erasures a stopped or killed process left open, and deletions whose content it did not erase, are taken up again.
   if (canErase) {
-    erasures.resumeOpen().catch((error: unknown) => {
-      if (!erasing.signal.aborted) logger.error({ err: error }, 'could not resume the open erasures; they resume at the next start');
+    erasures.resumeAtStart().catch((error: unknown) => {
+      if (!erasing.signal.aborted) logger.error({ err: error }, 'could not resume the open erasures or deletions; they resume at the next start');
     });
   }
 

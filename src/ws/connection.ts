@@ -39,6 +39,8 @@ export interface ConnectionHost {
   /** Delivers to this instance's other subscribers and relays `payload` (encodeSignal) to the other instances. */
   publishSignal(envelope: SignalEnvelope, payload: string): Promise<void>;
   closed(connection: WsConnection): void;
+  /** The streams of this user's recent erasure on this instance (its tombstones), for their `user` subscriptions. */
+  erasedStreamsOf?(owner: string): readonly string[];
 }
 
 const OPEN = 1;
@@ -219,7 +221,8 @@ export class WsConnection {
     if (scope === 'all' && !this.identity.analyst) return this.reject(frameError('LAKECHAT_ERR_WS_FORBIDDEN_SCOPE'), id);
     const owner = this.identity.email;
     const streamId = frame.chatId === undefined ? undefined : this.host.chats.streamIdOf(owner, frame.chatId);
-    const subscription = new Subscription(this, id, scope, owner, streamId);
+    const erased = scope === 'user' ? (this.host.erasedStreamsOf?.(owner) ?? []) : [];
+    const subscription = new Subscription(this, id, scope, owner, streamId, erased);
     // Taken now, so the same id sent again while this one is being authorized is a duplicate.
     this.subscriptions.set(id, subscription);
     if (frame.chatId !== undefined) {

@@ -28,6 +28,8 @@ export interface WsHubOptions {
   /** Trust a `user` query parameter as X-Demo-User (browsers cannot set headers on a WebSocket). */
   allowDemoUser: boolean;
   allowedOrigins: readonly string[];
+  /** The streams of a user's recent erasure on this instance (`Erasures.erasedStreamsOf`). */
+  erasedStreamsOf?: (owner: string) => readonly string[];
 }
 
 /** A snapshot of this instance's WebSocket connections, for tests, health checks and benchmarks. */
@@ -189,6 +191,10 @@ export class WsHub implements ConnectionHost {
   async publishSignal(envelope: SignalEnvelope, payload: string): Promise<void> {
     this.deliver(envelope);
     await this.relay.publish(payload);
+  }
+
+  erasedStreamsOf(owner: string): readonly string[] {
+    return this.options.erasedStreamsOf?.(owner) ?? [];
   }
 
   closed(connection: WsConnection): void {

@@ -36,6 +36,7 @@ export async function registerWebSocket(app: FastifyInstance, { config, logger, 
     identify: services.identify,
     allowDemoUser: config.allowDemoUser,
     allowedOrigins: config.env.WS_ALLOWED_ORIGINS,
+    erasedStreamsOf: (owner) => services.erasures.erasedStreamsOf(owner),
   });
   await app.register(fastifyWebsocket, {
     options: { maxPayload: limits.maxPayloadBytes, clientTracking: false, perMessageDeflate: false },

@@ -19,11 +19,13 @@ export class Subscription {
     readonly owner: string,
     /** The chat's stream, for the chat scope. */
     readonly streamId: string | undefined,
+    /** For the user scope: the streams of the user's recent erasure here (its tombstones), read as well. */
+    readonly erasedStreams: readonly string[] = [],
   ) {}
 
   get filter(): EventFilter | undefined {
     if (this.scope === 'chat') return { streamId: this.streamId! };
-    if (this.scope === 'user') return { owner: this.owner };
+    if (this.scope === 'user') return this.erasedStreams.length === 0 ? { owner: this.owner } : { owner: this.owner, alsoStreamIds: this.erasedStreams };
     return undefined;
   }
 

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { LakechatClient, type LakechatEvent } from '../../client/src/index.ts';
+import { type ErasedEvent, isErased, LakechatClient, type LakechatEvent } from '../../client/src/index.ts';
 import type { CloseEventLike, MessageEventLike, WebSocketLike } from '../../client/src/platform.ts';
 
 /** A scripted socket standing in for the platform's WebSocket: the test plays the server. */
@@ -101,6 +101,35 @@ describe('the client connection', () => {
     latest().receive(event('s1', '12-3', 'three'));
     expect(contents).toEqual(['one', 'two', 'three']);
     expect(sub.cursor).toBe('12-3');
+  });
+
+  it('hands an erased event (a tombstone) to onErased, never to onEvent, and resumes after it', async () => {
+    makeClient();
+    const shown = new Map<number, string>();
+    const erased: ErasedEvent[] = [];
+    const sub = client.subscribe(
+      { scope: 'user', after: null },
+      {
+        onEvent: (e: LakechatEvent) => void (e.eventType === 'MessagePosted' && shown.set(e.position, e.data.content)),
+        onErased: (e) => {
+          erased.push(e);
+          shown.delete(e.position);
+        },
+      },
+    );
+    latest().open();
+    latest().receive(event('s1', '10-1', 'one'));
+    const tombstone = { ...event('s1', '11-2', 'two'), streamId: 'erased-5f1c', data: { erased: true, erasureId: 'e-1' } };
+    latest().receive(tombstone);
+    latest().receive(event('s1', '12-3', 'three'));
+    expect([...shown.values()]).toEqual(['one', 'three']);
+    expect(erased).toEqual([tombstone]);
+    expect(isErased(erased[0]!)).toBe(true);
+    expect(sub.cursor).toBe('12-3');
+    // Dropping what was shown: the tombstone names the event by its position (and cursor), as shown.
+    latest().receive({ ...event('s1', '13-1', 'x'), data: { erased: true, erasureId: 'e-1' } });
+    expect(erased.map((e) => e.position)).toEqual([2, 1]);
+    expect([...shown.values()]).toEqual(['three']);
   });
 
   it('resumes a live-only subscription after the point where it went live', async () => {

@@ -6,10 +6,10 @@
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import type * as client from '../../client/src/protocol.ts';
-import { closeCodeStops, parseServerFrame, retryableCodes } from '../../client/src/protocol.ts';
+import { closeCodeStops, isErased, parseServerFrame, retryableCodes } from '../../client/src/protocol.ts';
 import type { ChatDeleted, ChatRenamed, ChatStarted, MessagePosted } from '../../src/chats/events.ts';
 import { type ErrorCode, errorCatalogue, LakechatError } from '../../src/errors.ts';
-import type { RecordedEvent } from '../../src/event-store/index.ts';
+import { type RecordedEvent, type Tombstone, tombstoneOf } from '../../src/event-store/index.ts';
 import type { ProfileDeleted, ProfileUpdated } from '../../src/profiles/events.ts';
 import type { ProfileFields } from '../../src/profiles/fields.ts';
 import type { PingFrame, PostFrame, SignalFrame, SubscribeFrame, UnsubscribeFrame } from '../../src/ws/client-frames.ts';
@@ -26,6 +26,7 @@ describe('the client and the server speak the same protocol', () => {
     expectTypeOf<client.ProfileUpdatedData>().toEqualTypeOf<z.infer<typeof ProfileUpdated>>();
     expectTypeOf<client.ProfileDeletedData>().toEqualTypeOf<z.infer<typeof ProfileDeleted>>();
     expectTypeOf<client.ProfileFields>().toEqualTypeOf<ProfileFields>();
+    expectTypeOf<client.ErasedData>().toEqualTypeOf<Tombstone>();
   });
 
   it("types the client's frames as the server parses them", () => {
@@ -89,6 +90,10 @@ describe('the client and the server speak the same protocol', () => {
       data: recorded.data,
       recordedAt: '2026-03-02T10:00:01.000Z',
     });
+    const erased = parseServerFrame(eventFrame('s1', { ...recorded, streamId: 'erased-5f1c', data: { ...tombstoneOf('e-1') } } as unknown as RecordedEvent));
+    expect(erased).toMatchObject({ type: 'event', position: 2, cursor: '743-2', eventType: 'MessagePosted', data: { erased: true, erasureId: 'e-1' } });
+    expect(erased?.type === 'event' && isErased(erased)).toBe(true);
+    expect(event?.type === 'event' && isErased(event)).toBe(false);
     expect(parseServerFrame(caughtUpFrame('s1', '745-2'))).toEqual({ type: 'caught_up', subscription: 's1', cursor: '745-2' });
     expect(parseServerFrame(unsubscribedFrame('s1'))).toEqual({ type: 'unsubscribed', subscription: 's1' });
     const ack: Ack = { id: 'c1', messageId: 'm', position: 2, cursor: '760-4', version: 3, duplicate: false };

@@ -217,6 +217,36 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
     await page.close();
   }, 120_000);
 
+  it('shows nothing of a deleted chat whose content was erased: no empty chat from its tombstones, no error', async () => {
+    const server = await startServer(await freePort(), null);
+    servers.push(server);
+    const user = 'erin@example.com';
+    const lakechat = new LakechatClient({ url: server.url, user });
+    const page = await browser().newPage();
+    const pageErrors: string[] = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    try {
+      await lakechat.chats.create({ id: 'budget', title: 'Secret budget' });
+      await lakechat.post('budget', { content: 'my salary' });
+      await lakechat.chats.create({ id: 'kept', title: 'Kept' });
+      await lakechat.post('kept', { content: 'hello' });
+      // The chat is deleted and its content erased: the log holds its tombstones, and ChatDeleted.
+      await lakechat.chats.remove('budget');
+      await page.goto(`${server.url}/?user=${encodeURIComponent(user)}`);
+      await poll(() => page.locator('#status').getAttribute('data-state')).toBe('live');
+      await poll(() => page.locator('#chats li .title').allTextContents()).toEqual(['Kept']);
+      const text = await page.locator('body').innerText();
+      expect(text).not.toContain('Secret budget');
+      expect(text).not.toContain('my salary');
+      await page.click('#chats li');
+      await poll(() => messagesOf(page).allTextContents()).toEqual(['hello']);
+      expect(pageErrors).toEqual([]);
+    } finally {
+      await lakechat.close();
+      await page.close();
+    }
+  }, 120_000);
+
   it("starts over when the server moved to another store and refuses the tab's cursor, instead of showing stale chats as live", async (test) => {
     const port = await freePort();
     const memory = await startServer(port, null);

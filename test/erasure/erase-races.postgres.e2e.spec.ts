@@ -14,7 +14,9 @@ describe('erasing a user: interruptions and races (PostgreSQL)', () => {
     await t.close();
   });
 
-  it('an erasure killed mid-way is taken up again by the next start and completes, and its record says it resumed', { timeout: 180_000 }, async () => {
+  it('an erasure killed mid-way, right after a batch committed, is taken up again by the next start and completes, its record says it resumed, and its count is exact', {
+    timeout: 180_000,
+  }, async () => {
     await seedUser(t, userA, 'Alice');
     await seedUser(t, userB, 'Bob');
     const crashing = new Erasures({

@@ -70,7 +70,8 @@ describe('subscribers across an erasure (PostgreSQL, two instances)', () => {
     for (const secret of ['Alice secret', 'Alice Employer', userA]) expect(text).not.toContain(secret);
     expect(text).toContain('Bob secret words 2');
 
-    // The user's own stream, resumed: the erased events are no one's now, so nothing of them; a fresh start arrives.
+    // The user's own stream, resumed on B, which did not run the erasure: the erased events are no one's now, so
+    // nothing of them (the instance that ran it delivers them: own-subscription.*.spec.ts); a fresh start arrives.
     const ownAgain = await client(b.url, { user: userA });
     expect((await ownAgain.subscribe({ id: 'me', scope: 'user', after: ownLast })).type).toBe('caught_up');
     expect((await a.http(userA, 'POST', '/api/chats', { id: 'fresh', title: 'a fresh start' })).status).toBe(201);

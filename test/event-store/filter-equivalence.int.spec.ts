@@ -1,6 +1,6 @@
 /**
  * The memory store and the PostgreSQL store read the same log the same way: for any combination of
- * filters (types repeated or not, owner, stream, prefix, positions, times) and any page size, both
+ * filters (types repeated or not, owner, stream, prefix, other streams besides, positions, times) and any page size, both
  * return the same events, once each, in the same order.
  */
 import { randomUUID } from 'node:crypto';
@@ -59,6 +59,7 @@ const filterPlan = fc.record({
   owner: maybe(fc.constantFrom(...owners, 'nobody@x.com')),
   streamId: maybe(fc.constantFrom(...streams)),
   streamPrefix: maybe(fc.constantFrom('chat-', 'chat-1', 'profile-', 'o', 'none-')),
+  alsoStreamIds: maybe(fc.subarray([...streams, 'none'])),
   fromIndex: maybe(fc.nat(59)),
   toIndex: maybe(fc.nat(59)),
   sinceIndex: maybe(fc.nat(59)),
@@ -74,6 +75,7 @@ function filterFor(store: EventStore, plan: FilterPlan): EventFilter {
   if (plan.owner !== undefined) filter.owner = plan.owner;
   if (plan.streamId !== undefined) filter.streamId = plan.streamId;
   if (plan.streamPrefix !== undefined) filter.streamPrefix = plan.streamPrefix;
+  if (plan.alsoStreamIds !== undefined) filter.alsoStreamIds = plan.alsoStreamIds;
   if (plan.fromIndex !== undefined) filter.fromPosition = log[plan.fromIndex]!.position;
   if (plan.toIndex !== undefined) filter.toPosition = log[plan.toIndex]!.position;
   if (plan.sinceIndex !== undefined) filter.since = log[plan.sinceIndex]!.recordedAt;
@@ -97,6 +99,16 @@ describe('the memory and PostgreSQL stores', () => {
       }),
       { numRuns: 150 },
     );
+  });
+
+  it("read the events of `alsoStreamIds` besides the owner's, whatever the owner (a user's subscription after their erasure)", async () => {
+    for (const store of [memory, postgres]) {
+      const log = logs.get(store)!;
+      const got = await everything(store, { owner: 'a@x.com', alsoStreamIds: ['chat-2', 'other'], types: ['MessagePosted', 'Noted'] }, 3);
+      const expected = log.filter((event) => (event.owner === 'a@x.com' || ['chat-2', 'other'].includes(event.streamId)) && ['MessagePosted', 'Noted'].includes(event.type));
+      expect(got.map((event) => event.eventId)).toEqual(expected.map((event) => event.eventId));
+      expect(got.some((event) => event.owner !== 'a@x.com')).toBe(true);
+    }
   });
 
   it('return each event once when the type filter repeats a type (A, A)', async () => {

@@ -15,6 +15,19 @@ const returnedColumns = sql.fragment`events.position, events.tx_id::text AS tx, 
 const candidateRow = z.object({ position: z.union([z.number(), z.bigint(), z.string()]).transform(Number), stream_id: z.string() });
 const snapshotRow = z.object({ xmin: z.string(), xmax: z.string() });
 
+/**
+ * Runs a batch's `UPDATE events ... RETURNING` and, with `countIn`, adds the rows it rewrote to that
+ * erasure record's count in the same statement: the count never misses a committed batch.
+ */
+async function rewrite(db: CommonQueryMethods, update: ReturnType<typeof sql.fragment>, countIn: string | undefined): Promise<readonly Record<string, unknown>[]> {
+  if (countIn === undefined) return (await db.query(sql.unsafe`${update}`)).rows as Record<string, unknown>[];
+  const { rows } = await db.query(sql.unsafe`
+    WITH erased AS (${update}),
+      counted AS (UPDATE erasures SET events_erased = events_erased + (SELECT count(*) FROM erased) WHERE id = ${countIn})
+    SELECT * FROM erased`);
+  return rows as Record<string, unknown>[];
+}
+
 function toEvents(rows: readonly Record<string, unknown>[]): RecordedEvent[] {
   return rows.map((row) => readEventRow(row).event).sort((a, b) => a.position - b.position);
 }
@@ -30,7 +43,9 @@ export async function eraseOwnerBatch(db: CommonQueryMethods, owner: string, opt
   if (candidates.length === 0) return { tombstones: [], streamIds: [] };
   const positions = candidates.map((row) => String(row.position));
   const renamed = candidates.map((row) => erasedStreamId(options.streamKey, row.stream_id));
-  const { rows } = await db.query(sql.unsafe`
+  const rows = await rewrite(
+    db,
+    sql.fragment`
     UPDATE events SET
       stream_id = batch.new_stream_id,
       event_id = gen_random_uuid(),
@@ -40,8 +55,10 @@ export async function eraseOwnerBatch(db: CommonQueryMethods, owner: string, opt
       text_escaped = false
     FROM unnest(${sql.array(positions, 'int8')}, ${sql.array(renamed, 'text')}) AS batch(position, new_stream_id)
     WHERE events.position = batch.position AND events.owner = ${owner}
-    RETURNING ${returnedColumns}`);
-  return { tombstones: toEvents(rows as Record<string, unknown>[]), streamIds: [...new Set(candidates.map((row) => row.stream_id))] };
+    RETURNING ${returnedColumns}`,
+    options.countIn,
+  );
+  return { tombstones: toEvents(rows), streamIds: [...new Set(candidates.map((row) => row.stream_id))] };
 }
 
 /** One batch of a deleted chat's or profile's erasure: the content of its events, nothing else. */
@@ -50,7 +67,9 @@ export async function eraseStreamsBatch(db: CommonQueryMethods, selection: Erase
   if (streamIds.length === 0) return [];
   const keep = [...(selection.keepTypes ?? [])];
   const through = selection.throughVersion ?? 2_147_483_647;
-  const { rows } = await db.query(sql.unsafe`
+  const rows = await rewrite(
+    db,
+    sql.fragment`
     UPDATE events SET data = ${JSON.stringify(tombstoneOf(options.erasureId))}::jsonb, text_escaped = false
     WHERE position IN (
       SELECT position FROM events
@@ -59,8 +78,10 @@ export async function eraseStreamsBatch(db: CommonQueryMethods, selection: Erase
         AND event_type <> ALL(${sql.array(keep, 'text')})
         AND data->'erased' IS DISTINCT FROM 'true'::jsonb
       ORDER BY position LIMIT ${limit})
-    RETURNING ${returnedColumns}`);
-  return toEvents(rows as Record<string, unknown>[]);
+    RETURNING ${returnedColumns}`,
+    options.countIn,
+  );
+  return toEvents(rows);
 }
 
 /** The events at these positions, as stored now (to replace what another instance erased). */

@@ -29,9 +29,16 @@ export interface ReadAllPage {
  */
 export function readAllStatement(columns: FragmentSqlToken, after: CursorPoint, limit: number, filter: EventFilter, maxBytes?: number): QuerySqlToken {
   const conditions = [sql.fragment`(tx_id, position) > (${after.tx.toString()}::xid8, ${after.position.toString()}::int8)`, sql.fragment`tx_id < snapshot.xmin`];
-  if (filter.owner !== undefined) conditions.push(sql.fragment`owner = ${filter.owner}`);
-  if (filter.streamId !== undefined) conditions.push(sql.fragment`stream_id = ${filter.streamId}`);
-  if (filter.streamPrefix !== undefined) conditions.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
+  const whose: FragmentSqlToken[] = [];
+  if (filter.owner !== undefined) whose.push(sql.fragment`owner = ${filter.owner}`);
+  if (filter.streamId !== undefined) whose.push(sql.fragment`stream_id = ${filter.streamId}`);
+  if (filter.streamPrefix !== undefined) whose.push(sql.fragment`starts_with(stream_id, ${filter.streamPrefix})`);
+  // Only a subscription of a user with a recent erasure names other streams: everyone else's statement stays as it was.
+  if (filter.alsoStreamIds !== undefined && filter.alsoStreamIds.length > 0 && whose.length > 0) {
+    conditions.push(sql.fragment`((${sql.join(whose, sql.fragment` AND `)}) OR stream_id = ANY(${sql.array([...filter.alsoStreamIds], 'text')}))`);
+  } else {
+    conditions.push(...whose);
+  }
   // Narrowing conditions only: the page still walks (tx_id, position) order from the cursor.
   if (filter.fromPosition !== undefined) conditions.push(sql.fragment`position >= ${filter.fromPosition}`);
   if (filter.toPosition !== undefined) conditions.push(sql.fragment`position <= ${filter.toPosition}`);
