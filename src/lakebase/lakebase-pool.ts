@@ -129,7 +129,7 @@ export async function createLakebasePool(resolved: ResolvedConnection, options: 
       ...custom,
       ...(login.kind === 'token' ? { password: login.driver.password, driverFactory: login.driver.driverFactory } : { password: login.password.secret() }),
       ...(ssl === false ? {} : { ssl }),
-      interceptors: [createTokenInterceptor(tokens, logger), createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500), ...(custom.interceptors ?? [])],
+      interceptors: [createTokenInterceptor(logger), createSlowQueryInterceptor(logger, options.slowQueryMs ?? 500), ...(custom.interceptors ?? [])],
       // One attempt per acquire: the token login already retries a refused login, and the pool
       // wrapper retries failed connections for up to DATABASE_RETRY_MS.
       connectionRetryLimit: 1,

@@ -1,14 +1,13 @@
 import type { Interceptor } from 'slonik';
 import type { Logger } from '../logger.ts';
 import { databaseErrorCode, isAuthenticationFailure, isConnectionLost } from './database-errors.ts';
-import type { TokenProvider } from './token-provider.ts';
 
 /**
  * Watches query failures: a connection the server closed is logged, and the pool wrapper
  * (retrying-pool.ts) retries the operation once when that is safe. (An authentication failure on an
  * open connection drops that connection's own token: see token-login.ts.)
  */
-export function createTokenInterceptor(tokens: TokenProvider | undefined, logger: Logger): Interceptor {
+export function createTokenInterceptor(logger: Logger): Interceptor {
   return {
     name: 'lakechat.token',
     queryExecutionError(context, _query, error) {

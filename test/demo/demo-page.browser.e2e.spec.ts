@@ -247,7 +247,7 @@ describe.skipIf(skip)('the demo page in a real browser', () => {
     }
   }, 120_000);
 
-  it("starts over when the server moved to another store and refuses the tab's cursor, instead of showing stale chats as live", async (test) => {
+  it("starts over when the server moved to another store and refuses the tab's cursor, instead of showing stale chats as live", async () => {
     const port = await freePort();
     const memory = await startServer(port, null);
     const page = await browser().newPage();
