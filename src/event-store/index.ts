@@ -31,3 +31,6 @@ export type {
   RecordedEvent,
   SubscribeOptions,
 } from './types.ts';
+export { insertOneIfVersionHolds } from './postgres/append-sql.ts';
+export { optimisticGroup } from './postgres/decide-group.ts';
+export { prepareAppend } from './validate-append.ts';
