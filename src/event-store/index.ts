@@ -2,7 +2,9 @@ export { bareCursor, compareCursors, decodeCursor, encodeCursor, maxCursor, name
 export { WrongExpectedVersionError } from './errors.ts';
 export { pickFilter } from './filter.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
+export { insertOneIfVersionHolds } from './postgres/append-sql.ts';
 export { assertLogNotCopied, repairCopiedLog, repairCopiedLogCommand } from './postgres/copied-log.ts';
+export { optimisticGroup } from './postgres/decide-group.ts';
 export { type EventStorePoolSettings, eventStorePoolConfiguration } from './postgres/pool-configuration.ts';
 export { sqlState } from './postgres/postgres-errors.ts';
 export {
@@ -31,6 +33,4 @@ export type {
   RecordedEvent,
   SubscribeOptions,
 } from './types.ts';
-export { insertOneIfVersionHolds } from './postgres/append-sql.ts';
-export { optimisticGroup } from './postgres/decide-group.ts';
 export { prepareAppend } from './validate-append.ts';
