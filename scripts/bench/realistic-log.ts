@@ -38,6 +38,8 @@ export async function openRealisticLog(context: BenchContext, events: number): P
   const pool = await createPool(connectionString, eventStorePoolConfiguration({ maxPoolSize: 8, idleInTransactionTimeoutMs: 60_000, statementTimeoutMs: 600_000 }));
   const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString }), instanceId: randomUUID() });
   const raw = new pg.Pool({ connectionString, max: 2 });
+  // The bench drops its database at the end (WITH FORCE): an idle connection's error must not crash it.
+  raw.on('error', () => undefined);
   return {
     url: connectionString,
     events,

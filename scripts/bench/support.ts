@@ -19,6 +19,8 @@ export async function openBenchDatabase(context: BenchContext, prefix: string, p
   await runMigrations({ connectionString: url });
   const pool = await createPool(url, eventStorePoolConfiguration({ maxPoolSize: poolSize, idleInTransactionTimeoutMs: 10_000 }));
   const raw = new pg.Pool({ connectionString: url, max: poolSize });
+  // The bench drops its database at the end (WITH FORCE): an idle connection's error must not crash it.
+  raw.on('error', () => undefined);
   const stores: PostgresEventStore[] = [];
   return {
     url,
