@@ -31,7 +31,7 @@ export interface WsLimits {
   subscriptionPageBytes: number;
   /** A live subscription with more than this many bytes of events queued falls back to reading the store. */
   subscriptionQueueBytes: number;
-  /** `subscribe` frames one user may sustain per second across all their connections here (the burst is the larger of this and maxSubscriptions); 0: no limit. */
+  /** `subscribe` frames one user may sustain per second across all their connections here (the burst is the larger of this and 3 × maxSubscriptions); 0: no limit. */
   userSubscribesPerSecond: number;
   /** Posts one user may sustain per second across all their connections here (same burst); 0: no limit. */
   userPostsPerSecond: number;

@@ -19,6 +19,9 @@ export interface UserShare {
   readonly authorizing: Map<string, Promise<boolean>>;
 }
 
+/** How many connections' worth of subscriptions (WS_MAX_SUBSCRIPTIONS each) a user may start at once. */
+export const userSubscribeBurstConnections = 3;
+
 /**
  * Nothing left to remember: no connection, no read, every budget refilled. Kept until then, so a
  * user who closes every connection and reconnects starts with what they had left, not a new budget.
@@ -30,7 +33,8 @@ export function shareIsIdle(share: UserShare): boolean {
 export function newUserShare(limits: WsLimits): UserShare {
   return {
     connections: 0,
-    subscribes: new TokenBucket(limits.userSubscribesPerSecond, Math.max(1, limits.userSubscribesPerSecond, limits.maxSubscriptions)),
+    // Three connections' worth at once: a user's tabs resubscribing everything after a restart.
+    subscribes: new TokenBucket(limits.userSubscribesPerSecond, Math.max(1, limits.userSubscribesPerSecond, userSubscribeBurstConnections * limits.maxSubscriptions)),
     posts: new TokenBucket(limits.userPostsPerSecond, Math.max(1, limits.userPostsPerSecond)),
     signals: new TokenBucket(limits.userSignalsPerSecond, Math.max(1, limits.userSignalsPerSecond)),
     historyReads: new Budget(limits.historyReadsPerUser),
