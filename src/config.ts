@@ -135,6 +135,8 @@ const environmentObject = z.object({
     .min(1_024)
     .max(64 * 1024 * 1024)
     .default(256 * 1024),
+  WS_USER_SUBSCRIBES_PER_SECOND: nonNegativeInt.default(5),
+  WS_USER_POSTS_PER_SECOND: nonNegativeInt.default(20),
   WS_SUBSCRIPTION_QUEUE_BYTES: positiveInt
     .min(1_024)
     .max(256 * 1024 * 1024)

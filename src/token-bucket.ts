@@ -19,13 +19,24 @@ export class TokenBucket {
   /** Takes one token; returns 0 when granted, else the milliseconds until one is available. */
   take(): number {
     if (this.perSecond === 0) return 0;
-    const now = this.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1_000) * this.perSecond);
-    this.at = now;
+    this.refill();
     if (this.tokens >= 1) {
       this.tokens -= 1;
       return 0;
     }
     return Math.max(1, Math.ceil(((1 - this.tokens) / this.perSecond) * 1_000));
+  }
+
+  /** Every token is back: forgetting this bucket and making a new one later changes nothing. */
+  get full(): boolean {
+    if (this.perSecond === 0) return true;
+    this.refill();
+    return this.tokens >= this.burst;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.at) / 1_000) * this.perSecond);
+    this.at = now;
   }
 }

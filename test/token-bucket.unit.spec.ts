@@ -20,6 +20,19 @@ describe("the token bucket (WebSocket frames, and each user's HTTP requests)", (
     expect(bucket.take()).toBeGreaterThan(0);
   });
 
+  it('is full only once every token taken came back (a user share is forgotten only then)', () => {
+    let now = 0;
+    const bucket = new TokenBucket(2, 2, () => now);
+    expect(bucket.full).toBe(true);
+    bucket.take();
+    expect(bucket.full).toBe(false);
+    now = 400;
+    expect(bucket.full).toBe(false);
+    now = 500;
+    expect(bucket.full).toBe(true);
+    expect(new TokenBucket(0, 1, () => 0).full).toBe(true);
+  });
+
   it('limits nothing at 0 per second', () => {
     const bucket = new TokenBucket(0, 1, () => 0);
     for (let n = 0; n < 100; n++) expect(bucket.take()).toBe(0);

@@ -59,6 +59,8 @@ function frameError(...args: ConstructorParameters<typeof LakechatError>): Lakec
     Error.stackTraceLimit = limit;
   }
 }
+/** How long a connection closed for flooding keeps its socket, unread, for the close frame to reach its client. */
+const cutOffGraceMs = 250;
 /** Chats a user's connections remember they may read and signal to, so a stream of deltas costs no lookup each. */
 const maxAuthorizedChats = 256;
 
@@ -207,12 +209,26 @@ export class WsConnection {
       return;
     }
     this.send(errorFrame(error, id));
-    if (this.badFrames.take() > 0) this.close(closeReasons.tooManyBadFrames);
+    if (this.badFrames.take() > 0) this.cutOff(closeReasons.tooManyBadFrames);
+  }
+
+  /**
+   * Closes a flooding connection without the close handshake: it reads nothing more (whatever the
+   * client sent after is never parsed, which was most of what a flood of refused frames cost), and
+   * drops the socket once the close frame had time to reach the client. A client that never
+   * answers the close so holds no place of its user either.
+   */
+  private cutOff(reason: CloseReason): void {
+    this.close(reason);
+    this.outbox.flush();
+    this.socket.pause();
+    setTimeout(() => this.socket.terminate(), cutOffGraceMs).unref();
   }
 
   private async subscribe(frame: SubscribeFrame): Promise<void> {
     const { id, scope } = frame;
-    const waitMs = this.subscribes.take();
+    // The connection's budget first, so a flooding connection does not spend its siblings' share.
+    const waitMs = this.subscribes.take() || this.share.subscribes.take();
     if (waitMs > 0) return this.reject(frameError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), id);
     if (this.subscriptions.has(id)) return this.reject(frameError('LAKECHAT_ERR_WS_DUPLICATE_SUBSCRIPTION'), id);
     if (this.subscriptions.size >= this.host.limits.maxSubscriptions) {
@@ -300,7 +316,7 @@ export class WsConnection {
   }
 
   private async post(frame: PostFrame): Promise<void> {
-    const waitMs = this.posts.take();
+    const waitMs = this.posts.take() || this.share.posts.take();
     if (waitMs > 0) return this.reject(frameError('LAKECHAT_ERR_WS_RATE_LIMITED', undefined, { details: { retryAfterMs: waitMs } }), frame.id);
     try {
       const posted = await this.host.chats.postMessage(this.context, frame.chatId, { role: frame.role, content: frame.content, clientMessageId: frame.id });

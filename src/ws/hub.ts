@@ -15,7 +15,7 @@ import { originAllowed } from './origin.ts';
 import { errorFrame } from './server-frames.ts';
 import { createSignalRelay, type SignalEnvelope, type SignalRelay } from './signal-relay.ts';
 import type { Subscription } from './subscription.ts';
-import { newUserShare, type UserShare } from './user-share.ts';
+import { newUserShare, shareIsIdle, type UserShare } from './user-share.ts';
 
 export interface WsHubOptions {
   store: EventStore;
@@ -201,8 +201,8 @@ export class WsHub implements ConnectionHost {
     if (!this.connections.delete(connection)) return;
     const email = connection.identity.email;
     const share = this.perUser.get(email);
-    // Kept while a read of a closed connection still holds a turn, so the bound holds across reconnects.
-    if (share !== undefined && --share.connections <= 0 && share.historyReads.idle) this.perUser.delete(email);
+    // Kept while a read of a closed connection still holds a turn, or a budget is not refilled, so the bounds hold across reconnects.
+    if (share !== undefined && --share.connections <= 0 && shareIsIdle(share)) this.perUser.delete(email);
     if (this.connections.size === 0) {
       clearInterval(this.heartbeatTimer);
       this.heartbeatTimer = undefined;
@@ -223,7 +223,7 @@ export class WsHub implements ConnectionHost {
 
   private heartbeat(): void {
     for (const connection of this.connections) connection.heartbeat();
-    for (const [email, share] of this.perUser) if (share.connections <= 0 && share.historyReads.idle) this.perUser.delete(email);
+    for (const [email, share] of this.perUser) if (shareIsIdle(share)) this.perUser.delete(email);
   }
 
   private upgradeHeaders(request: FastifyRequest): FastifyRequest['headers'] {

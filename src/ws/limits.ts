@@ -31,6 +31,10 @@ export interface WsLimits {
   subscriptionPageBytes: number;
   /** A live subscription with more than this many bytes of events queued falls back to reading the store. */
   subscriptionQueueBytes: number;
+  /** `subscribe` frames one user may sustain per second across all their connections here (the burst is the larger of this and 3 × maxSubscriptions); 0: no limit. */
+  userSubscribesPerSecond: number;
+  /** Posts one user may sustain per second across all their connections here (same burst); 0: no limit. */
+  userPostsPerSecond: number;
 }
 
 export function wsLimitsFrom(config: Config): WsLimits {
@@ -53,5 +57,7 @@ export function wsLimitsFrom(config: Config): WsLimits {
     userConnectsPerSecond: env.WS_USER_CONNECTS_PER_SECOND,
     subscriptionPageBytes: env.WS_SUBSCRIPTION_PAGE_BYTES,
     subscriptionQueueBytes: env.WS_SUBSCRIPTION_QUEUE_BYTES,
+    userSubscribesPerSecond: env.WS_USER_SUBSCRIBES_PER_SECOND,
+    userPostsPerSecond: env.WS_USER_POSTS_PER_SECOND,
   });
 }

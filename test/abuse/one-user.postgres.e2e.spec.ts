@@ -88,8 +88,8 @@ async function victimPosts(target: ServerUnderAttack, subscriber: Client, count:
 
 describe('one user against the instance', () => {
   it("1,000 subscribe/unsubscribe pairs from after:null: /health within 2 s throughout, back to normal within 10 s, another user's posts and live deliveries unaffected", async () => {
-    // The subscribe rate limit off: this proves the reads themselves are cancelled and bounded.
-    const target = await start({ WS_SUBSCRIBES_PER_SECOND: '0' });
+    // The subscribe rate limits off (the connection's and the user's): this proves the reads themselves are cancelled and bounded.
+    const target = await start({ WS_SUBSCRIBES_PER_SECOND: '0', WS_USER_SUBSCRIBES_PER_SECOND: '0' });
     const bystander = client(target.wsUrl, victim);
     expect((await bystander.subscribe({ id: 'live', scope: 'chat', chatId: 'mine' })).type).toBe('caught_up');
     const health = healthProbe(target.url);

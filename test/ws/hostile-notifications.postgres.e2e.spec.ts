@@ -46,6 +46,9 @@ const hostileSignalPayloads = [
   'null',
   '{"i":"x","n":1,"o":"a","s":"s","c":"c","k":"shout","d":{}}',
   `{"i":"x","n":1,"o":"${'o'.repeat(7_000)}","s":"s","c":"c","k":"typing","d":{}}`,
+  // Batches (arrays of envelopes): empty, or with one envelope that is not valid.
+  '[]',
+  '[{"i":"x"}]',
 ];
 
 describe('Stopped: one NOTIFY ends every instance', () => {
