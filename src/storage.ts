@@ -48,6 +48,8 @@ export interface Storage {
   tokenStatus?(): TokenStatus | null;
   /** Opens the read models itself (the memory fallback, whose read models move to PostgreSQL at the switch). */
   openProjections?(options: OpenProjectionsOptions): Promise<Projections>;
+  /** Work to do once the instance has switched from its memory fallback to PostgreSQL (the memory fallback only). */
+  onSwitch?(work: (pool: DatabasePool) => Promise<void>): void;
   close(): Promise<void>;
 }
 

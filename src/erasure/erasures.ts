@@ -5,7 +5,8 @@ import { type EraseSelection, type EventStore, erasedStreamId } from '../event-s
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import { type ContentDeletion, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
-import { type ErasureRecord, type ErasureRecords, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
+import { type ErasureRecord, type ErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
+import { FallbackErasureRecords } from './fallback-records.ts';
 
 export interface ErasuresOptions {
   store: EventStore;
@@ -78,10 +79,25 @@ export class Erasures {
   private starting: Promise<unknown> = Promise.resolve();
   /** Content erasures that failed and are tried again. */
   private readonly retrying = new Set<Promise<void>>();
+  /** Counts the switches to PostgreSQL (the memory fallback): a pass that began before one is not the last. */
+  private switches = 0;
 
   constructor(private readonly options: ErasuresOptions) {
     this.afterBatch = options.afterBatch;
-    this.records = options.pool === null ? new MemoryErasureRecords() : new PostgresErasureRecords(options.pool);
+    this.records = options.pool === null ? new FallbackErasureRecords() : new PostgresErasureRecords(options.pool);
+  }
+
+  /**
+   * The instance left its memory fallback for PostgreSQL (the store and `currentPool` are
+   * PostgreSQL's now): the erasure records move to the `erasures` table, the erasures running here go
+   * on there (each makes one more pass, over PostgreSQL's log and rows: the user's events from before
+   * the fallback), and an open one not running here (it failed on the fallback) is taken up again.
+   */
+  async switchedTo(pool: DatabasePool): Promise<void> {
+    this.switches++;
+    if (!(this.records instanceof FallbackErasureRecords)) return;
+    await this.records.moveTo(pool);
+    for (const record of await this.records.listOpen()) if (record.subject !== null && !this.erasing.has(record.subject)) void this.runInBackground(record);
   }
 
   /** Throws LAKECHAT_ERR_ERASURE_IN_PROGRESS while this user's erasure runs on this instance. */
@@ -256,6 +272,7 @@ export class Erasures {
     const renamed = new Set<string>();
     for (;;) {
       const before = events;
+      const switches = this.switches;
       const result = await store.erase!(
         { owner: subject },
         {
@@ -280,7 +297,7 @@ export class Erasures {
       const pool = this.rowsPool();
       rows += pool !== null ? await deleteOwnerRows(pool, subject, record.id) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
-      if (result.events === 0) break;
+      if (result.events === 0 && switches === this.switches) break;
     }
     record = await this.records.complete(record.id, events, rows);
     // Complete: the user may write again at once (the vacuum below can take a while, and a client that

@@ -1,3 +1,4 @@
+import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { MemoryEventStore, maxCursor } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
@@ -62,6 +63,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
   const fallback: FallbackStatus = { since: new Date().toISOString(), attempts: 0, lastError: options.status.reason ?? null, switchedAt: null, forwarded: 0, redecided: 0, parked: 0 };
   const stopping = new AbortController();
   let postgres: Storage | null = null;
+  const afterSwitch: ((pool: DatabasePool) => Promise<void>)[] = [];
 
   async function switchOver(candidate: Storage): Promise<void> {
     const target = candidate.eventStore;
@@ -94,6 +96,10 @@ export function fallbackStorage(options: FallbackOptions): Storage {
       throw error;
     }
     postgres = candidate;
+    // Right after the switch, before /health says so (the erasure records, docs/privacy.md): a failure is logged; the rest goes on.
+    for (const work of afterSwitch) {
+      await work(pool).catch((error: unknown) => logger.error({ reason: options.describe(error) }, 'work due at the switch to PostgreSQL failed'));
+    }
     fallback.switchedAt = new Date().toISOString();
     logger.warn(
       { forwarded: fallback.forwarded, redecided: fallback.redecided, parked: fallback.parked, since: fallback.since, appendsHeldMs: heldMs },
@@ -148,6 +154,7 @@ export function fallbackStorage(options: FallbackOptions): Storage {
     status: () => ({ ...(postgres?.status() ?? options.status), fallback: { ...fallback } }),
     tokenStatus: () => postgres?.tokenStatus?.() ?? null,
     openProjections: (projectionOptions): Promise<Projections> => projections.open(projectionOptions),
+    onSwitch: (work) => void afterSwitch.push(work),
     close: async () => {
       stopping.abort();
       await reconnecting;

@@ -77,6 +77,8 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
       profiles.forgetStreams(streamIds);
     },
   });
+  // On the memory fallback: the erasure records move to PostgreSQL at the switch.
+  storage.onSwitch?.((pool) => erasures.switchedTo(pool));
   app.addHook('onClose', async () => {
     erasing.abort();
     await erasures.settled();
