@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { isLakechatError, LakechatError } from '../errors.ts';
-import { type EraseSelection, type EventStore, erasedStreamId } from '../event-store/index.ts';
+import { type EraseSelection, type EventStore, erasedStreamId, isTombstone, type RecordedEvent, tombstoneOf } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import { type ContentDeletion, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
@@ -156,6 +156,21 @@ export class Erasures {
     if (recent.until >= Date.now()) return recent.streams;
     this.recent.delete(subject);
     return [];
+  }
+
+  /**
+   * What the memory fallback forwards an event as at the switch: an event of a user whose erasure is
+   * open here goes as the tombstone the erasure will make of it (its stream renamed with the
+   * erasure's key, no owner or metadata, an event id derived with the key: the same on every
+   * attempt), so PostgreSQL never receives its payload. Any other event goes as it is.
+   */
+  async forwardedForm(event: RecordedEvent): Promise<RecordedEvent> {
+    if (event.owner == null || isTombstone(event.data)) return event;
+    const open = await this.records.findOpen(event.owner);
+    if (open === null || open.streamKey === null) return event;
+    const hash = createHmac('sha256', open.streamKey).update(`event\n${event.eventId}`).digest('hex');
+    const eventId = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-4${hash.slice(13, 16)}-8${hash.slice(17, 20)}-${hash.slice(20, 32)}`;
+    return { ...event, data: { ...tombstoneOf(open.id) }, streamId: erasedStreamId(open.streamKey, event.streamId), eventId, metadata: {}, owner: null };
   }
 
   /** Takes up every erasure left open (by a process that stopped or was killed). */

@@ -4,7 +4,7 @@ import { MemoryEventStore, maxCursor } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import type { Storage, StorageStatus } from '../storage.ts';
-import { Forwarder } from './forward-events.ts';
+import { type ForwardedForm, Forwarder } from './forward-events.ts';
 import { SwitchableEventStore } from './switchable-event-store.ts';
 import { ProjectionsSwitch } from './switchable-projections.ts';
 
@@ -64,11 +64,12 @@ export function fallbackStorage(options: FallbackOptions): Storage {
   const stopping = new AbortController();
   let postgres: Storage | null = null;
   const afterSwitch: ((pool: DatabasePool) => Promise<void>)[] = [];
+  let forwardedForm: ForwardedForm | undefined;
 
   async function switchOver(candidate: Storage): Promise<void> {
     const target = candidate.eventStore;
     const pool = candidate.pool!;
-    const forwarder = new Forwarder(memory, target, pool, logger);
+    const forwarder = new Forwarder(memory, target, pool, logger, forwardedForm);
     const report = (): void => void Object.assign(fallback, forwarder.counts);
     let heldMs = 0;
     logger.info('the database answers: forwarding the events accepted on the memory fallback');
@@ -155,6 +156,9 @@ export function fallbackStorage(options: FallbackOptions): Storage {
     tokenStatus: () => postgres?.tokenStatus?.() ?? null,
     openProjections: (projectionOptions): Promise<Projections> => projections.open(projectionOptions),
     onSwitch: (work) => void afterSwitch.push(work),
+    forwardAs: (form) => {
+      forwardedForm = form;
+    },
     close: async () => {
       stopping.abort();
       await reconnecting;

@@ -24,7 +24,7 @@ afterEach(async () => {
 
 /** The app on its memory fallback; `connect` answers once `reachable()` says so. */
 async function fallbackApp(bed: PostgresTestBed | null, reachable: () => boolean): Promise<AppUnderTest & { storage: Storage }> {
-  const config = loadConfig({ LOG_LEVEL: 'silent', STORAGE_RECONNECT_MIN_MS: '50', STORAGE_RECONNECT_MAX_MS: '100', PROJECTION_WAIT_TIMEOUT_MS: '30000' });
+  const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_SECOND: '0', STORAGE_RECONNECT_MIN_MS: '50', STORAGE_RECONNECT_MAX_MS: '100', PROJECTION_WAIT_TIMEOUT_MS: '30000' });
   const logger = createLogger({ level: 'silent' });
   const storage = fallbackStorage({
     config,
@@ -195,5 +195,46 @@ describe('erasing a user on an instance that started on its memory fallback', ()
     const dump = await databaseText(bed.database.url);
     for (const secret of [...secretsOfA, 'Alice older secret title']) expect(dump).not.toContain(secret);
     expect(dump).toContain('Bob Employer');
+  });
+
+  it('events of an erasure still running on the fallback are forwarded at the switch as tombstones, never with their old payload', { timeout: 240_000 }, async () => {
+    const bed = await createPostgresTestBed(6);
+    closing.push(() => bed.close());
+    let reachable = false;
+    const t = await fallbackApp(bed, () => reachable);
+    // More than one batch (500) of A's events, the secrets last: the first batch erases none of them.
+    expect((await t.as(userA, 'POST', '/api/chats', { body: { id: 'filler', title: 'filler' } })).statusCode).toBe(201);
+    for (let n = 0; n < 510; n++) expect((await t.as(userA, 'POST', '/api/chats/filler/messages', { body: { role: 'user', content: `filler ${n}` } })).statusCode).toBe(201);
+    await seedUser(t, userA, 'Alice');
+    await seedUser(t, userB, 'Bob');
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    closing.push(async () => release());
+    let stopped!: () => void;
+    const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
+    const erasures = t.app.lakechat.erasures;
+    erasures.afterBatch = async () => {
+      erasures.afterBatch = undefined;
+      stopped();
+      await held;
+    };
+    const accepted = await t.as(userA, 'DELETE', '/api/me');
+    const id = accepted.json().erasureId as string;
+    await stoppedOnce;
+    reachable = true;
+    await switched(t);
+    // Forwarded while the erasure had not reached them yet: tombstones already.
+    expect(await eventsOf(bed, userA)).toBe(0);
+    // (The open erasure's row holds the email until it completes; nothing else does.)
+    const midway = await databaseText(bed.database.url);
+    for (const secret of secretsOfA.filter((secret) => !userA.includes(secret))) expect(midway).not.toContain(secret);
+    release();
+    const done = await completion(t, userA, id);
+    expect(await eventsOf(bed, userA)).toBe(0);
+    // Each of A's events once in the PostgreSQL log, as a tombstone.
+    const tombstones = Number(((await bed.pool.query(sql.unsafe`SELECT count(*) AS n FROM events WHERE data->>'erased' = 'true'`)).rows[0] as { n: string }).n);
+    expect(tombstones).toBe(510 + 1 + 7);
+    expect(done.eventsErased).toBeGreaterThanOrEqual(510 + 1 + 7);
+    expect(await databaseText(bed.database.url)).toContain('Bob Employer');
   });
 });
