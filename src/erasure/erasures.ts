@@ -95,9 +95,30 @@ export class Erasures {
    */
   async switchedTo(pool: DatabasePool): Promise<void> {
     this.switches++;
-    if (!(this.records instanceof FallbackErasureRecords)) return;
-    await this.records.moveTo(pool);
-    for (const record of await this.records.listOpen()) if (record.subject !== null && !this.erasing.has(record.subject)) void this.runInBackground(record);
+    const records = this.records;
+    if (!(records instanceof FallbackErasureRecords)) return;
+    const move = async (): Promise<void> => {
+      await records.moveTo(pool);
+      for (const record of await records.listOpen()) if (record.subject !== null && !this.erasing.has(record.subject)) void this.runInBackground(record);
+    };
+    try {
+      await move();
+    } catch (error) {
+      // Refused (an open erasure of the same user in the table, another instance's; or the database
+      // went away): the records stay in memory, and moving them is tried again in the background.
+      this.options.logger?.error({ err: error }, 'could not move the erasure records to PostgreSQL; trying again');
+      const retrying = (async () => {
+        for (let delayMs = 1_000; await pause(delayMs, this.options.signal); delayMs = Math.min(delayMs * 2, 60_000)) {
+          try {
+            return await move();
+          } catch (again) {
+            this.options.logger?.warn({ err: again, retryInMs: delayMs * 2 }, 'could not move the erasure records to PostgreSQL; trying again');
+          }
+        }
+      })();
+      this.retrying.add(retrying);
+      void retrying.finally(() => this.retrying.delete(retrying));
+    }
   }
 
   /** Throws LAKECHAT_ERR_ERASURE_IN_PROGRESS while this user's erasure runs on this instance. */

@@ -237,4 +237,40 @@ describe('erasing a user on an instance that started on its memory fallback', ()
     expect(done.eventsErased).toBeGreaterThanOrEqual(510 + 1 + 7);
     expect(await databaseText(bed.database.url)).toContain('Bob Employer');
   });
+
+  it("the records wait in memory while the table refuses them (another instance's open erasure of the same user), and reach it once it allows", { timeout: 180_000 }, async () => {
+    const bed = await createPostgresTestBed(6);
+    closing.push(() => bed.close());
+    const other = randomUUID();
+    await bed.pool.query(sql.unsafe`INSERT INTO erasures (id, requested_by, state, subject, stream_key) VALUES (${other}, 'self', 'running', ${userA}, 'other-key')`);
+    let reachable = false;
+    const t = await fallbackApp(bed, () => reachable);
+    await seedUser(t, userA, 'Alice');
+    // Open at the switch: held after its first batch.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    closing.push(async () => release());
+    let stopped!: () => void;
+    const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
+    const erasures = t.app.lakechat.erasures;
+    erasures.afterBatch = async () => {
+      erasures.afterBatch = undefined;
+      stopped();
+      await held;
+    };
+    const id = (await t.as(userA, 'DELETE', '/api/me')).json().erasureId as string;
+    await stoppedOnce;
+    reachable = true;
+    await switched(t);
+    expect(await erasureRow(bed, id)).toBeUndefined();
+    release();
+    // Completed meanwhile, answered from memory.
+    expect((await completion(t, userA, id)).erasureId).toBe(id);
+    expect(await erasureRow(bed, id)).toBeUndefined();
+    await bed.pool.query(sql.unsafe`UPDATE erasures SET state = 'completed', subject = NULL, stream_key = NULL, completed_at = now() WHERE id = ${other}`);
+    for (const deadline = Date.now() + 60_000; (await erasureRow(bed, id))?.state !== 'completed'; ) {
+      if (Date.now() > deadline) throw new Error('the record did not reach the erasures table');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
 });
