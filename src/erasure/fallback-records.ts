@@ -7,7 +7,7 @@ const iso = (time: Date | null): string | null => (time === null ? null : time.t
 async function insertRecords(pool: DatabasePool, records: readonly ErasureRecord[]): Promise<void> {
   if (records.length === 0) return;
   // One transaction: all or none. An open one whose user has an open erasure in the table already
-  // (another instance's) violates the unique index: the switch fails and is tried again later.
+  // (another instance's) violates the unique index: the move fails and is tried again (Erasures.switchedTo).
   await pool.transaction(async (tx) => {
     for (const record of records) {
       await tx.query(sql.unsafe`
