@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import type { Config } from './config.ts';
 import { isLakechatError, LakechatError } from './errors.ts';
-import { assertLogNotCopied, createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore, type VisibilityLag } from './event-store/index.ts';
+import { assertLogNotCopied, createPostgresEventStore, type EventStore, eventStorePoolConfiguration, MemoryEventStore, type RecordedEvent, type VisibilityLag } from './event-store/index.ts';
 import { type FallbackStatus, fallbackStorage } from './fallback/index.ts';
 import {
   type Clock,
@@ -48,6 +48,10 @@ export interface Storage {
   tokenStatus?(): TokenStatus | null;
   /** Opens the read models itself (the memory fallback, whose read models move to PostgreSQL at the switch). */
   openProjections?(options: OpenProjectionsOptions): Promise<Projections>;
+  /** Work to do once the instance has switched from its memory fallback to PostgreSQL (the memory fallback only). */
+  onSwitch?(work: (pool: DatabasePool) => Promise<void>): void;
+  /** What each event of the memory log is forwarded to PostgreSQL as at the switch (the memory fallback only). */
+  forwardAs?(form: (event: RecordedEvent) => Promise<RecordedEvent>): void;
   close(): Promise<void>;
 }
 

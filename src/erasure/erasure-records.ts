@@ -43,7 +43,8 @@ export class MemoryErasureRecords implements ErasureRecords {
   private readonly records = new Map<string, ErasureRecord>();
 
   async open(subject: string, requestedBy: string): Promise<{ record: ErasureRecord; created: boolean }> {
-    const open = await this.findOpen(subject);
+    // No await before the record is in the map: a hand-off to PostgreSQL (FallbackErasureRecords) sees it.
+    const open = this.openOf(subject);
     if (open !== null) return { record: open, created: false };
     const record: ErasureRecord = {
       id: randomUUID(),
@@ -68,6 +69,15 @@ export class MemoryErasureRecords implements ErasureRecords {
   }
 
   async findOpen(subject: string): Promise<ErasureRecord | null> {
+    return this.openOf(subject);
+  }
+
+  /** Every record, completed ones too (the hand-off to PostgreSQL of an instance on its memory fallback). */
+  all(): ErasureRecord[] {
+    return [...this.records.values()].map((record) => ({ ...record }));
+  }
+
+  private openOf(subject: string): ErasureRecord | null {
     for (const record of this.records.values()) if (record.subject === subject) return { ...record };
     return null;
   }

@@ -1,11 +1,12 @@
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
 import type { DatabasePool } from 'slonik';
 import { isLakechatError, LakechatError } from '../errors.ts';
-import { type EraseSelection, type EventStore, erasedStreamId } from '../event-store/index.ts';
+import { type EraseSelection, type EventStore, erasedStreamId, isTombstone, type RecordedEvent, tombstoneOf } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import { type ContentDeletion, deleteOwnerRows, deleteStreamRows, touchedTables, unerasedDeletions, vacuumTables } from './database-rows.ts';
-import { type ErasureRecord, type ErasureRecords, MemoryErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
+import { type ErasureRecord, type ErasureRecords, PostgresErasureRecords } from './erasure-records.ts';
+import { FallbackErasureRecords } from './fallback-records.ts';
 
 export interface ErasuresOptions {
   store: EventStore;
@@ -78,10 +79,46 @@ export class Erasures {
   private starting: Promise<unknown> = Promise.resolve();
   /** Content erasures that failed and are tried again. */
   private readonly retrying = new Set<Promise<void>>();
+  /** Counts the switches to PostgreSQL (the memory fallback): a pass that began before one is not the last. */
+  private switches = 0;
 
   constructor(private readonly options: ErasuresOptions) {
     this.afterBatch = options.afterBatch;
-    this.records = options.pool === null ? new MemoryErasureRecords() : new PostgresErasureRecords(options.pool);
+    this.records = options.pool === null ? new FallbackErasureRecords() : new PostgresErasureRecords(options.pool);
+  }
+
+  /**
+   * The instance left its memory fallback for PostgreSQL (the store and `currentPool` are
+   * PostgreSQL's now): the erasure records move to the `erasures` table, the erasures running here go
+   * on there (each makes one more pass, over PostgreSQL's log and rows: the user's events from before
+   * the fallback), and an open one not running here (it failed on the fallback) is taken up again.
+   */
+  async switchedTo(pool: DatabasePool): Promise<void> {
+    this.switches++;
+    const records = this.records;
+    if (!(records instanceof FallbackErasureRecords)) return;
+    const move = async (): Promise<void> => {
+      await records.moveTo(pool);
+      for (const record of await records.listOpen()) if (record.subject !== null && !this.erasing.has(record.subject)) void this.runInBackground(record);
+    };
+    try {
+      await move();
+    } catch (error) {
+      // Refused (an open erasure of the same user in the table, another instance's; or the database
+      // went away): the records stay in memory, and moving them is tried again in the background.
+      this.options.logger?.error({ err: error }, 'could not move the erasure records to PostgreSQL; trying again');
+      const retrying = (async () => {
+        for (let delayMs = 1_000; await pause(delayMs, this.options.signal); delayMs = Math.min(delayMs * 2, 60_000)) {
+          try {
+            return await move();
+          } catch (again) {
+            this.options.logger?.warn({ err: again, retryInMs: delayMs * 2 }, 'could not move the erasure records to PostgreSQL; trying again');
+          }
+        }
+      })();
+      this.retrying.add(retrying);
+      void retrying.finally(() => this.retrying.delete(retrying));
+    }
   }
 
   /** Throws LAKECHAT_ERR_ERASURE_IN_PROGRESS while this user's erasure runs on this instance. */
@@ -140,6 +177,21 @@ export class Erasures {
     if (recent.until >= Date.now()) return recent.streams;
     this.recent.delete(subject);
     return [];
+  }
+
+  /**
+   * What the memory fallback forwards an event as at the switch: an event of a user whose erasure is
+   * open here goes as the tombstone the erasure will make of it (its stream renamed with the
+   * erasure's key, no owner or metadata, an event id derived with the key: the same on every
+   * attempt), so PostgreSQL never receives its payload. Any other event goes as it is.
+   */
+  async forwardedForm(event: RecordedEvent): Promise<RecordedEvent> {
+    if (event.owner == null || isTombstone(event.data)) return event;
+    const open = await this.records.findOpen(event.owner);
+    if (open === null || open.streamKey === null) return event;
+    const hash = createHmac('sha256', open.streamKey).update(`event\n${event.eventId}`).digest('hex');
+    const eventId = `${hash.slice(0, 8)}-${hash.slice(8, 12)}-4${hash.slice(13, 16)}-8${hash.slice(17, 20)}-${hash.slice(20, 32)}`;
+    return { ...event, data: { ...tombstoneOf(open.id) }, streamId: erasedStreamId(open.streamKey, event.streamId), eventId, metadata: {}, owner: null };
   }
 
   /** Takes up every erasure left open (by a process that stopped or was killed). */
@@ -256,6 +308,7 @@ export class Erasures {
     const renamed = new Set<string>();
     for (;;) {
       const before = events;
+      const switches = this.switches;
       const result = await store.erase!(
         { owner: subject },
         {
@@ -280,7 +333,7 @@ export class Erasures {
       const pool = this.rowsPool();
       rows += pool !== null ? await deleteOwnerRows(pool, subject, record.id) : (projections.eraseRows?.({ owner: subject }) ?? 0);
       await this.records.progress(record.id, events, rows);
-      if (result.events === 0) break;
+      if (result.events === 0 && switches === this.switches) break;
     }
     record = await this.records.complete(record.id, events, rows);
     // Complete: the user may write again at once (the vacuum below can take a while, and a client that

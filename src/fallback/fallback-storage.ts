@@ -1,9 +1,10 @@
+import type { DatabasePool } from 'slonik';
 import type { Config } from '../config.ts';
 import { MemoryEventStore, maxCursor } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 import type { Projections } from '../projection-runner/index.ts';
 import type { Storage, StorageStatus } from '../storage.ts';
-import { Forwarder } from './forward-events.ts';
+import { type ForwardedForm, Forwarder } from './forward-events.ts';
 import { SwitchableEventStore } from './switchable-event-store.ts';
 import { ProjectionsSwitch } from './switchable-projections.ts';
 
@@ -62,11 +63,13 @@ export function fallbackStorage(options: FallbackOptions): Storage {
   const fallback: FallbackStatus = { since: new Date().toISOString(), attempts: 0, lastError: options.status.reason ?? null, switchedAt: null, forwarded: 0, redecided: 0, parked: 0 };
   const stopping = new AbortController();
   let postgres: Storage | null = null;
+  const afterSwitch: ((pool: DatabasePool) => Promise<void>)[] = [];
+  let forwardedForm: ForwardedForm | undefined;
 
   async function switchOver(candidate: Storage): Promise<void> {
     const target = candidate.eventStore;
     const pool = candidate.pool!;
-    const forwarder = new Forwarder(memory, target, pool, logger);
+    const forwarder = new Forwarder(memory, target, pool, logger, forwardedForm);
     const report = (): void => void Object.assign(fallback, forwarder.counts);
     let heldMs = 0;
     logger.info('the database answers: forwarding the events accepted on the memory fallback');
@@ -94,6 +97,10 @@ export function fallbackStorage(options: FallbackOptions): Storage {
       throw error;
     }
     postgres = candidate;
+    // Right after the switch, before /health says so (the erasure records, docs/privacy.md): a failure is logged; the rest goes on.
+    for (const work of afterSwitch) {
+      await work(pool).catch((error: unknown) => logger.error({ reason: options.describe(error) }, 'work due at the switch to PostgreSQL failed'));
+    }
     fallback.switchedAt = new Date().toISOString();
     logger.warn(
       { forwarded: fallback.forwarded, redecided: fallback.redecided, parked: fallback.parked, since: fallback.since, appendsHeldMs: heldMs },
@@ -148,6 +155,10 @@ export function fallbackStorage(options: FallbackOptions): Storage {
     status: () => ({ ...(postgres?.status() ?? options.status), fallback: { ...fallback } }),
     tokenStatus: () => postgres?.tokenStatus?.() ?? null,
     openProjections: (projectionOptions): Promise<Projections> => projections.open(projectionOptions),
+    onSwitch: (work) => void afterSwitch.push(work),
+    forwardAs: (form) => {
+      forwardedForm = form;
+    },
     close: async () => {
       stopping.abort();
       await reconnecting;

@@ -1,7 +1,7 @@
 import { type CommonQueryMethods, sql } from 'slonik';
 import { type ChatState, chatStreamPrefix, decideChat, evolveChat, initialChatState, MessagePosted, parseChatEvent } from '../chats/index.ts';
 import { isLakechatError } from '../errors.ts';
-import { decodeCursor, type EventStore, type MemoryEventStore, maxCursor, type NewEvent, type RecordedEvent, WrongExpectedVersionError } from '../event-store/index.ts';
+import { decodeCursor, type EventStore, isTombstone, type MemoryEventStore, maxCursor, type NewEvent, type RecordedEvent, WrongExpectedVersionError } from '../event-store/index.ts';
 import type { Logger } from '../logger.ts';
 
 export interface ForwardCounts {
@@ -15,6 +15,11 @@ export interface ForwardCounts {
 
 const pageSize = 1_000;
 const redecideAttempts = 5;
+
+/** What an event is forwarded as: itself, or (a user under erasure here) its tombstone. */
+export type ForwardedForm = (event: RecordedEvent) => Promise<RecordedEvent>;
+
+const erasedByOwner = (event: RecordedEvent): boolean => event.owner === null && isTombstone(event.data);
 
 function asNew(event: RecordedEvent): NewEvent {
   return { eventId: event.eventId, type: event.type, schemaVersion: event.schemaVersion, data: event.data, metadata: event.metadata };
@@ -64,6 +69,7 @@ export class Forwarder {
     private readonly target: EventStore,
     private readonly db: CommonQueryMethods,
     private readonly logger: Logger,
+    private readonly forwardedForm: ForwardedForm = async (event) => event,
   ) {}
 
   /** The PostgreSQL cursor past every forwarded event (null when none was). */
@@ -77,7 +83,7 @@ export class Forwarder {
       const page = await this.memory.readAll({ after: this.after, limit: pageSize });
       if (page.events.length === 0) return;
       for (const append of appendsOf(page.events)) {
-        await this.forwardAppend(append);
+        await this.forwardAppend(await Promise.all(append.map(this.forwardedForm)));
         this.after = append[append.length - 1]!.cursor;
       }
     }
@@ -91,8 +97,17 @@ export class Forwarder {
       this.counts.forwarded += append.length;
     } catch (error) {
       if (!(error instanceof WrongExpectedVersionError) && !isLakechatError(error, 'LAKECHAT_ERR_STORE_EVENT_ID_CONFLICT')) throw error;
+      // Tombstones of an erased user forwarded by an earlier attempt (the memory erasure since gave
+      // them ids of its own): in place already, nothing to do twice.
+      if (append.every(erasedByOwner) && (await this.inPlaceAlready(append))) return;
       for (const event of append) await this.redecide(event, error.message);
     }
+  }
+
+  private async inPlaceAlready(append: readonly RecordedEvent[]): Promise<boolean> {
+    const first = append[0]!;
+    const page = await this.target.readStream(first.streamId, { fromVersion: first.version, limit: append.length });
+    return page.events.length === append.length && page.events.every((event, n) => event.version === append[n]!.version && event.type === append[n]!.type && erasedByOwner(event));
   }
 
   private async redecide(event: RecordedEvent, conflict: string): Promise<void> {

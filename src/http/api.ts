@@ -77,6 +77,9 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
       profiles.forgetStreams(streamIds);
     },
   });
+  // On the memory fallback: the erasure records move to PostgreSQL at the switch.
+  storage.onSwitch?.((pool) => erasures.switchedTo(pool));
+  storage.forwardAs?.((event) => erasures.forwardedForm(event));
   app.addHook('onClose', async () => {
     erasing.abort();
     await erasures.settled();

@@ -2,7 +2,7 @@ import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { bumpStoreEpoch, MemoryEventStore, readStoreEpoch, readStoreIdentity } from '../../src/event-store/index.ts';
+import { bumpStoreEpoch, erasedStreamId, MemoryEventStore, readStoreEpoch, readStoreIdentity, tombstoneOf } from '../../src/event-store/index.ts';
 import { Forwarder } from '../../src/fallback/forward-events.ts';
 import { createLogger } from '../../src/logger.ts';
 import { createPostgresTestBed, type PostgresTestBed } from '../event-store/postgres-support.ts';
@@ -66,6 +66,38 @@ describe('forwarding the memory log', () => {
       [deleted, 'MessagePosted'],
     ]);
     expect(parked[2]!.reason).toContain('not posted again');
+    await memory.close();
+    await store.close();
+  });
+});
+
+describe('forwarding the memory log of a user under erasure', () => {
+  it('appends their tombstones once, even when run again after the memory erasure gave them ids of its own', async () => {
+    const store = bed.openStore();
+    const memory = new MemoryEventStore();
+    const owner = 'erased@x.com';
+    const chat = chatStreamId(owner, 'e');
+    await memory.append(chat, [started('e'), posted('e', 1, uuid(501)), posted('e', 2, uuid(502))], { expectedVersion: 'no_stream', owner });
+    const erasureId = uuid(600);
+    const streamKey = 'k'.repeat(64);
+    // The first attempt forwards the tombstones the erasure will make (what Erasures.forwardedForm gives).
+    const first = new Forwarder(memory, store, bed.pool, logger, async (event) =>
+      event.owner === owner
+        ? { ...event, data: { ...tombstoneOf(erasureId) }, streamId: erasedStreamId(streamKey, event.streamId), eventId: uuid(700 + event.version), metadata: {}, owner: null }
+        : event,
+    );
+    await first.forwardAll();
+    expect(first.counts).toEqual({ forwarded: 3, redecided: 0, parked: 0 });
+    // Then the erasure rewrites the memory log (new random ids), and the switch is attempted again from scratch.
+    await memory.erase({ owner }, { erasureId, streamKey });
+    const again = new Forwarder(memory, store, bed.pool, logger);
+    await again.forwardAll();
+    expect(again.counts).toEqual({ forwarded: 0, redecided: 0, parked: 0 });
+    const renamed = erasedStreamId(streamKey, chat);
+    const rows = await bed.pool.any(sql.type(z.object({ event_type: z.string(), data: z.any() }))`
+      SELECT event_type, data FROM events WHERE stream_id = ${renamed} ORDER BY stream_version`);
+    expect(rows).toEqual(['ChatStarted', 'MessagePosted', 'MessagePosted'].map((type) => ({ event_type: type, data: tombstoneOf(erasureId) })));
+    expect(await bed.pool.oneFirst(sql.type(z.object({ n: z.number() }))`SELECT count(*)::int AS n FROM fallback_parked_events WHERE stream_id = ${renamed}`)).toBe(0);
     await memory.close();
     await store.close();
   });
