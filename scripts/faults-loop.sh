@@ -6,6 +6,8 @@
 #   scripts/faults-loop.sh [N]        N defaults to 20; the logs of failed runs are kept in $LOG_DIR
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# The loop soaks longer than CI does (60 s of posting instead of 36 s).
+export SOAK_POSTS_PER_CONNECTION="${SOAK_POSTS_PER_CONNECTION:-10}"
 
 runs="${1:-20}"
 log_dir="${LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/lakechat-faults-loop-XXXXXX")}"

@@ -181,26 +181,6 @@ describe('long-open transactions', () => {
 });
 
 describe('a single writer', () => {
-  it('appends one after another on one connection, not on the next of the pool at every append (taking one cost a single writer a fifth of its rate)', async () => {
-    const fourPool = await createPool(bed.database.url, eventStorePoolConfiguration({ maxPoolSize: 4, idleInTransactionTimeoutMs: 10_000 }));
-    try {
-      // Four open connections, so that a pool handing out the next idle one would use them all.
-      await Promise.all(Array.from({ length: 4 }, () => fourPool.query(sql.unsafe`SELECT pg_sleep(0.05)`)));
-      const store = bed.openStore({ pool: fourPool, notifyIntervalMs: 3_600_000 });
-      for (let version = 0; version < 20; version++) await store.append('single-writer', [{ type: 'Posted', data: { version } }], { expectedVersion: version });
-      const sessions = await withClient(bed.database.url, async (client) => {
-        const { rows } = await client.query(
-          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO events%'`,
-        );
-        return rows[0].n as number;
-      });
-      expect(sessions).toBe(1);
-      await store.close();
-    } finally {
-      await fourPool.end();
-    }
-  });
-
   it('appends with a statement PostgreSQL plans once per connection, not at every append (a single writer pays every millisecond of it)', async () => {
     // One connection, so every append runs on the session whose prepared statements are read after.
     const onePool = await createPool(bed.database.url, eventStorePoolConfiguration({ maxPoolSize: 1, idleInTransactionTimeoutMs: 10_000 }));

@@ -14,7 +14,8 @@ import { eventually, type Instance, startChat, startInstance } from '../ws/ws-su
 // acknowledged and delivered (bounded), and measures memory, not time.
 const users = 100;
 const connectionsPerUser = 20;
-const soakRound = { postsPerConnection: 10, postIntervalMs: 6_000 };
+// 36 s of steady posting by default; SOAK_POSTS_PER_CONNECTION makes it longer (scripts/faults-loop.sh).
+const soakRound = { postsPerConnection: Number(process.env.SOAK_POSTS_PER_CONNECTION ?? 6), postIntervalMs: 6_000 };
 const warmUpRound = { postsPerConnection: 1, postIntervalMs: 0 };
 
 setFlagsFromString('--expose-gc');
