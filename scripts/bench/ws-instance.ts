@@ -26,6 +26,9 @@ export async function startBenchInstance(databaseUrl: string): Promise<BenchInst
     LOG_LEVEL: 'silent',
     WS_MAX_CONNECTIONS_PER_USER: '5000',
     WS_POSTS_PER_SECOND: '0',
+    // The bench's few users hold 1,000 subscriptions and post for all: no per-user budget.
+    WS_USER_SUBSCRIBES_PER_SECOND: '0',
+    WS_USER_POSTS_PER_SECOND: '0',
     WS_SEND_BUFFER_BYTES: String(benchSendBufferBytes),
   });
   const logger = createLogger({ level: 'silent' });
