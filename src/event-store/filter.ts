@@ -5,7 +5,7 @@ import type { EventFilter, RecordedEvent } from './types.ts';
 export function matchesFilter(event: RecordedEvent, filter: EventFilter | undefined): boolean {
   if (filter === undefined) return true;
   if (filter.types !== undefined && filter.types.length > 0 && !filter.types.includes(event.type)) return false;
-  if (!(filter.alsoStreamIds !== undefined && filter.alsoStreamIds.includes(event.streamId))) {
+  if (!filter.alsoStreamIds?.includes(event.streamId)) {
     if (filter.owner !== undefined && event.owner !== filter.owner) return false;
     if (filter.streamId !== undefined && event.streamId !== filter.streamId) return false;
     if (filter.streamPrefix !== undefined && !event.streamId.startsWith(filter.streamPrefix)) return false;

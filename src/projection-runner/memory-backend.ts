@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import { compareCursors, type RecordedEvent } from '../event-store/index.ts';
 import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { decodeStrict } from './decode.ts';
@@ -40,10 +39,7 @@ export class MemoryProjectionBackend implements ProjectionBackend {
   private readonly cursors = new Map<string, string | null>();
   private readonly parked: ParkedInMemory[] = [];
 
-  constructor(
-    private readonly projections: readonly AnyReadModel[],
-    private readonly logger?: Logger,
-  ) {
+  constructor(private readonly projections: readonly AnyReadModel[]) {
     this.names = projections.map((projection) => projection.name);
     for (const projection of projections) {
       this.stores.set(projection.name, new MemoryStore(projection));

@@ -52,7 +52,7 @@ export async function openProjections(options: OpenProjectionsOptions): Promise<
   let runner: ProjectionRunner;
   const runnerOptions = { batchSize: options.batchSize, waitTimeoutMs: options.waitTimeoutMs, logger };
   if (pool === null) {
-    const backend = new MemoryProjectionBackend(allProjections, logger);
+    const backend = new MemoryProjectionBackend(allProjections);
     readModels = readModelsBy((model) => backend.queries(model));
     runner = new ProjectionRunner(store, backend, runnerOptions);
     await runner.start();

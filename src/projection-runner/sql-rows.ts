@@ -97,7 +97,7 @@ export async function selectByKeys(db: CommonQueryMethods, spec: TableSpec, tabl
         SELECT ${selectList(spec, 't')} FROM ${table} AS t
         WHERE ${sql.identifier(['t', column!])} = ANY(${sql.array(
           keys.map((key) => key[0] as string),
-          raw(spec.columns[column!]! + '[]'),
+          raw(`${spec.columns[column!]!}[]`),
         )})`)),
     ] as Row[];
   }
@@ -120,7 +120,7 @@ export async function selectLasts(db: CommonQueryMethods, spec: TableSpec, table
   return [
     ...(await db.any(sql.unsafe`
       SELECT DISTINCT ON (${sql.identifier(['t', column])}) ${selectList(spec, 't')} FROM ${table} AS t
-      WHERE ${sql.identifier(['t', column])} = ANY(${sql.array(groups as string[], raw(spec.columns[column]! + '[]'))})
+      WHERE ${sql.identifier(['t', column])} = ANY(${sql.array(groups as string[], raw(`${spec.columns[column]!}[]`))})
       ORDER BY ${sql.identifier(['t', column])}, ${order}`)),
   ] as Row[];
 }
@@ -141,7 +141,7 @@ export function deleteStatements(table: IdentifierSqlToken, changes: TableChange
   if (changes.deletedGroups.size > 0) {
     const column = groupColumn(spec);
     statements.push(sql.fragment`
-      DELETE FROM ${table} WHERE ${sql.identifier([column])} = ANY(${sql.array([...changes.deletedGroups.values()] as string[], raw(spec.columns[column]! + '[]'))}) AND ${guard}`);
+      DELETE FROM ${table} WHERE ${sql.identifier([column])} = ANY(${sql.array([...changes.deletedGroups.values()] as string[], raw(`${spec.columns[column]!}[]`))}) AND ${guard}`);
   }
   const deletes = changes.rows('delete');
   if (deletes.length > 0) {

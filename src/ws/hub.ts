@@ -72,7 +72,7 @@ export class WsHub implements ConnectionHost {
     this.chats = options.chats;
     this.limits = options.limits;
     this.logger = options.logger;
-    this.relay = createSignalRelay(options.store, (envelope) => this.deliver(envelope), options.logger);
+    this.relay = createSignalRelay(options.store, (envelope) => this.deliver(envelope));
     this.instanceId = this.relay.instanceId;
     const perSecond = this.limits.userConnectsPerSecond;
     this.upgrades = new RateLimiter({ perSecond, burst: Math.max(perSecond, this.limits.maxConnectionsPerUser) });

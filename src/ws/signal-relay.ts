@@ -3,7 +3,6 @@ import { chatIdSchema } from '../chats/events.ts';
 import { chatStreamId } from '../chats/stream-id.ts';
 import { LakechatError } from '../errors.ts';
 import { type EventStore, PostgresEventStore } from '../event-store/index.ts';
-import type { Logger } from '../logger.ts';
 
 /** A signal on its way between instances: ephemeral, never stored. */
 export interface SignalEnvelope {
@@ -172,7 +171,6 @@ class PostgresSignalRelay implements SignalRelay {
   constructor(
     private readonly store: PostgresEventStore,
     onRemote: (envelope: SignalEnvelope) => void,
-    logger: Logger,
   ) {
     this.instanceId = store.instanceId;
     this.batches = new SignalBatches((payload) => this.store.notify(signalChannel, payload));
@@ -197,6 +195,6 @@ class LocalSignalRelay implements SignalRelay {
   async publish(): Promise<void> {}
 }
 
-export function createSignalRelay(store: EventStore, onRemote: (envelope: SignalEnvelope) => void, logger: Logger): SignalRelay {
-  return store instanceof PostgresEventStore ? new PostgresSignalRelay(store, onRemote, logger) : new LocalSignalRelay();
+export function createSignalRelay(store: EventStore, onRemote: (envelope: SignalEnvelope) => void): SignalRelay {
+  return store instanceof PostgresEventStore ? new PostgresSignalRelay(store, onRemote) : new LocalSignalRelay();
 }

@@ -2,7 +2,7 @@
  * What only PostgreSQL can show about the runner: checkpoints written in the batch's transaction,
  * taken FOR UPDATE so several instances never apply an event twice, and tables chosen by parameter.
  */
-import { type DatabasePool, sql } from 'slonik';
+import { sql } from 'slonik';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { chatsReadModel } from '../../projections/chats.ts';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
