@@ -68,6 +68,22 @@ async function completion(t: AppUnderTest, user: string, id: string): Promise<Re
   }
 }
 
+/** The app's next erasure stops after its first batch, as if slow, until `release()`. */
+function holdAfterFirstBatch(t: AppUnderTest): { stoppedOnce: Promise<void>; release: () => void } {
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  closing.push(async () => release());
+  let stopped!: () => void;
+  const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
+  const erasures = t.app.lakechat.erasures;
+  erasures.afterBatch = async () => {
+    erasures.afterBatch = undefined;
+    stopped();
+    await held;
+  };
+  return { stoppedOnce, release };
+}
+
 async function switched(t: AppUnderTest & { storage: Storage }): Promise<void> {
   for (const deadline = Date.now() + 60_000; (t.storage.status() as { fallback?: { switchedAt: string | null } }).fallback?.switchedAt == null; ) {
     if (Date.now() > deadline) throw new Error('the instance did not switch to PostgreSQL');
@@ -167,17 +183,7 @@ describe('erasing a user on an instance that started on its memory fallback', ()
     await seedUser(t, userA, 'Alice');
     await seedUser(t, userB, 'Bob');
     // The erasure stops after its first batch on the memory log, as if slow, until the instance has switched.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    closing.push(async () => release());
-    let stopped!: () => void;
-    const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
-    const erasures = t.app.lakechat.erasures;
-    erasures.afterBatch = async () => {
-      erasures.afterBatch = undefined;
-      stopped();
-      await held;
-    };
+    const { stoppedOnce, release } = holdAfterFirstBatch(t);
     const accepted = await t.as(userA, 'DELETE', '/api/me');
     expect(accepted.statusCode).toBe(202);
     const id = accepted.json().erasureId as string;
@@ -207,17 +213,7 @@ describe('erasing a user on an instance that started on its memory fallback', ()
     for (let n = 0; n < 510; n++) expect((await t.as(userA, 'POST', '/api/chats/filler/messages', { body: { role: 'user', content: `filler ${n}` } })).statusCode).toBe(201);
     await seedUser(t, userA, 'Alice');
     await seedUser(t, userB, 'Bob');
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    closing.push(async () => release());
-    let stopped!: () => void;
-    const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
-    const erasures = t.app.lakechat.erasures;
-    erasures.afterBatch = async () => {
-      erasures.afterBatch = undefined;
-      stopped();
-      await held;
-    };
+    const { stoppedOnce, release } = holdAfterFirstBatch(t);
     const accepted = await t.as(userA, 'DELETE', '/api/me');
     const id = accepted.json().erasureId as string;
     await stoppedOnce;
@@ -247,17 +243,7 @@ describe('erasing a user on an instance that started on its memory fallback', ()
     const t = await fallbackApp(bed, () => reachable);
     await seedUser(t, userA, 'Alice');
     // Open at the switch: held after its first batch.
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    closing.push(async () => release());
-    let stopped!: () => void;
-    const stoppedOnce = new Promise<void>((resolve) => (stopped = resolve));
-    const erasures = t.app.lakechat.erasures;
-    erasures.afterBatch = async () => {
-      erasures.afterBatch = undefined;
-      stopped();
-      await held;
-    };
+    const { stoppedOnce, release } = holdAfterFirstBatch(t);
     const id = (await t.as(userA, 'DELETE', '/api/me')).json().erasureId as string;
     await stoppedOnce;
     reachable = true;
