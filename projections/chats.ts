@@ -183,6 +183,22 @@ export const chatsReadModel: ReadModel<ChatEvent, ChatsQueries> = {
         WHERE chat.stream_id = r.stream_id AND chat.version < r.version AND ${guard}`;
     },
   },
+  inAppend: {
+    // A post moves its chat on in its own append, only from the version just before it: a chat still
+    // waiting for an earlier event (a rename the runner has not applied) is left to the runner, or the
+    // post would leap over that event and the event's own guard would then drop it.
+    MessagePosted(tables, items, appended) {
+      const rows = items.map(({ data, eventId }) => ({ event_id: eventId, position: data.position, role: data.role, preview: previewOf(data.content) }));
+      return sql.fragment`
+        UPDATE ${tables('chats')} AS chat
+        SET message_count = GREATEST(chat.message_count, r.position), last_message_role = r.role, last_message_preview = r.preview,
+            last_message_at = a.recorded_at, updated_at = a.recorded_at, version = a.stream_version, last_position = a.position
+        FROM ${appended} AS a
+        JOIN jsonb_to_recordset(${sql.jsonb(rows)}) AS r(event_id uuid, position integer, role text, preview text) ON r.event_id = a.event_id
+        WHERE chat.stream_id = a.stream_id AND chat.version = a.stream_version - 1
+        RETURNING a.cursor, chat.tableoid`;
+    },
+  },
   queries: {
     memory: (tables) => ({
       async get(owner, chatId) {

@@ -136,6 +136,32 @@ export const messagesReadModel: ReadModel<ChatEvent, MessagesQueries> = {
       rows.deleteGroup('messages', event.streamId);
     },
   },
+  inAppend: {
+    // A post's message, inserted by its own append when the chat's message before it is already in
+    // the table (so the table never shows a gap a reader paging by position would skip). Content and
+    // trace summary are read from the inserted event: they travel once.
+    MessagePosted(tables, items, appended) {
+      const rows = items.map(({ data, eventId }) => ({
+        event_id: eventId,
+        position: data.position,
+        chat_id: data.chatId,
+        message_id: data.messageId,
+        role: data.role,
+        client_message_id: data.clientMessageId ?? null,
+        trace_id: data.traceId ?? null,
+      }));
+      return sql.fragment`
+        INSERT INTO ${tables('messages')} (stream_id, position, owner, chat_id, message_id, role, content, client_message_id, trace_id, trace_summary, created_at, cursor)
+        SELECT a.stream_id, r.position, coalesce(a.owner, ''), r.chat_id, r.message_id, r.role, a.data->>'content', r.client_message_id, r.trace_id,
+          a.data->'traceSummary', a.recorded_at, a.cursor
+        FROM ${appended} AS a
+        JOIN jsonb_to_recordset(${sql.jsonb(rows)}) AS r(event_id uuid, position integer, chat_id text, message_id uuid, role text, client_message_id text, trace_id text)
+          ON r.event_id = a.event_id
+        WHERE r.position = 1 OR EXISTS (SELECT 1 FROM ${tables('messages')} AS previous WHERE previous.stream_id = a.stream_id AND previous.position = r.position - 1)
+        ON CONFLICT DO NOTHING
+        RETURNING cursor, tableoid`;
+    },
+  },
   // A rebuild inserts most messages straight from the events table (their text never travels).
   rebuild: messagesFromLog,
   queries: {

@@ -101,6 +101,7 @@ const environmentObject = z.object({
   RATE_LIMIT_PER_SECOND: nonNegativeInt.default(50),
   RATE_LIMIT_BURST: positiveInt.default(200),
   PROJECTION_WAIT_TIMEOUT_MS: positiveInt.max(120_000).default(5_000),
+  PROJECTIONS_IN_APPEND: booleanFlag.default(true),
   PROJECTION_BATCH_SIZE: positiveInt.max(10_000).default(500),
   MESSAGES_PAGE_BYTES: positiveInt
     .min(1_024)

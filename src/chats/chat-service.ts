@@ -251,7 +251,7 @@ export class ChatService {
       metadata: metadataOf(context),
       eventIdOf: (event) => (event.type === 'MessagePosted' ? event.data.messageId : undefined),
     });
-    await this.options.projections.runner.waitFor(outcome.cursor);
+    await this.options.projections.runner.waitForWrite(outcome.events, outcome.cursor);
     return outcome;
   }
 }

@@ -3,6 +3,7 @@ export { WrongExpectedVersionError } from './errors.ts';
 export { pickFilter } from './filter.ts';
 export { MemoryEventStore, type MemoryEventStoreOptions } from './memory-event-store.ts';
 export { insertOneIfVersionHolds } from './postgres/append-sql.ts';
+export type { AppendStep, AppendStepEvent, AppendSteps, AppliedMarks } from './postgres/append-steps.ts';
 export { assertLogNotCopied, repairCopiedLog, repairCopiedLogCommand } from './postgres/copied-log.ts';
 export { optimisticGroup } from './postgres/decide-group.ts';
 export { type EventStorePoolSettings, eventStorePoolConfiguration } from './postgres/pool-configuration.ts';

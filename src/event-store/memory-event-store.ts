@@ -115,7 +115,7 @@ export class MemoryEventStore implements EventStore {
     return {
       streamId,
       nextExpectedVersion: last.version,
-      events: appended.map(({ eventId, position, version, cursor }) => ({ eventId, position, version, cursor })),
+      events: appended.map(({ eventId, position, version, cursor }) => ({ eventId, position, version, cursor, recordedAt })),
       cursor: last.cursor,
       duplicate: false,
     };

@@ -62,6 +62,8 @@ export interface AppendedEvent {
   position: number;
   version: number;
   cursor: string;
+  /** When it was recorded (absent on an idempotent retry's originals, when the store did not read it). */
+  recordedAt?: Date;
 }
 
 export interface AppendResult {

@@ -54,6 +54,7 @@ export async function registerApi(app: FastifyInstance, options: ApiOptions): Pr
     pool: options.pool,
     batchSize: env.PROJECTION_BATCH_SIZE,
     waitTimeoutMs: env.PROJECTION_WAIT_TIMEOUT_MS,
+    inAppend: env.PROJECTIONS_IN_APPEND,
     logger,
   });
   app.addHook('onClose', async () => {

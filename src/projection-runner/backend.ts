@@ -34,4 +34,10 @@ export interface ProjectionBackend {
    * again, whatever the retries), false when it may be the database being away.
    */
   isPermanent(error: unknown): boolean;
+  /**
+   * True when the appends of this instance applied these events, in their own statements, to every
+   * read model that handles them (src/projection-runner/in-append.ts): a write reads its own writes
+   * without waiting. Absent where appends apply nothing (memory).
+   */
+  appliedInAppend?(events: readonly { eventId: string; type: string }[]): boolean;
 }

@@ -6,6 +6,7 @@ import type { ParkOutcome, ProjectionBackend } from './backend.ts';
 import { advanceCheckpoints, ensureCheckpoints, lockCheckpoints, readCheckpoints } from './checkpoints.ts';
 import { decodeStrict } from './decode.ts';
 import { type FoldItem, foldEvents, type RowSource, readsNothing, readsOf } from './fold.ts';
+import type { AppliedInAppend } from './in-append.ts';
 import type { AnyReadModel } from './read-model.ts';
 import { selectRow } from './rows.ts';
 import { changeSetStatements, changeStatements, loadRows } from './sql-rows.ts';
@@ -24,6 +25,8 @@ export interface PostgresBackendOptions {
   /** Where the checkpoint table is; the live one by default. */
   checkpoints?: TableLocation;
   logger?: Logger | undefined;
+  /** What this instance's appends applied to the live tables (the live runner's backend only). */
+  inAppend?: AppliedInAppend;
 }
 
 interface Bound {
@@ -110,6 +113,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
   private readonly bound: Bound[];
   private readonly checkpointTables: TableNames;
   private known = new Map<string, string | null>();
+  private readonly inAppend: AppliedInAppend | undefined;
 
   constructor(
     private readonly pool: DatabasePool,
@@ -124,6 +128,16 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     this.names = [...new Set(this.bound.map((b) => b.checkpoint))].sort();
     if (this.names.length !== this.bound.length) throw new Error('each projection binding needs its own checkpoint name');
     this.checkpointTables = tableNames(options.checkpoints ?? liveTables);
+    this.inAppend = options.inAppend;
+  }
+
+  appliedInAppend(events: readonly { eventId: string; type: string }[]): boolean {
+    return (
+      this.inAppend?.covers(
+        events,
+        this.bound.map((b) => b.projection),
+      ) === true
+    );
   }
 
   async start(): Promise<string | null> {
@@ -135,6 +149,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
   async applyBatch(events: readonly RecordedEvent[]): Promise<string | null> {
     if (events.length === 0) return this.lowest();
     if (!(await this.applyInOneStatement(events))) await this.applyInTransaction(events);
+    this.inAppend?.forget(events);
     return this.lowest();
   }
 
@@ -175,6 +190,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       for (const name of names) cursors.set(name, event.cursor);
       return cursors;
     });
+    this.inAppend?.forget([event]);
     return { cursor: this.lowest(), parked };
   }
 
@@ -200,10 +216,20 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     const last = events[events.length - 1]!;
     const guard = sql.fragment`(SELECT ok FROM guard)`;
     const writes: FragmentSqlToken[] = [];
+    const stillThere: FragmentSqlToken[] = [];
     for (const { projection, tables, checkpoint } of this.bound) {
       // Only when every projection is exactly where the whole batch starts.
       if (compareCursors(this.known.get(checkpoint) ?? null, first.cursor) >= 0) return false;
-      const statements = oneStatementWrites(projection, tables, events, guard);
+      const { unapplied, table } = this.notAppliedInAppend(projection, events);
+      // Skipping what an append applied holds only while its table is the live one (no swap since).
+      if (table !== undefined)
+        stillThere.push(
+          sql.fragment`${table}::oid IN (${sql.join(
+            Object.keys(projection.tables).map((name) => sql.fragment`to_regclass(${name})::oid`),
+            sql.fragment`, `,
+          )})`,
+        );
+      const statements = oneStatementWrites(projection, tables, unapplied, guard);
       if (statements === undefined) return false;
       for (const statement of statements) writes.push(sql.fragment`${sql.identifier([`write_${writes.length}`])} AS (${statement})`);
     }
@@ -221,7 +247,7 @@ export class PostgresProjectionBackend implements ProjectionBackend {
       ),
       guard AS MATERIALIZED (
         SELECT count(*) FILTER (WHERE locked.cursor IS NOT DISTINCT FROM expected.cursor) = ${this.names.length}
-               AND bool_and(settings.done IS NOT NULL) AS ok
+               AND bool_and(settings.done IS NOT NULL)${stillThere.length === 0 ? sql.fragment`` : sql.fragment` AND ${sql.join(stillThere, sql.fragment` AND `)}`} AS ok
         FROM locked
         JOIN unnest(${sql.array(this.names, 'text')}, ${sql.array(expected, 'text')}) AS expected(name, cursor) USING (name)
         CROSS JOIN (SELECT set_config('synchronous_commit', 'off', true) AS done) AS settings
@@ -236,6 +262,24 @@ export class PostgresProjectionBackend implements ProjectionBackend {
     if (result?.ok !== true) return false;
     for (const name of this.names) this.known.set(name, last.cursor);
     return true;
+  }
+
+  /**
+   * The events of the batch the read model still needs (all of them unless this instance's appends
+   * applied some), and the table the appends wrote them to. The transaction path and parking apply
+   * everything again (idempotent), so a swapped table never misses an event.
+   */
+  private notAppliedInAppend(model: AnyReadModel, events: readonly RecordedEvent[]): { unapplied: readonly RecordedEvent[]; table?: number } {
+    if (this.inAppend === undefined || this.inAppend.size === 0) return { unapplied: events };
+    let table: number | undefined;
+    const unapplied: RecordedEvent[] = [];
+    for (const event of events) {
+      const written = this.inAppend.tableOf(event.eventId, model.name);
+      if (written === undefined) unapplied.push(event);
+      else if (table === undefined || table === written) table = written;
+      else return { unapplied: events }; // two tables: a swap between them; apply everything
+    }
+    return table === undefined ? { unapplied: events } : { unapplied, table };
   }
 
   private async applyInTransaction(events: readonly RecordedEvent[]): Promise<void> {

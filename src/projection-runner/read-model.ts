@@ -1,4 +1,4 @@
-import type { CommonQueryMethods, FragmentSqlToken } from 'slonik';
+import type { CommonQueryMethods, FragmentSqlToken, IdentifierSqlToken } from 'slonik';
 import type { DomainEvent } from '../commands/index.ts';
 import type { RecordedEvent } from '../event-store/index.ts';
 import type { MemoryTables } from './memory-tables.ts';
@@ -73,6 +73,26 @@ export type LiveFastPaths<E extends DomainEvent> = {
   [T in E['type']]?: (tables: TableNames, items: readonly Decoded<EventOf<E, T>['data']>[], guard: FragmentSqlToken) => FragmentSqlToken;
 };
 
+/** A new event an append step is given: its data as the read model parses it, and what its writer knows. */
+export interface NewlyAppended<Data> {
+  data: Data;
+  eventId: string;
+  streamId: string;
+  owner: string | null;
+}
+
+/**
+ * Steps the PostgreSQL append runs in its own statement, per event type: ONE data-modifying
+ * statement that leaves the tables as the fold would, for those of `items` whose rows before them
+ * are already applied (a chat's previous version, the message before), reading the database's part
+ * of each event (version, position, recorded_at, cursor) from `appended` (src/event-store/postgres/
+ * append-steps.ts), and RETURNING `cursor` and `tableoid` of every event it applied. The runner skips
+ * what a step applied and applies the rest. The contract suite checks them against the fold.
+ */
+export type InAppendSteps<E extends DomainEvent> = {
+  [T in E['type']]?: (tables: TableNames, items: readonly NewlyAppended<EventOf<E, T>['data']>[], appended: IdentifierSqlToken) => FragmentSqlToken;
+};
+
 /**
  * A read model: its tables, the events it handles, ONE fold per event type, and its queries. The
  * in-memory backend, the live PostgreSQL runner and the rebuild all apply the same fold; only how rows
@@ -94,6 +114,8 @@ export interface ReadModel<E extends DomainEvent = DomainEvent, Queries = unknow
   readonly fold: FoldHandlers<E>;
   /** Optional: statements for runs of hot event types that need no read (live runner only). */
   readonly live?: LiveFastPaths<E>;
+  /** Optional: applied by the PostgreSQL append itself, in its statement (the write need not wait for the runner). */
+  readonly inAppend?: InAppendSteps<E>;
   /** Optional: a faster rebuild than the generic fold (the contract suite checks it gives the same rows). */
   readonly rebuild?: RebuildFastPath;
   readonly queries: {

@@ -102,6 +102,18 @@ export class ProjectionRunner {
     return this.waiters.wait(cursor, timeoutMs, () => this.applied);
   }
 
+  /**
+   * What a write waits for to read its own writes: nothing when its appends applied its events to
+   * every read model that handles them (in their own statements), else the runner passing `cursor`.
+   */
+  waitForWrite(events: readonly { eventId: string; type: string }[], cursor: string | null, timeoutMs = this.waitTimeoutMs): Promise<void> {
+    if (cursor !== null && this.backend.appliedInAppend?.(events) === true) {
+      this.waiters.record(0);
+      return Promise.resolve();
+    }
+    return this.waitFor(cursor, timeoutMs);
+  }
+
   /** When an event this runner applied recently was recorded; undefined when it does not remember. */
   recordedAt(eventId: string): Date | undefined {
     return this.recordedTimes.get(eventId);

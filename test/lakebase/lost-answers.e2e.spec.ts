@@ -74,6 +74,26 @@ async function countEvents(type: string, field: string, value: string): Promise<
   }
 }
 
+/**
+ * The read models hold the message once (written by the append's own statement or by the runner,
+ * never both), and the chat counts exactly the messages it shows.
+ */
+async function expectHeldOnce(content: string): Promise<void> {
+  const client = new pg.Client({ connectionString: database.url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ held: number; shown: number; counted: number }>(
+      `SELECT (SELECT count(*)::int FROM messages WHERE content = $1) AS held,
+              (SELECT count(*)::int FROM messages WHERE chat_id = 'lost' AND owner = $2) AS shown,
+              (SELECT message_count FROM chats WHERE chat_id = 'lost' AND owner = $2) AS counted`,
+      [content, user],
+    );
+    expect(rows[0]).toEqual({ held: 1, shown: rows[0]!.counted, counted: rows[0]!.shown });
+  } finally {
+    await client.end();
+  }
+}
+
 /** Runs `write` with the next append's answer lost after its commit, and checks the proxy did lose it. */
 async function withLostAnswer<T>(write: () => Promise<T>): Promise<T> {
   const lost = proxy.commitAnswersLost;
@@ -96,6 +116,7 @@ describe('the connection dies between an append commit and its answer', () => {
     expect(posted.body).toMatchObject({ duplicate: false, message: { content: 'no client id' } });
     expect(posted.headers.get('etag')).not.toBeNull();
     expect(await countEvents('MessagePosted', 'content', 'no client id')).toBe(1);
+    await expectHeldOnce('no client id');
   });
 
   it('posts a message with a clientMessageId once and answers 201, not as a duplicate', async () => {
@@ -108,6 +129,7 @@ describe('the connection dies between an append commit and its answer', () => {
     expect(again.status).toBe(200);
     expect(again.body).toMatchObject({ duplicate: true, message: { id: posted.body.message.id } });
     expect(await countEvents('MessagePosted', 'content', 'with client id')).toBe(1);
+    await expectHeldOnce('with client id');
   });
 
   it('posts over a WebSocket once and acknowledges it once, not as a duplicate', async () => {
@@ -122,6 +144,7 @@ describe('the connection dies between an append commit and its answer', () => {
       socket.socket.close();
     }
     expect(await countEvents('MessagePosted', 'content', 'over a socket')).toBe(1);
+    await expectHeldOnce('over a socket');
   });
 
   it('changes a profile once and answers 201', async () => {

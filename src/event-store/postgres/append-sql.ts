@@ -1,7 +1,8 @@
-import { type CommonQueryMethods, sql } from 'slonik';
+import { type CommonQueryMethods, type FragmentSqlToken, sql } from 'slonik';
 import { z } from 'zod';
 import { encodeCursor } from '../cursor.ts';
 import type { RecordedEvent } from '../types.ts';
+import type { StepsInStatement } from './append-steps.ts';
 import { int8 } from './event-row.ts';
 import { prepared } from './prepared-statement.ts';
 import { selectRows } from './select-rows.ts';
@@ -77,6 +78,8 @@ export interface InsertedRow {
   eventId: string;
   position: number;
   tx: bigint;
+  /** When the transaction began, to the millisecond (as readers see it). */
+  recordedAt?: Date;
 }
 
 /**
@@ -97,7 +100,8 @@ function incomingRows(columns: InsertColumns) {
     ) WITH ORDINALITY AS incoming`;
 }
 
-const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.string() });
+const recordedAt = z.union([z.date(), z.number(), z.string()]).transform((value) => (value instanceof Date ? value : new Date(value)));
+const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.string(), recorded_at: recordedAt });
 
 /**
  * One multi-row INSERT for a whole group, as a single statement (its own transaction): every row
@@ -116,10 +120,10 @@ export async function insertEvents(db: CommonQueryMethods, columns: InsertColumn
       incoming.owner, incoming.text_escaped
     FROM ${incomingRows(columns)} (stream_id, stream_version, event_id, event_type, schema_version, owner, text_escaped, n)
     ORDER BY incoming.n
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx`,
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, date_trunc('milliseconds', recorded_at) AS recorded_at`,
   );
   const inserted = new Map<string, InsertedRow>();
-  for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx) });
+  for (const row of rows) inserted.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), recordedAt: row.recorded_at });
   return inserted;
 }
 
@@ -134,9 +138,56 @@ export interface VersionCheck {
 
 export interface WrittenRow extends InsertedRow {
   version: number;
+  /** Per step of the statement (in order): the oid of the table it wrote for this event, or null. */
+  applied?: (number | null)[];
 }
 
-const writtenRow = z.object({ event_id: z.string(), position: int8, tx: z.string(), version: z.number() });
+const writtenRow = z.object({
+  event_id: z.string(),
+  position: int8,
+  tx: z.string(),
+  version: z.number(),
+  recorded_at: recordedAt,
+  applied: z
+    .array(
+      z
+        .string()
+        .nullable()
+        .transform((oid) => (oid === null ? null : Number(oid))),
+    )
+    .optional(),
+});
+
+function writtenOf(row: z.infer<typeof writtenRow>): WrittenRow {
+  return {
+    eventId: row.event_id,
+    position: row.position,
+    tx: BigInt(row.tx),
+    version: row.version,
+    recordedAt: row.recorded_at,
+    ...(row.applied === undefined ? {} : { applied: row.applied }),
+  };
+}
+
+const returnedColumns = sql.fragment`event_id, stream_id, stream_version, event_type, data, owner, recorded_at, position, tx_id`;
+
+/**
+ * The insert as the statement's result, or, with steps, as CTE `inserted` followed by the steps, and
+ * the select that returns what the insert returned and what each step applied.
+ */
+function withSteps(ctes: FragmentSqlToken | null, insert: FragmentSqlToken, steps: StepsInStatement | undefined): FragmentSqlToken {
+  const before = ctes === null ? sql.fragment`` : sql.fragment`${ctes}, `;
+  if (steps === undefined) {
+    return sql.fragment`${ctes === null ? sql.fragment`` : sql.fragment`WITH ${ctes}`}
+    ${insert}
+    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version, date_trunc('milliseconds', recorded_at) AS recorded_at`;
+  }
+  return sql.fragment`WITH ${before}inserted AS (${insert} RETURNING ${returnedColumns}), ${steps.ctes}
+    SELECT appended.event_id::text AS event_id, appended.position, appended.tx_id::text AS tx, appended.stream_version AS version, appended.recorded_at,
+      ${steps.applied} AS applied
+    FROM appended
+    ORDER BY appended.position`;
+}
 
 /**
  * A whole group in ONE statement, when every append's expected version holds: reads each stream's
@@ -145,12 +196,14 @@ const writtenRow = z.object({ event_id: z.string(), position: int8, tx: z.string
  * failed: nothing was written, and the caller decides each append exactly. A concurrent writer of
  * the same version or event id makes it fail on a unique key, as the plain insert does.
  */
-export async function insertIfVersionsHold(db: CommonQueryMethods, checks: readonly VersionCheck[], columns: InsertColumns): Promise<Map<string, WrittenRow> | null> {
-  const rows = await selectRows(
-    db,
-    writtenRow,
-    prepared(sql.unsafe`
-    WITH checks AS (
+export async function insertIfVersionsHold(
+  db: CommonQueryMethods,
+  checks: readonly VersionCheck[],
+  columns: InsertColumns,
+  steps?: StepsInStatement,
+): Promise<Map<string, WrittenRow> | null> {
+  const ctes = sql.fragment`
+    checks AS (
       SELECT * FROM unnest(
         ${sql.array(
           checks.map((check) => check.streamId),
@@ -178,7 +231,8 @@ export async function insertIfVersionsHold(db: CommonQueryMethods, checks: reado
           WHEN 'stream_exists' THEN head.version + checks.version_offset > 0
           ELSE head.version + checks.version_offset = checks.expected END), false) AS ok
       FROM checks JOIN head USING (stream_id)
-    )
+    )`;
+  const insert = sql.fragment`
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
     SELECT incoming.stream_id, head.version + incoming.relative_version, incoming.event_id, incoming.event_type, incoming.schema_version,
       ${jsonArray(columns.data)}::jsonb -> (incoming.n - 1)::int, ${jsonArray(columns.metadata)}::jsonb -> (incoming.n - 1)::int,
@@ -187,12 +241,11 @@ export async function insertIfVersionsHold(db: CommonQueryMethods, checks: reado
     JOIN head USING (stream_id)
     CROSS JOIN allowed
     WHERE allowed.ok
-    ORDER BY incoming.n
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`),
-  );
+    ORDER BY incoming.n`;
+  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`${withSteps(ctes, insert, steps)}`));
   if (rows.length === 0) return null;
   const written = new Map<string, WrittenRow>();
-  for (const row of rows) written.set(row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version });
+  for (const row of rows) written.set(row.event_id, writtenOf(row));
   return written;
 }
 
@@ -204,11 +257,8 @@ export async function insertIfVersionsHold(db: CommonQueryMethods, checks: reado
  * that planning, not the insert, was most of a single writer's append; this one it plans once per
  * connection.
  */
-export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: VersionCheck, columns: InsertColumns): Promise<Map<string, WrittenRow> | null> {
-  const rows = await selectRows(
-    db,
-    writtenRow,
-    prepared(sql.unsafe`
+export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: VersionCheck, columns: InsertColumns, steps?: StepsInStatement): Promise<Map<string, WrittenRow> | null> {
+  const insert = sql.fragment`
     INSERT INTO events (stream_id, stream_version, event_id, event_type, schema_version, data, metadata, owner, text_escaped)
     SELECT ${columns.streamIds[0]!}::text, head.version + 1, ${columns.eventIds[0]!}::uuid, ${columns.types[0]!}::text, ${columns.schemaVersions[0]!}::int4,
       ${columns.data[0]!}::jsonb, ${columns.metadata[0]!}::jsonb, ${columns.owners[0]!}::text, ${columns.escaped[0]!}::bool
@@ -217,10 +267,9 @@ export async function insertOneIfVersionHolds(db: CommonQueryMethods, check: Ver
       WHEN 'any' THEN true
       WHEN 'no_stream' THEN head.version = 0
       WHEN 'stream_exists' THEN head.version > 0
-      ELSE head.version = ${check.expected}::int4 END
-    RETURNING event_id::text AS event_id, position, tx_id::text AS tx, stream_version AS version`),
-  );
+      ELSE head.version = ${check.expected}::int4 END`;
+  const rows = await selectRows(db, writtenRow, prepared(sql.unsafe`${withSteps(null, insert, steps)}`));
   const row = rows[0];
   if (row === undefined) return null;
-  return new Map([[row.event_id, { eventId: row.event_id, position: row.position, tx: BigInt(row.tx), version: row.version }]]);
+  return new Map([[row.event_id, writtenOf(row)]]);
 }

@@ -84,6 +84,7 @@ export function appendResult(prepared: PreparedAppend, firstVersion: number, ins
       position: row.position,
       version: firstVersion + offset,
       cursor: encodeCursor({ tx: row.tx, position: BigInt(row.position) }),
+      ...(row.recordedAt === undefined ? {} : { recordedAt: row.recordedAt }),
     };
   });
   const last = events[events.length - 1]!;

@@ -6,7 +6,8 @@ import { decodeCursor, encodeCursor } from '../cursor.ts';
 import { findDuplicateAppend } from '../idempotency.ts';
 import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
-import { type InsertColumns, type InsertedRow, insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState } from './append-sql.ts';
+import { type InsertColumns, type InsertedRow, insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState, type WrittenRow } from './append-sql.ts';
+import { type AppendStepEvent, type AppendSteps, type StepsInStatement, stepsInStatement } from './append-steps.ts';
 import { appendResult, type Decision, decideGroup, insertColumnsFor, optimisticGroup } from './decide-group.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
 
@@ -36,6 +37,8 @@ export interface GroupCommitterOptions {
   /** Called after every commit with the cursor of the last row it wrote. */
   onCommitted(cursor: string, tx: bigint): void;
   logger?: Logger | undefined;
+  /** Ends every cursor this store hands out (`.` and its name, or empty): the steps' `cursor` column. */
+  storeSuffix?: string;
   /**
    * How long an append whose connection failed is tried again (default: the pool's DATABASE_RETRY_MS
    * when it is a retrying pool, whose own retries the committer then bypasses; else 15 s).
@@ -77,6 +80,8 @@ export class GroupCommitter {
 
   private readonly db: CommonQueryMethods;
   private readonly retryForMs: number;
+  /** Read models applied in the optimistic statements (src/projection-runner/in-append.ts); none by default. */
+  steps: AppendSteps | undefined;
 
   constructor(private readonly options: GroupCommitterOptions) {
     const retry = databaseRetryOf(options.db);
@@ -253,17 +258,31 @@ export class GroupCommitter {
    */
   private async attemptOptimistic(prepared: readonly PreparedAppend[], lost: LostWrites): Promise<Attempt> {
     const { checks, columns } = optimisticGroup(prepared);
+    let steps = stepsInStatement(this.steps, stepEvents(prepared, columns), this.options.storeSuffix ?? '');
     let written;
-    try {
-      // One event alone (a single writer): the statement PostgreSQL plans once, not at every append.
-      const write = columns.eventIds.length === 1 ? () => insertOneIfVersionHolds(this.db, checks[0]!, columns) : () => insertIfVersionsHold(this.db, checks, columns);
-      written = await this.insert(columns, lost, write);
-    } catch (error) {
-      if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
-      if (isDataException(error)) return { kind: 'unstorable' };
-      throw error;
+    for (;;) {
+      try {
+        // One event alone (a single writer): the statement PostgreSQL plans once, not at every append.
+        const write = columns.eventIds.length === 1 ? () => insertOneIfVersionHolds(this.db, checks[0]!, columns, steps) : () => insertIfVersionsHold(this.db, checks, columns, steps);
+        written = await this.insert(columns, lost, write);
+        break;
+      } catch (error) {
+        // A read model's step must never cost an append: anything but a lost connection (retried as
+        // it is) or a lost race is tried again without the steps, and the runner applies the events.
+        if (steps !== undefined && !isTransientDatabaseFailure(error) && violatedUniqueKey(error) === undefined) {
+          this.options.logger?.warn({ err: error }, 'a read model step failed in an append; appending without the steps');
+          // Should the failure come after the commit (its answer unreadable), the retry finds the events stored: they are this append's.
+          for (const eventId of columns.eventIds) lost.add(eventId);
+          steps = undefined;
+          continue;
+        }
+        if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
+        if (isDataException(error)) return { kind: 'unstorable' };
+        throw error;
+      }
     }
     if (written === null) return { kind: 'refused' };
+    if (steps !== undefined) this.steps?.applied(marksOf(steps, written));
     const decisions = prepared.map((append): Decision => ({ kind: 'insert', firstVersion: written.get(append.events[0]!.eventId)!.version }));
     return { kind: 'written', decisions, inserted: written };
   }
@@ -359,4 +378,30 @@ export class GroupCommitter {
  */
 function answeredAsWritten(prepared: PreparedAppend, result: AppendResult, lost: LostWrites): AppendResult {
   return result.duplicate && lost.has(prepared.events[0]!.eventId) ? { ...result, duplicate: false } : result;
+}
+
+/** The group's new events the steps may see: not those whose text was escaped to be stored (readers restore it; a step could not). */
+function stepEvents(prepared: readonly PreparedAppend[], columns: InsertColumns): AppendStepEvent[] {
+  const events: AppendStepEvent[] = [];
+  let index = 0;
+  for (const append of prepared) {
+    for (const event of append.events) {
+      if (!columns.escaped[index++]) {
+        events.push({ eventId: event.eventId, streamId: append.streamId, owner: append.owner, type: event.type, schemaVersion: event.schemaVersion, data: event.data });
+      }
+    }
+  }
+  return events;
+}
+
+function marksOf(steps: StepsInStatement, written: ReadonlyMap<string, WrittenRow>): Map<string, Map<string, number>> {
+  const marks = new Map<string, Map<string, number>>();
+  for (const row of written.values()) {
+    const applied = new Map<string, number>();
+    row.applied?.forEach((oid, index) => {
+      if (oid !== null) applied.set(steps.names[index]!, oid);
+    });
+    if (applied.size > 0) marks.set(row.eventId, applied);
+  }
+  return marks;
 }

@@ -13,6 +13,7 @@ import { subscribeToStore } from '../subscribe.ts';
 import type { EraseOptions, EraseResult, EraseSelection } from '../tombstone.ts';
 import type { AppendOptions, AppendResult, EventStore, NewEvent, ReadAllOptions, ReadAllResult, ReadStreamOptions, ReadStreamResult, RecordedEvent, SubscribeOptions } from '../types.ts';
 import { prepareAppend } from '../validate-append.ts';
+import type { AppendSteps } from './append-steps.ts';
 import { CoalescedNotifier } from './coalesced-notifier.ts';
 import { eraseOwnerBatch, eraseStreamsBatch, erasureChannel, readPositions, waitForRunningTransactions } from './erase.ts';
 import { GroupCommitter } from './group-committer.ts';
@@ -120,6 +121,7 @@ export class PostgresEventStore implements EventStore {
       flushers: options.appendFlushers ?? 1,
       maxGroupEvents: 5_000,
       logger: options.logger,
+      storeSuffix: this.storeSuffix,
       onCommitted: (cursor, tx) => {
         if (tx > this.ownLastTx) this.ownLastTx = tx;
         // Local subscribers must not wait for a notification round trip.
@@ -127,6 +129,14 @@ export class PostgresEventStore implements EventStore {
         this.notifier.changed(cursor);
       },
     });
+  }
+
+  /**
+   * Read models the append applies in its own statement from now on (undefined: none). What a step
+   * applied is reported to `steps.applied` before the append is answered or any reader is woken.
+   */
+  projectInAppend(steps: AppendSteps | undefined): void {
+    this.committer.steps = steps;
   }
 
   async append(streamId: string, events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult> {
