@@ -2,6 +2,7 @@
  * The event store contract. Two implementations honour it identically (PostgreSQL and memory);
  * test/event-store/contract.ts is the specification both run.
  */
+import type { AppendSteps } from './postgres/append-steps.ts';
 import type { EraseOptions, EraseResult, EraseSelection } from './tombstone.ts';
 
 /** The version a stream must be at for an append to proceed. */
@@ -183,6 +184,11 @@ export interface EventStore {
    * issued (another store's, or beyond the head). Called where cursors come in (HTTP, WebSocket).
    */
   checkCursor?(cursor: string): Promise<void>;
+  /**
+   * Read models this store's appends apply in their own statements from now on (undefined: none).
+   * PostgreSQL only; the projection runner's room makes the steps (src/projection-runner/in-append.ts).
+   */
+  projectInAppend?(steps: AppendSteps | undefined): void;
   /** The cursor of the newest event any reader can see now (null on an empty log). */
   headCursor(): Promise<string | null>;
   /** Catch up from `after`, then follow live: no gap and no duplicate between the two. */

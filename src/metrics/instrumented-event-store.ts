@@ -1,6 +1,7 @@
 import type { Counter, Histogram } from 'prom-client';
 import type {
   AppendOptions,
+  AppendSteps,
   AppendResult,
   EraseOptions,
   EraseResult,
@@ -61,6 +62,10 @@ export class InstrumentedEventStore implements EventStore {
 
   readAll(options?: ReadAllOptions): Promise<ReadAllResult> {
     return this.store.readAll(options);
+  }
+
+  projectInAppend(steps: AppendSteps | undefined): void {
+    this.store.projectInAppend?.(steps);
   }
 
   async checkCursor(cursor: string): Promise<void> {

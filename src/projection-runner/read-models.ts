@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { readModelList } from '../../projections/index.ts';
-import { type EventStore, PostgresEventStore } from '../event-store/index.ts';
+import type { EventStore } from '../event-store/index.ts';
 import { AppliedInAppend, inAppendSteps } from './in-append.ts';
 import { MemoryProjectionBackend } from './memory-backend.ts';
 import { PostgresProjectionBackend } from './postgres-backend.ts';
@@ -61,13 +61,13 @@ export async function openProjections(options: OpenProjectionsOptions): Promise<
     await runner.start();
     return { runner, readModels, eraseRows: (selection) => backend.eraseRows(selection) };
   } else {
-    const applied = options.inAppend !== false && store instanceof PostgresEventStore ? new AppliedInAppend() : undefined;
+    const applied = options.inAppend !== false && store.projectInAppend !== undefined ? new AppliedInAppend() : undefined;
     const backend = new PostgresProjectionBackend(
       pool,
       allProjections.map((projection) => ({ projection })),
       { logger, ...(applied === undefined ? {} : { inAppend: applied }) },
     );
-    if (applied !== undefined) (store as PostgresEventStore).projectInAppend(inAppendSteps(allProjections, applied));
+    if (applied !== undefined) store.projectInAppend?.(inAppendSteps(allProjections, applied));
     readModels = postgresReadModels(pool);
     runner = new ProjectionRunner(store, backend, runnerOptions);
   }
