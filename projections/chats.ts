@@ -184,6 +184,30 @@ export const chatsReadModel: ReadModel<ChatEvent, ChatsQueries> = {
     },
   },
   inAppend: {
+    // A chat's start, as its stream's first event (a start later in a stream is the runner's: its fold decides).
+    ChatStarted(tables, items, appended) {
+      const rows = items.map(({ data, eventId }) => ({ event_id: eventId, owner: data.userEmail, chat_id: data.chatId, title: data.title, agent_id: data.agentId }));
+      return sql.fragment`
+        INSERT INTO ${tables('chats')} AS chat (stream_id, owner, chat_id, title, agent_id, created_at, updated_at, message_count, last_message_role,
+          last_message_preview, last_message_at, version, last_position, deleted)
+        SELECT a.stream_id, r.owner, r.chat_id, r.title, r.agent_id, a.recorded_at, a.recorded_at, 0, NULL, NULL, NULL, a.stream_version, a.position, false
+        FROM ${appended} AS a
+        JOIN jsonb_to_recordset(${sql.jsonb(rows)}) AS r(event_id uuid, owner text, chat_id text, title text, agent_id text) ON r.event_id = a.event_id
+        WHERE a.stream_version = 1
+        ON CONFLICT DO NOTHING
+        RETURNING (SELECT a.cursor FROM ${appended} AS a WHERE a.stream_id = chat.stream_id AND a.stream_version = 1) AS cursor, chat.tableoid`;
+    },
+    // A rename, from the version just before it (as a post, below).
+    ChatRenamed(tables, items, appended) {
+      const rows = items.map(({ data, eventId }) => ({ event_id: eventId, title: data.title }));
+      return sql.fragment`
+        UPDATE ${tables('chats')} AS chat
+        SET title = r.title, updated_at = a.recorded_at, version = a.stream_version, last_position = a.position
+        FROM ${appended} AS a
+        JOIN jsonb_to_recordset(${sql.jsonb(rows)}) AS r(event_id uuid, title text) ON r.event_id = a.event_id
+        WHERE chat.stream_id = a.stream_id AND chat.version = a.stream_version - 1
+        RETURNING a.cursor, chat.tableoid`;
+    },
     // A post moves its chat on in its own append, only from the version just before it: a chat still
     // waiting for an earlier event (a rename the runner has not applied) is left to the runner, or the
     // post would leap over that event and the event's own guard would then drop it.

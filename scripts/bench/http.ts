@@ -296,7 +296,13 @@ export const httpScenario: BenchScenario = {
     await closedLoop(1_000, appendWorkers, async () => void (await storage.eventStore.append('bench-warm', [{ type: 'Warm', data: {} }])));
     const { perSecond: baselineBefore, cpuPerAppend } = await appendRate(storage.eventStore);
 
-    const config = loadConfig({ LOG_LEVEL: 'silent', RATE_LIMIT_PER_SECOND: '0', NODE_ENV: 'production', ALLOW_DEMO_USER: 'true', PROJECTIONS_IN_APPEND: process.env.PROJECTIONS_IN_APPEND ?? 'true' });
+    const config = loadConfig({
+      LOG_LEVEL: 'silent',
+      RATE_LIMIT_PER_SECOND: '0',
+      NODE_ENV: 'production',
+      ALLOW_DEMO_USER: 'true',
+      PROJECTIONS_IN_APPEND: process.env.PROJECTIONS_IN_APPEND ?? 'true',
+    });
     // The app's appends are timed, to tell the store's share of a post's latency from the rest.
     const appends: number[] = [];
     const store = storage.eventStore;

@@ -2,7 +2,7 @@ import { LakechatError } from '../errors.ts';
 import type { AppendResult, RecordedEvent } from './types.ts';
 import type { PreparedAppend } from './validate-append.ts';
 
-type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'>;
+type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'> & { recordedAt?: Date };
 
 /**
  * A retried append (same event ids, same stream, same order) returns the original result and writes
@@ -25,7 +25,7 @@ export function findDuplicateAppend(prepared: PreparedAppend, lookup: (eventId: 
   return {
     streamId: prepared.streamId,
     nextExpectedVersion: last.version,
-    events: found.map(({ eventId, position, version, cursor }) => ({ eventId, position, version, cursor })),
+    events: found.map(({ eventId, position, version, cursor, recordedAt }) => ({ eventId, position, version, cursor, ...(recordedAt === undefined ? {} : { recordedAt }) })),
     cursor: last.cursor,
     duplicate: true,
   };

@@ -1,8 +1,8 @@
 import type { Counter, Histogram } from 'prom-client';
 import type {
   AppendOptions,
-  AppendSteps,
   AppendResult,
+  AppendSteps,
   EraseOptions,
   EraseResult,
   EraseSelection,

@@ -7,6 +7,7 @@ export type { ProjectionBackend } from './backend.ts';
 export { ensureCheckpoints, lockCheckpoints } from './checkpoints.ts';
 export { decodeFor, logSchemaMismatch, takes } from './decode.ts';
 export { ChangeSet, foldEvents, type RowSource, readsNothing, readsOf, type TableChanges } from './fold.ts';
+export { AppliedInAppend, inAppendSteps } from './in-append.ts';
 export { MemoryProjectionBackend } from './memory-backend.ts';
 export { MemoryStore, type MemoryTables } from './memory-tables.ts';
 export { type PostgresBackendOptions, PostgresProjectionBackend, type ProjectionBinding } from './postgres-backend.ts';

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { createPool, type DatabasePool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { chatStreamId } from '../../src/chats/stream-id.ts';
+import { chatStreamId } from '../../src/chats/index.ts';
 import { type AppliedMarks, createPostgresEventStore, eventStorePoolConfiguration, type PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { AppliedInAppend, inAppendSteps } from '../../src/projection-runner/in-append.ts';
@@ -173,15 +173,17 @@ describe('read models applied in the append', () => {
   it('leaves a post to the runner when its chat still waits for an earlier event, so no event is leapt over', async () => {
     const owner = 'behind@example.com';
     const stream = chatStreamId(owner, 'behind');
-    // No runner yet: the chat's start and rename are stored, not applied.
+    // No runner yet, no steps: the chat's start applied, its rename stored but not applied.
     await bed.writer.startChat(owner, 'behind', 'Before');
+    bed.store.projectInAppend(undefined);
     await bed.writer.rename(owner, 'behind', 'After');
+    bed.store.projectInAppend(inAppendSteps(allProjections, bed.marks));
     const posted = await bed.store.append(
       stream,
       [{ type: 'MessagePosted', data: { chatId: 'behind', messageId: '6b1d2be7-0e3f-4a2c-9d4b-3c8f7a2e1b22', position: 1, role: 'user', content: 'first' } }],
       { expectedVersion: 2, owner },
     );
-    // The message could go in (it is the chat's first); the chat could not (no row at version 2).
+    // The message could go in (it is the chat's first); the chat could not (its row is at version 1, not 2).
     expect(bed.marks.tableOf(posted.events[0]!.eventId, 'messages')).toBeTypeOf('number');
     expect(bed.marks.tableOf(posted.events[0]!.eventId, 'chats')).toBeUndefined();
     const runner = await bed.runner();

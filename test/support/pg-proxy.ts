@@ -103,7 +103,9 @@ export class PgProxy {
         pending = pending.subarray(1 + length);
         const type = String.fromCharCode(message[0]!);
         if (type === 'T') answersAppend = describesAppendRows(message);
-        if (type === 'C' && answersAppend && this.armed > 0 && message.toString('latin1', 5, 11) === 'INSERT') {
+        // An append with the read models' steps is a WITH … SELECT: its tag is SELECT.
+        const tag = message.toString('latin1', 5, 11);
+        if (type === 'C' && answersAppend && this.armed > 0 && (tag === 'INSERT' || tag === 'SELECT')) {
           this.armed -= 1;
           holding = true;
         }
@@ -124,7 +126,10 @@ export class PgProxy {
   }
 }
 
-/** A RowDescription naming `event_id` and `tx`: the RETURNING of an append to the events table. */
+/**
+ * A RowDescription naming `event_id`, `tx` and `recorded_at` but no `stream_id`: what an append to the
+ * events table returns (a read of the log names the stream; the version lookup has no recorded_at).
+ */
 function describesAppendRows(message: Buffer): boolean {
   const names = new Set<string>();
   let offset = 7; // type, length, field count
@@ -133,5 +138,5 @@ function describesAppendRows(message: Buffer): boolean {
     names.add(message.toString('utf8', offset, end));
     offset = end + 1 + 18; // table oid, column number, type oid, type size, type modifier, format
   }
-  return names.has('event_id') && names.has('tx');
+  return names.has('event_id') && names.has('tx') && names.has('recorded_at') && !names.has('stream_id');
 }

@@ -7,7 +7,7 @@ import { int8 } from './event-row.ts';
 import { prepared } from './prepared-statement.ts';
 import { selectRows } from './select-rows.ts';
 
-export type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'>;
+export type StoredIdentity = Pick<RecordedEvent, 'eventId' | 'streamId' | 'version' | 'position' | 'cursor' | 'type'> & { recordedAt?: Date };
 
 export interface AppendState {
   /** Stored events among the ids looked up, by event id. */
@@ -16,8 +16,10 @@ export interface AppendState {
   versions: Map<string, number>;
 }
 
+const recordedAt = z.union([z.date(), z.number(), z.string()]).transform((value) => (value instanceof Date ? value : new Date(value)));
+
 const lookupRow = z.union([
-  z.object({ kind: z.literal('event'), event_id: z.string(), stream_id: z.string(), version: z.number(), position: int8, tx: z.string(), event_type: z.string() }),
+  z.object({ kind: z.literal('event'), event_id: z.string(), stream_id: z.string(), version: z.number(), position: int8, tx: z.string(), event_type: z.string(), recorded_at: recordedAt }),
   z.object({ kind: z.literal('stream'), stream_id: z.string(), version: z.number() }),
 ]);
 
@@ -31,12 +33,13 @@ export async function lookupAppendState(db: CommonQueryMethods, eventIds: readon
     db,
     lookupRow,
     sql.unsafe`
-    SELECT 'event' AS kind, event_id::text AS event_id, stream_id, stream_version AS version, position, tx_id::text AS tx, event_type
+    SELECT 'event' AS kind, event_id::text AS event_id, stream_id, stream_version AS version, position, tx_id::text AS tx, event_type,
+      date_trunc('milliseconds', recorded_at) AS recorded_at
     FROM events WHERE event_id = ANY(${sql.array(eventIds, 'uuid')})
     UNION ALL
     SELECT 'stream', NULL, wanted.stream_id,
       coalesce((SELECT stream_version FROM events WHERE events.stream_id = wanted.stream_id ORDER BY stream_version DESC LIMIT 1), 0),
-      NULL, NULL, NULL
+      NULL, NULL, NULL, NULL
     FROM unnest(${sql.array(streamIds, 'text')}) AS wanted(stream_id)`,
   );
   const state: AppendState = { stored: new Map(), versions: new Map() };
@@ -51,6 +54,7 @@ export async function lookupAppendState(db: CommonQueryMethods, eventIds: readon
         position: row.position,
         cursor: encodeCursor({ tx: BigInt(row.tx), position: BigInt(row.position) }),
         type: row.event_type,
+        recordedAt: row.recorded_at,
       });
     }
   }
@@ -100,7 +104,6 @@ function incomingRows(columns: InsertColumns) {
     ) WITH ORDINALITY AS incoming`;
 }
 
-const recordedAt = z.union([z.date(), z.number(), z.string()]).transform((value) => (value instanceof Date ? value : new Date(value)));
 const insertedRow = z.object({ event_id: z.string(), position: int8, tx: z.string(), recorded_at: recordedAt });
 
 /**
