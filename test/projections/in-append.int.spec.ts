@@ -15,7 +15,7 @@ import { AppliedInAppend, inAppendSteps } from '../../src/projection-runner/in-a
 import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
 import { type AnyReadModel, compareKeys, keyOf, type Row } from '../../src/projection-runner/read-model.ts';
-import { allProjections } from '../../src/projection-runner/read-models.ts';
+import { allProjections, openProjections } from '../../src/projection-runner/read-models.ts';
 import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { selectAll } from '../../src/projection-runner/sql-rows.ts';
 import { liveTables, tableNames } from '../../src/projection-runner/tables.ts';
@@ -213,6 +213,45 @@ describe('read models applied in the append', () => {
     } finally {
       bed.store.projectInAppend(inAppendSteps(allProjections, bed.marks));
     }
+  });
+});
+
+describe('openProjections', () => {
+  let bed: Bed;
+
+  beforeAll(async () => {
+    bed = await openBed();
+    bed.store.projectInAppend(undefined);
+  });
+
+  afterAll(async () => {
+    await bed?.close();
+  });
+
+  /** Whether the message of a post made through projections opened so was written by the post's own transaction. */
+  async function writtenByItsAppend(chatId: string, inAppend: boolean | undefined): Promise<boolean> {
+    const projections = await openProjections({ store: bed.store, pool: bed.pool, ...(inAppend === undefined ? {} : { inAppend }) });
+    try {
+      const owner = `${chatId}@example.com`;
+      await projections.runner.waitFor(await bed.writer.startChat(owner, chatId), 30_000);
+      const posted = await bed.store.append(chatStreamId(owner, chatId), [{ type: 'MessagePosted', data: { chatId, messageId: randomUUID(), position: 1, role: 'user', content: 'hi' } }], {
+        expectedVersion: 1,
+        owner,
+      });
+      await projections.runner.waitFor(posted.cursor, 30_000);
+      return await bed.pool.oneFirst(sql.type(z.object({ same: z.boolean() }))`
+        SELECT m.xmin::text = (e.tx_id::text::numeric % 4294967296)::text AS same
+        FROM messages AS m JOIN events AS e ON e.event_id = ${posted.events[0]!.eventId}
+        WHERE m.owner = ${owner}`);
+    } finally {
+      await projections.runner.stop();
+      bed.store.projectInAppend(undefined);
+    }
+  }
+
+  it('has the PostgreSQL append apply the read models by default, and leaves them to the runner with inAppend: false', async () => {
+    expect(await writtenByItsAppend('by-default', undefined)).toBe(true);
+    expect(await writtenByItsAppend('turned-off', false)).toBe(false);
   });
 });
 
