@@ -30,6 +30,7 @@ export async function startBenchInstance(databaseUrl: string): Promise<BenchInst
     WS_USER_SUBSCRIBES_PER_SECOND: '0',
     WS_USER_POSTS_PER_SECOND: '0',
     WS_SEND_BUFFER_BYTES: String(benchSendBufferBytes),
+    PROJECTIONS_IN_APPEND: process.env.PROJECTIONS_IN_APPEND ?? 'true',
   });
   const logger = createLogger({ level: 'silent' });
   const pool = await createPool(databaseUrl, eventStorePoolConfiguration({ maxPoolSize: 10, idleInTransactionTimeoutMs: 10_000 }));
