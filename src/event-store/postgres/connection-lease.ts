@@ -15,8 +15,8 @@ interface Lent {
  * own failure (57P01, a reset...), which the caller retries, and the connection goes back to the pool,
  * which drops it. A connection the server closes between two statements is forgotten as soon as
  * Slonik reports it (it rejects `connect` with the connection's error), before the next statement
- * could be sent: otherwise that statement fails with the driver's "Client is pending destroy.", which
- * is no connection failure, so it was not retried and the append was answered 503
+ * could be sent: lent on, it would fail that statement with the driver's "Client is pending destroy.",
+ * which is no connection failure, so the append would not be retried but answered 503
  * (docs/benchmarks.md, "Where a single writer's time goes").
  */
 export class ConnectionLease {
