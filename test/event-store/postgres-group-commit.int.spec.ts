@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { decodeCursor } from '../../src/event-store/cursor.ts';
 import { compareCursors, eventStorePoolConfiguration, WrongExpectedVersionError } from '../../src/event-store/index.ts';
+import { PgProxy } from '../support/pg-proxy.ts';
 import { createPostgresTestBed, type PostgresTestBed, withClient } from './postgres-support.ts';
 
 let bed: PostgresTestBed;
@@ -180,7 +181,93 @@ describe('long-open transactions', () => {
   });
 });
 
+/** The sessions of the test database waiting on a lock. */
+async function blockedPids(url: string): Promise<number[]> {
+  return withClient(url, async (client) => {
+    const { rows } = await client.query(`SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+    return rows.map((row) => row.pid as number);
+  });
+}
+
+async function until(done: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!(await done())) {
+    if (Date.now() > deadline) throw new Error('condition not reached');
+    await sleep(10);
+  }
+}
+
+const streamVersions = (streamId: string) =>
+  bed.pool.anyFirst(sql.type(z.object({ stream_version: z.number() }))`SELECT stream_version FROM events WHERE stream_id = ${streamId} ORDER BY stream_version`);
+
 describe('a single writer', () => {
+  it('appends one after another on one connection, not on the next of the pool at every append (taking one cost a single writer a fifth of its rate)', async () => {
+    const fourPool = await createPool(bed.database.url, eventStorePoolConfiguration({ maxPoolSize: 4, idleInTransactionTimeoutMs: 10_000 }));
+    try {
+      // Four open connections, so that a pool handing out the next idle one would use them all.
+      await Promise.all(Array.from({ length: 4 }, () => fourPool.query(sql.unsafe`SELECT pg_sleep(0.05)`)));
+      const store = bed.openStore({ pool: fourPool, notifyIntervalMs: 3_600_000 });
+      for (let version = 0; version < 20; version++) await store.append('single-writer', [{ type: 'Posted', data: { version } }], { expectedVersion: version });
+      const sessions = await withClient(bed.database.url, async (client) => {
+        const { rows } = await client.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE '%INSERT INTO events%'`,
+        );
+        return rows[0].n as number;
+      });
+      expect(sessions).toBe(1);
+      await store.close();
+    } finally {
+      await fourPool.end();
+    }
+  });
+
+  it('writes each append once when its held connection is closed under its statement: it is retried on a new one', async () => {
+    const store = bed.openStore({ notifyIntervalMs: 3_600_000 });
+    await store.append('closed-under', [{ type: 'Posted', data: { n: 0 } }], { expectedVersion: 'no_stream' });
+    await withClient(bed.database.url, async (other) => {
+      // The append's INSERT waits on this lock, so its connection can be closed in the middle of it.
+      await other.query('BEGIN');
+      await other.query('LOCK TABLE events IN EXCLUSIVE MODE');
+      const appended = store.append('closed-under', [{ type: 'Posted', data: { n: 1 } }], { expectedVersion: 1 });
+      const next = appended.then(() => store.append('closed-under', [{ type: 'Posted', data: { n: 2 } }], { expectedVersion: 2 }));
+      await until(async () => (await blockedPids(bed.database.url)).length === 1);
+      const [closed] = await blockedPids(bed.database.url);
+      await withClient(bed.database.url, (admin) => admin.query('SELECT pg_terminate_backend($1)', [closed]));
+      // The retry waits on the lock too, on another session.
+      await until(async () => (await blockedPids(bed.database.url)).some((pid) => pid !== closed));
+      await other.query('COMMIT');
+      expect((await appended).duplicate).toBe(false);
+      expect((await next).duplicate).toBe(false);
+    });
+    expect(await streamVersions('closed-under')).toEqual([1, 2, 3]);
+    await store.close();
+  });
+
+  it('writes each append once when the server closes the held connection between two appends (its last answer and the FATAL arriving in one read)', async () => {
+    const target = new URL(bed.database.url);
+    const proxy = await PgProxy.start({ host: target.hostname, port: Number(target.port) });
+    const url = new URL(proxy.urlFor(bed.database.url));
+    url.searchParams.set('application_name', 'lease_closed_between');
+    const proxied = await createPool(url.toString(), eventStorePoolConfiguration({ maxPoolSize: 2, idleInTransactionTimeoutMs: 10_000 }));
+    try {
+      const store = bed.openStore({ pool: proxied, notifyIntervalMs: 3_600_000 });
+      await store.append('closed-between', [{ type: 'Posted', data: { n: 0 } }], { expectedVersion: 'no_stream' });
+      proxy.holdNextAppendAnswer();
+      // A single writer appends again as soon as it has its answer: here, once the server has closed the connection.
+      const first = store.append('closed-between', [{ type: 'Posted', data: { n: 1 } }], { expectedVersion: 1 });
+      const second = first.then(() => store.append('closed-between', [{ type: 'Posted', data: { n: 2 } }], { expectedVersion: 2 }));
+      await until(() => proxy.held === 1);
+      await withClient(bed.database.url, (admin) => admin.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'lease_closed_between'`));
+      expect((await first).duplicate).toBe(false);
+      expect((await second).duplicate).toBe(false);
+      expect(await streamVersions('closed-between')).toEqual([1, 2, 3]);
+      await store.close();
+    } finally {
+      await proxied.end();
+      await proxy.close();
+    }
+  });
+
   it('appends with a statement PostgreSQL plans once per connection, not at every append (a single writer pays every millisecond of it)', async () => {
     // One connection, so every append runs on the session whose prepared statements are read after.
     const onePool = await createPool(bed.database.url, eventStorePoolConfiguration({ maxPoolSize: 1, idleInTransactionTimeoutMs: 10_000 }));

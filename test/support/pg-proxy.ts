@@ -11,7 +11,10 @@ export class PgProxy {
   commitAnswersLost = 0;
   /** Connections refused while paused. */
   refused = 0;
+  /** Answers held back by `holdNextAppendAnswer`, not passed on yet. */
+  held = 0;
   private armed = 0;
+  private holdArmed = false;
   private paused = false;
   private readonly sockets = new Set<net.Socket>();
 
@@ -47,6 +50,15 @@ export class PgProxy {
    */
   loseNextCommitAnswers(count = 1): void {
     this.armed += count;
+  }
+
+  /**
+   * The next append's whole answer (up to its ReadyForQuery) is held back and passed on together
+   * with whatever the server sends next on that connection, in one write: as a network may deliver
+   * an answer and the FATAL of a server closing the connection just after it in one read.
+   */
+  holdNextAppendAnswer(): void {
+    this.holdArmed = true;
   }
 
   /** Cuts every open connection, as a restart or a failover would. */
@@ -93,9 +105,12 @@ export class PgProxy {
     let pending: Buffer = Buffer.alloc(0);
     let answersAppend = false; // this response's rows are an events insert's RETURNING
     let holding = false; // the answer of an armed append: never passed on
+    let heldAnswer: Buffer[] = []; // held by holdNextAppendAnswer, passed on with the server's next bytes
     server.on('data', (chunk: Buffer) => {
       pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-      const passed: Buffer[] = [];
+      const passed: Buffer[] = heldAnswer;
+      if (heldAnswer.length > 0) this.held -= 1;
+      heldAnswer = [];
       while (pending.length >= 5) {
         const length = pending.readUInt32BE(1);
         if (pending.length < 1 + length) break;
@@ -118,8 +133,13 @@ export class PgProxy {
           }
           continue;
         }
-        if (type === 'Z') answersAppend = false;
         passed.push(message);
+        if (type === 'Z' && answersAppend && this.holdArmed && pending.length === 0) {
+          this.holdArmed = false;
+          this.held += 1;
+          heldAnswer = passed.splice(0);
+        }
+        if (type === 'Z') answersAppend = false;
       }
       if (passed.length > 0) client.write(passed.length === 1 ? passed[0]! : Buffer.concat(passed));
     });

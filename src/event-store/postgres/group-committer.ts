@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { CommonQueryMethods } from 'slonik';
+import type { CommonQueryMethods, DatabasePool } from 'slonik';
 import { databaseRetryOf, defaultDatabaseRetryMs, failureCode, isTransientDatabaseFailure, retryTransient } from '../../database-retry.ts';
 import { LakechatError } from '../../errors.ts';
 import { decodeCursor, encodeCursor } from '../cursor.ts';
@@ -8,6 +8,7 @@ import type { AppendResult } from '../types.ts';
 import type { PreparedAppend } from '../validate-append.ts';
 import { type InsertColumns, type InsertedRow, insertEvents, insertIfVersionsHold, insertOneIfVersionHolds, lookupAppendState, type WrittenRow } from './append-sql.ts';
 import { type AppendStepEvent, type AppendSteps, type StepsInStatement, stepsInStatement } from './append-steps.ts';
+import { ConnectionLease } from './connection-lease.ts';
 import { appendResult, type Decision, decideGroup, insertColumnsFor, optimisticGroup } from './decide-group.ts';
 import { isDataException, violatedUniqueKey } from './postgres-errors.ts';
 
@@ -82,11 +83,39 @@ export class GroupCommitter {
   private readonly retryForMs: number;
   /** Read models applied in the optimistic statements (src/projection-runner/in-append.ts); none by default. */
   steps: AppendSteps | undefined;
+  /** With one group in flight at a time, consecutive groups keep one connection (see ConnectionLease). */
+  private readonly lease: ConnectionLease | undefined;
+  private releaseScheduled = false;
 
   constructor(private readonly options: GroupCommitterOptions) {
     const retry = databaseRetryOf(options.db);
     this.db = (retry?.unretried as CommonQueryMethods | undefined) ?? options.db;
     this.retryForMs = options.retryForMs ?? retry?.forMs ?? defaultDatabaseRetryMs;
+    const pool = this.db as Partial<DatabasePool>;
+    if (options.flushers === 1 && typeof pool.connect === 'function') this.lease = new ConnectionLease(pool as DatabasePool);
+  }
+
+  /** Gives the held connection back to the pool (the store's close, after drain). */
+  release(): void {
+    this.lease?.end();
+  }
+
+  /** Runs one statement on the held connection, or on the pool's next one. */
+  private run<T>(statement: (db: CommonQueryMethods) => Promise<T>): Promise<T> {
+    return this.lease === undefined ? statement(this.db) : this.lease.run(statement);
+  }
+
+  /**
+   * When nothing is queued or in flight, the held connection goes back to the pool, unless an append
+   * arrives first: a writer that appends again as soon as it has its answer does so before this runs.
+   */
+  private releaseWhenIdle(): void {
+    if (this.lease === undefined || this.releaseScheduled) return;
+    this.releaseScheduled = true;
+    setImmediate(() => {
+      this.releaseScheduled = false;
+      if (this.queue.length === 0 && this.inFlight === 0) this.lease!.end();
+    });
   }
 
   append(prepared: PreparedAppend): Promise<AppendResult> {
@@ -119,7 +148,10 @@ export class GroupCommitter {
         this.markBusy(group, -1);
         this.inFlight--;
         this.pump();
-        if (this.queue.length === 0 && this.inFlight === 0) for (const resolve of this.drained.splice(0)) resolve();
+        if (this.queue.length === 0 && this.inFlight === 0) {
+          for (const resolve of this.drained.splice(0)) resolve();
+          this.releaseWhenIdle();
+        }
       });
     }
   }
@@ -263,7 +295,10 @@ export class GroupCommitter {
     for (;;) {
       try {
         // One event alone (a single writer): the statement PostgreSQL plans once, not at every append.
-        const write = columns.eventIds.length === 1 ? () => insertOneIfVersionHolds(this.db, checks[0]!, columns, steps) : () => insertIfVersionsHold(this.db, checks, columns, steps);
+        const write =
+          columns.eventIds.length === 1
+            ? () => this.run((db) => insertOneIfVersionHolds(db, checks[0]!, columns, steps))
+            : () => this.run((db) => insertIfVersionsHold(db, checks, columns, steps));
         written = await this.insert(columns, lost, write);
         break;
       } catch (error) {
@@ -296,12 +331,12 @@ export class GroupCommitter {
   private async attempt(prepared: readonly PreparedAppend[], checkIds: boolean, lost: LostWrites): Promise<Attempt> {
     const streams = [...new Set(prepared.map((append) => append.streamId))];
     const ids = checkIds ? prepared.flatMap((append) => append.events.map((event) => event.eventId)) : [];
-    let decisions = decideGroup(prepared, await lookupAppendState(this.db, ids, streams));
+    let decisions = decideGroup(prepared, await this.run((db) => lookupAppendState(db, ids, streams)));
     if (!checkIds) decisions = await this.confirmRefusals(prepared, decisions);
     const columns = insertColumnsFor(prepared, decisions);
     if (columns.eventIds.length === 0) return { kind: 'written', decisions, inserted: new Map() };
     try {
-      return { kind: 'written', decisions, inserted: await this.insert(columns, lost, () => insertEvents(this.db, columns)) };
+      return { kind: 'written', decisions, inserted: await this.insert(columns, lost, () => this.run((db) => insertEvents(db, columns))) };
     } catch (error) {
       if (violatedUniqueKey(error) !== undefined) return { kind: 'raced' };
       if (isDataException(error)) return { kind: 'unstorable' };
@@ -312,7 +347,7 @@ export class GroupCommitter {
   private async confirmRefusals(prepared: readonly PreparedAppend[], decisions: Decision[]): Promise<Decision[]> {
     const refused = prepared.flatMap((append, index) => (decisions[index]!.kind === 'failed' ? append.events.map((event) => event.eventId) : []));
     if (refused.length === 0) return decisions;
-    const { stored } = await lookupAppendState(this.db, refused, []);
+    const { stored } = await this.run((db) => lookupAppendState(db, refused, []));
     if (stored.size === 0) return decisions;
     return decisions.map((decision, index): Decision => {
       if (decision.kind !== 'failed') return decision;
@@ -342,7 +377,7 @@ export class GroupCommitter {
   private async appendAlone(prepared: PreparedAppend, lost: LostWrites): Promise<AppendResult> {
     const eventIds = prepared.events.map((event) => event.eventId);
     for (let attempt = 1; ; attempt++) {
-      const state = await lookupAppendState(this.db, eventIds, [prepared.streamId]);
+      const state = await this.run((db) => lookupAppendState(db, eventIds, [prepared.streamId]));
       const decision = decideGroup([prepared], state)[0]!;
       if (decision.kind === 'done') {
         const result = answeredAsWritten(prepared, decision.result, lost);
@@ -353,7 +388,7 @@ export class GroupCommitter {
       const columns = insertColumnsFor([prepared], [decision]);
       let inserted;
       try {
-        inserted = await this.insert(columns, lost, () => insertEvents(this.db, columns));
+        inserted = await this.insert(columns, lost, () => this.run((db) => insertEvents(db, columns)));
       } catch (error) {
         if (violatedUniqueKey(error) !== undefined && attempt < maxAttemptsAlone) continue;
         if (violatedUniqueKey(error) !== undefined) {

@@ -375,6 +375,7 @@ export class PostgresEventStore implements EventStore {
     if (this.closed) return;
     this.closed = true;
     await this.committer.drain();
+    this.committer.release();
     this.tail.close();
     await this.notifier.close();
     await this.listener.close();
