@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { LakechatError } from '../errors.ts';
-import { compareCursors, type EventStore, type RecordedEvent } from '../event-store/index.ts';
+import { compareCursors, type EventStore, maxCursor, type RecordedEvent } from '../event-store/index.ts';
 import type { ProjectionBackend } from './backend.ts';
 import { CursorWaiters } from './cursor-waiters.ts';
 
@@ -48,6 +48,10 @@ export class ProjectionRunner {
   private applied: string | null = null;
   private buffer: RecordedEvent[] = [];
   private readonly waiters = new CursorWaiters();
+  /** Writes whose rows their appends wrote, waiting only for the log's readers to see them. */
+  private readonly readable = new CursorWaiters();
+  /** The newest event the runner's subscription has read: everything up to it is readable by every reader of the log. */
+  private received: string | null = null;
   private applying = false;
   private scheduled = false;
   private drainedWaiters: (() => void)[] = [];
@@ -88,6 +92,7 @@ export class ProjectionRunner {
     this.controller?.abort();
     await this.pumping;
     this.waiters.stop();
+    this.readable.stop();
     for (const resolve of this.drainedWaiters) resolve();
     this.drainedWaiters = [];
   }
@@ -107,11 +112,16 @@ export class ProjectionRunner {
    * every read model that handles them (in their own statements), else the runner passing `cursor`.
    */
   waitForWrite(events: readonly { eventId: string; type: string }[], cursor: string | null, timeoutMs = this.waitTimeoutMs): Promise<void> {
-    if (cursor !== null && this.backend.appliedInAppend?.(events) === true) {
+    if (cursor === null || this.backend.appliedInAppend?.(events) !== true) return this.waitFor(cursor, timeoutMs);
+    // Its rows are in place. It answers once the log's readers can see it too, as when the runner
+    // applies it: a subscription "from now", on any instance, then starts after it.
+    if (compareCursors(maxCursor(this.received, this.applied), cursor) >= 0) {
       this.waiters.record(0);
       return Promise.resolve();
     }
-    return this.waitFor(cursor, timeoutMs);
+    if (this.state !== 'running') return Promise.reject(new LakechatError('LAKECHAT_ERR_PROJECTION_STOPPED'));
+    const since = performance.now();
+    return this.readable.wait(cursor, timeoutMs, () => this.applied).then(() => this.waiters.record(performance.now() - since));
   }
 
   /** When an event this runner applied recently was recorded; undefined when it does not remember. */
@@ -160,6 +170,8 @@ export class ProjectionRunner {
           failures = 0;
           this.buffer.push(event);
           queued = event.cursor;
+          this.received = event.cursor;
+          this.readable.passed(event.cursor);
           this.schedule();
           if (this.buffer.length >= maxBuffered) await new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
         }
@@ -263,5 +275,6 @@ export class ProjectionRunner {
     if (compareCursors(cursor, this.applied) <= 0) return;
     this.applied = cursor;
     this.waiters.passed(cursor);
+    this.readable.passed(cursor);
   }
 }

@@ -170,6 +170,35 @@ describe('read models applied in the append', () => {
     await runner.stop();
   });
 
+  it('answers a post its append applied only once the log’s readers can see it, so a subscription from now starts after it', async () => {
+    const runner = await bed.runner();
+    const owner = 'visible@example.com';
+    await runner.waitFor(await bed.writer.startChat(owner, 'visible'), 30_000);
+    // An older transaction holding an id keeps every later commit unreadable until it ends.
+    const older = new pg.Client({ connectionString: bed.database.url });
+    await older.connect();
+    try {
+      await older.query('BEGIN');
+      await older.query('SELECT pg_current_xact_id()');
+      const posted = await bed.store.append(
+        chatStreamId(owner, 'visible'),
+        [{ type: 'MessagePosted', data: { chatId: 'visible', messageId: randomUUID(), position: 1, role: 'user', content: 'hidden a while' } }],
+        { expectedVersion: 1, owner },
+      );
+      const events = [{ eventId: posted.events[0]!.eventId, type: 'MessagePosted' }];
+      expect(runner.backend.appliedInAppend?.(events)).toBe(true);
+      await expect(runner.waitForWrite(events, posted.cursor, 300)).rejects.toMatchObject({ code: 'LAKECHAT_ERR_PROJECTION_TIMEOUT' });
+      const answered = runner.waitForWrite(events, posted.cursor, 30_000);
+      await older.query('COMMIT');
+      await answered;
+      const page = await bed.store.readAll({ after: null, limit: 10_000 });
+      expect(page.events.map((event) => event.cursor)).toContain(posted.cursor);
+    } finally {
+      await older.end();
+      await runner.stop();
+    }
+  });
+
   it('leaves a post to the runner when its chat still waits for an earlier event, so no event is leapt over', async () => {
     const owner = 'behind@example.com';
     const stream = chatStreamId(owner, 'behind');
