@@ -40,11 +40,12 @@ export interface AppendSteps {
   applied(marks: AppliedMarks): void;
 }
 
-/** The steps of one statement: CTEs to add and, per step, the CTE names whose rows say it applied an event. */
+/** The steps of one statement: the CTEs to add after `inserted`, and what the final select returns of them. */
 export interface StepsInStatement {
   readonly ctes: FragmentSqlToken;
-  /** One entry per step in order: the oid column the statement's final select returns for it. */
+  /** The names of the steps in the statement, in the order of `applied`'s entries. */
   readonly names: readonly string[];
+  /** Per row: an array with, for each step, the oid of the table it wrote for the row's event, or null. */
   readonly applied: FragmentSqlToken;
 }
 
