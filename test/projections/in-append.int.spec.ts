@@ -5,69 +5,33 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { createPool, type DatabasePool, sql } from 'slonik';
+import { type DatabasePool, sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/index.ts';
-import { type AppliedMarks, createPostgresEventStore, eventStorePoolConfiguration, type PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
-import { runMigrations } from '../../src/migrate.ts';
+import type { AppliedMarks, PostgresEventStore, RecordedEvent } from '../../src/event-store/index.ts';
 import { AppliedInAppend, inAppendSteps } from '../../src/projection-runner/in-append.ts';
 import { MemoryProjectionBackend } from '../../src/projection-runner/memory-backend.ts';
-import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
 import { type AnyReadModel, compareKeys, keyOf, type Row } from '../../src/projection-runner/read-model.ts';
 import { allProjections, openProjections } from '../../src/projection-runner/read-models.ts';
-import { ProjectionRunner } from '../../src/projection-runner/runner.ts';
+import type { ProjectionRunner } from '../../src/projection-runner/runner.ts';
 import { selectAll } from '../../src/projection-runner/sql-rows.ts';
 import { liveTables, tableNames } from '../../src/projection-runner/tables.ts';
-import { DomainWriter, type LogBed, waitReadable } from '../replay/log-bed.ts';
-import { createTestDatabase, type TestDatabase } from '../support/database.ts';
+import { createLogBed, type LogBed, waitReadable } from '../replay/log-bed.ts';
 import { writeOddCases, writeRandomHistory } from './generated-logs.ts';
 
-interface Bed {
-  database: TestDatabase;
-  pool: DatabasePool;
-  store: PostgresEventStore;
+type Bed = LogBed & {
   marks: AppliedInAppend;
-  writer: DomainWriter;
   runner(): Promise<ProjectionRunner>;
-  close(): Promise<void>;
-}
+};
 
 /** A migrated database whose store applies the read models' append steps, as the app opens it. */
 async function openBed(): Promise<Bed> {
-  const database = await createTestDatabase();
-  await runMigrations({ connectionString: database.url });
-  const pool = await createPool(database.url, eventStorePoolConfiguration({ maxPoolSize: 8, idleInTransactionTimeoutMs: 30_000 }));
   // Named cursors, as the app's store hands out: the steps must write the very cursor readers see.
-  const store = await createPostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: database.url }), pollIntervalMs: 50, readYourWritesMs: 10_000 });
+  const bed = await createLogBed(8, { namedCursors: true });
   const marks = new AppliedInAppend();
-  store.projectInAppend(inAppendSteps(allProjections, marks));
-  const runners: ProjectionRunner[] = [];
-  const writer = new DomainWriter((streamId, events, owner) => store.append(streamId, events, { expectedVersion: 'any', owner }).then((r) => r.cursor));
-  return {
-    database,
-    pool,
-    store,
-    marks,
-    writer,
-    async runner() {
-      const backend = new PostgresProjectionBackend(
-        pool,
-        allProjections.map((projection) => ({ projection })),
-        { inAppend: marks },
-      );
-      const runner = new ProjectionRunner(store, backend, { batchSize: 50, waitTimeoutMs: 30_000 });
-      await runner.start();
-      runners.push(runner);
-      return runner;
-    },
-    async close() {
-      for (const runner of runners) await runner.stop();
-      await store.close();
-      await pool.end();
-      await database.drop();
-    },
-  };
+  bed.store.projectInAppend(inAppendSteps(allProjections, marks));
+  return Object.assign(bed, { marks, runner: () => bed.startRunner({ inAppend: marks }) });
 }
 
 const byKey = (model: AnyReadModel, table: string) => (a: Row, b: Row) => compareKeys(keyOf(model.tables[table]!, a), keyOf(model.tables[table]!, b));
@@ -137,7 +101,7 @@ describe('read models applied in the append', () => {
     // One writer at a time (the single-event statement), then three at once (group statements).
     await writeRandomHistory(bed.writer, 14, 120);
     await Promise.all([writeRandomHistory(bed.writer, 31, 120), writeRandomHistory(bed.writer, 32, 120), writeRandomHistory(bed.writer, 33, 120)]);
-    await writeOddCases({ writer: bed.writer } as unknown as LogBed);
+    await writeOddCases(bed);
     await waitReadable(bed.store, bed.writer.lastCursor);
     const events = await everyEvent(bed.store);
     await runner.waitFor(events.at(-1)!.cursor, 60_000);

@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { type CommonQueryMethods, createPool, type DatabasePool, sql } from 'slonik';
 import { z } from 'zod';
 import { chatStreamId } from '../../src/chats/stream-id.ts';
-import { compareCursors, eventStorePoolConfiguration, type NewEvent, PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
+import { compareCursors, createPostgresEventStore, eventStorePoolConfiguration, type NewEvent, PostgresEventStore, type RecordedEvent } from '../../src/event-store/index.ts';
 import { runMigrations } from '../../src/migrate.ts';
 import { profileStreamId } from '../../src/profiles/stream-id.ts';
+import type { AppliedInAppend } from '../../src/projection-runner/index.ts';
 import { PostgresProjectionBackend } from '../../src/projection-runner/postgres-backend.ts';
 import type { AnyReadModel } from '../../src/projection-runner/read-model.ts';
 import { allProjections } from '../../src/projection-runner/read-models.ts';
@@ -21,8 +22,8 @@ export interface LogBed {
   pool: DatabasePool;
   store: PostgresEventStore;
   writer: DomainWriter;
-  /** Starts the live projection runner on the live tables (stopped by close). */
-  startRunner(): Promise<ProjectionRunner>;
+  /** Starts the live projection runner on the live tables (stopped by close); `inAppend`: the marks of what appends applied. */
+  startRunner(options?: { inAppend?: AppliedInAppend }): Promise<ProjectionRunner>;
   /** Every row of every read-model table in `schema` (the live ones by default), in key order. */
   tables(schema?: string, projections?: readonly AnyReadModel[]): Promise<Record<string, unknown[]>>;
   /** Waits until the runner has applied everything appended so far. */
@@ -32,12 +33,14 @@ export interface LogBed {
   close(): Promise<void>;
 }
 
-export async function createLogBed(poolSize = 16): Promise<LogBed> {
+/** `namedCursors`: the store names itself in its cursors, as the app's does (createPostgresEventStore). */
+export async function createLogBed(poolSize = 16, options: { namedCursors?: boolean } = {}): Promise<LogBed> {
   const database = await createTestDatabase();
   await runMigrations({ connectionString: database.url });
   const pool = await createPool(database.url, eventStorePoolConfiguration({ maxPoolSize: poolSize, idleInTransactionTimeoutMs: 30_000 }));
   // Other test files share the server: their transactions can hold this store's reads back a while.
-  const store = new PostgresEventStore({ pool, listenerConfig: async () => ({ connectionString: database.url }), pollIntervalMs: 50, readYourWritesMs: 10_000 });
+  const storeOptions = { pool, listenerConfig: async () => ({ connectionString: database.url }), pollIntervalMs: 50, readYourWritesMs: 10_000 };
+  const store = options.namedCursors === true ? await createPostgresEventStore(storeOptions) : new PostgresEventStore(storeOptions);
   const runners: ProjectionRunner[] = [];
   const writer = new DomainWriter((streamId, events, owner) => store.append(streamId, events, { expectedVersion: 'any', owner }).then((r) => r.cursor));
   return {
@@ -45,10 +48,11 @@ export async function createLogBed(poolSize = 16): Promise<LogBed> {
     pool,
     store,
     writer,
-    async startRunner() {
+    async startRunner(runnerOptions = {}) {
       const backend = new PostgresProjectionBackend(
         pool,
         allProjections.map((projection) => ({ projection })),
+        runnerOptions,
       );
       const runner = new ProjectionRunner(store, backend, { batchSize: 200, waitTimeoutMs: 30_000 });
       await runner.start();
