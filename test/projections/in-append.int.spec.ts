@@ -138,7 +138,8 @@ describe('read models applied in the append', () => {
     const runner = await bed.runner();
     const owner = 'visible@example.com';
     await runner.waitFor(await bed.writer.startChat(owner, 'visible'), 30_000);
-    // An older transaction holding an id keeps every later commit unreadable until it ends.
+    // An older transaction holding an id keeps every later commit unreadable until it ends (on the
+    // whole server, other test files too: held as briefly as the test allows).
     const older = new pg.Client({ connectionString: bed.database.url });
     await older.connect();
     try {
@@ -151,7 +152,7 @@ describe('read models applied in the append', () => {
       );
       const events = [{ eventId: posted.events[0]!.eventId, type: 'MessagePosted' }];
       expect(runner.backend.appliedInAppend?.(events)).toBe(true);
-      await expect(runner.waitForWrite(events, posted.cursor, 300)).rejects.toMatchObject({ code: 'LAKECHAT_ERR_PROJECTION_TIMEOUT' });
+      await expect(runner.waitForWrite(events, posted.cursor, 150)).rejects.toMatchObject({ code: 'LAKECHAT_ERR_PROJECTION_TIMEOUT' });
       const answered = runner.waitForWrite(events, posted.cursor, 30_000);
       await older.query('COMMIT');
       await answered;

@@ -5,7 +5,7 @@
 import { sql } from 'slonik';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedEventLog } from '../../scripts/bench/seed-log.ts';
-import { createLogBed, type LogBed } from '../replay/log-bed.ts';
+import { createLogBed, type LogBed, waitReadable } from '../replay/log-bed.ts';
 import { runScriptFile, startScriptFile } from '../replay/run-script.ts';
 
 let bed: LogBed;
@@ -15,6 +15,9 @@ const events = 40_000;
 beforeAll(async () => {
   bed = await createLogBed();
   await seedEventLog(bed.database.url, { events, transactions: 4 });
+  // Readable before any rebuild starts: another test file's open transaction could otherwise hide the
+  // later seeding transactions from it, and it would rightly stop at the ones it can see.
+  await waitReadable(bed.store, (await bed.pool.oneFirst(sql.unsafe`SELECT tx_id::text || '-' || position::text FROM events ORDER BY tx_id DESC, position DESC LIMIT 1`)) as string);
 }, 120_000);
 
 afterAll(async () => {
